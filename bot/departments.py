@@ -24,7 +24,8 @@ class DepartmentInfo:
 BUILTIN_DEPARTMENTS: tuple[DepartmentInfo, ...] = (
     DepartmentInfo(
         "industry", "工业和信息化", "Industry and Information Technology",
-        ("工业和信息化", "工业信息化", "工信", "经信委", "经信", "经济和信息化", "经济和信息化委员会",
+        ("工业和信息化", "工业信息化", "工信", "经信委", "经信", "经济和信息化",
+         "经济和信息化委员会",
          "工业和信息化部", "工信部", "经济和信息化委"),
     ),
     DepartmentInfo(
@@ -34,7 +35,8 @@ BUILTIN_DEPARTMENTS: tuple[DepartmentInfo, ...] = (
     DepartmentInfo("finance", "财政", "Finance", ("财政", "财政部")),
     DepartmentInfo(
         "human_resources", "人力资源社会保障", "Human Resources and Social Security",
-        ("人力资源社会保障", "人力资源和社会保障", "人社", "人力资源社会保障部"),
+        ("人力资源社会保障", "人力资源和社会保障", "人社", "人力资源社会保障部",
+         "人力资源和社会保障部"),
     ),
     DepartmentInfo(
         "land", "国土资源", "Land and Resources",
@@ -57,11 +59,13 @@ BUILTIN_DEPARTMENTS: tuple[DepartmentInfo, ...] = (
     ),
     DepartmentInfo(
         "quality", "质量技术监督", "Quality and Technical Supervision",
-        ("质量技术监督", "质监", "质检", "质检总局", "质量监督", "质量技术监督局"),
+        ("质量技术监督", "质监", "质检", "质检总局", "质量监督", "质量技术监督局",
+         "国家质检总局"),
     ),
     DepartmentInfo(
         "safety", "安全生产监管", "Work Safety Supervision",
-        ("安全生产监管", "安全生产监督管理", "安监", "安全监管总局", "安监局", "应急管理"),
+        ("安全生产监管", "安全生产监督管理", "安监", "安全监管总局", "安监局", "应急管理",
+         "国家安全监管总局"),
     ),
     DepartmentInfo("energy", "能源", "Energy", ("能源", "国家能源局", "能源局")),
     DepartmentInfo("coal", "煤炭", "Coal", ("煤炭", "煤炭管理", "煤炭工业")),

@@ -53,11 +53,11 @@ class Translator:
     locale: str
     catalog: _gettext.NullTranslations
 
-    def gettext(self, message: str, **params: Any) -> str:
+    def gettext(self, message: str, /, **params: Any) -> str:
         text = self.catalog.gettext(message)
         return text.format(**params) if params else text
 
-    def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
         text = self.catalog.ngettext(singular, plural, n)
         return text.format(n=n, **params)
 
@@ -92,7 +92,7 @@ class DubanError(Exception):
     language with :meth:`render`.
     """
 
-    def __init__(self, message: str, **params: Any) -> None:
+    def __init__(self, message: str, /, **params: Any) -> None:
         super().__init__(message.format(**params) if params else message)
         self.message = message
         self.params = params

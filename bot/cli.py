@@ -1,0 +1,431 @@
+"""The ``duban`` command line.
+
+``duban`` alone sets up a local demo (the 昌州 organisation and a dozen cases in a SQLite file)
+and prints where things stand. The subcommands reach every core service: the policy catalog,
+the organisation, cases and their workflow, and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import texts
+from bot.casefile import CaseFileResult, read_case_file
+from bot.clock import SystemClock, local_today
+from bot.i18n import N_, DubanError, Translator, get_translator, normalize_locale
+from bot.org import Org, load_demo_org, load_org
+from bot.policy.catalog import Catalog, load_catalog, load_default_catalog
+from bot.policy.cli import policy_group
+from bot.services.cases import CaseService, Who, is_overdue, open_states
+from bot.services.org import OrgService
+from bot.settings import Settings, load_settings
+from bot.workflow import Actor, State, StepInput
+from models.db import create_engine, current_revision, session_factory, upgrade
+
+T = TypeVar("T")
+
+CONSOLE = Who(role="console", name="console")
+
+
+@dataclass
+class App:
+    """What a command needs: settings, the reader's language, the database and services."""
+
+    settings: Settings
+    database: str | None = None
+
+    @cached_property
+    def tr(self) -> Translator:
+        return get_translator(self.settings.locale)
+
+    @cached_property
+    def clock(self) -> SystemClock:
+        return SystemClock(self.settings.tz)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        if self.settings.catalog:
+            return load_catalog(self.settings.catalog)
+        return load_default_catalog()
+
+    def run(self, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+        """Run ``work`` on a migrated database, disposing of the engine afterwards."""
+
+        async def main() -> T:
+            engine = create_engine(self.database or self.settings.database_url)
+            try:
+                await upgrade(engine)
+                return await work(engine)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(main())
+
+    def cases(self, engine: AsyncEngine) -> CaseService:
+        return CaseService(session_factory(engine), self.catalog, self.clock)
+
+    def org(self, engine: AsyncEngine) -> OrgService:
+        return OrgService(session_factory(engine))
+
+    def say(self, message: str, /, **params: Any) -> None:
+        click.echo(self.tr.gettext(message, **params))
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class DubanGroup(click.Group):
+    """Turns errors a person can act on into a clear message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DubanError as error:
+            tr = get_translator(ctx.obj.settings.locale if isinstance(ctx.obj, App) else None)
+            click.echo(tr.gettext(N_("Error: {message}"), message=error.render(tr)), err=True)
+            ctx.exit(1)
+        except OperationalError as error:
+            tr = get_translator(ctx.obj.settings.locale if isinstance(ctx.obj, App) else None)
+            click.echo(tr.gettext(N_("Error: the database cannot be reached ({reason})."),
+                                  reason=str(error.orig)), err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=DubanGroup, invoke_without_command=True)
+@click.option("--database", envvar="DATABASE_URL", help="Database URL (default: ./duban.db).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Language of the output (default: DUBAN_LOCALE or zh).")
+@click.version_option(package_name="duban")
+@click.pass_context
+def main(ctx: click.Context, database: str | None, lang: str | None) -> None:
+    """督办 duban: routes backward-capacity cases to departments and follows them up."""
+    try:
+        settings = load_settings()
+    except DubanError as error:
+        click.echo(error.render(get_translator(None)), err=True)
+        ctx.exit(2)
+    if lang:
+        settings = replace(settings, locale=normalize_locale(lang))
+    ctx.obj = App(settings=settings, database=database)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(demo)
+
+
+main.add_command(policy_group, "policy")
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--reset", is_flag=True, help="Start over: delete the local demo database first.")
+@pass_app
+def demo(app: App, reset: bool) -> None:
+    """Set up the demo organisation and cases locally and show where things stand."""
+    url = app.database or app.settings.database_url
+    if reset and url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1]) if "///" in url else None
+        if path and path.exists():
+            path.unlink()
+    org = load_demo_org()
+    demo_file = Path(__file__).resolve().parent / "data" / "demo_cases.csv"
+
+    async def work(engine: AsyncEngine) -> None:
+        await app.org(engine).load(org)
+        result = read_case_file(demo_file, org, today=local_today(app.clock))
+        if result.errors:
+            raise DubanError(N_("The demo case file is broken; please report this."))
+        cases = app.cases(engine)
+        report = await cases.import_cases(result.valid, CONSOLE)
+        click.echo(texts.import_report(report, app.tr))
+        click.echo("")
+        await _overview(app, cases, org)
+
+    app.run(work)
+    click.echo("")
+    app.say(N_("Database: {url}"), url=url)
+    app.say(N_("Try: duban case list · duban case show {ref} · duban policy show 四 · "
+               "duban org show · duban --help"), ref=_first_demo_ref(demo_file))
+
+
+def _first_demo_ref(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    return lines[1].split(",", 1)[0] if len(lines) > 1 else "REF"
+
+
+async def _overview(app: App, cases: CaseService, org: Org) -> None:
+    everything = await cases.find()
+    today = local_today(app.clock)
+    app.say(N_("{prefecture}: {total} cases, {open} open, {overdue} overdue."),
+            prefecture=org.prefecture.name, total=len(everything),
+            open=sum(1 for c in everything if c.state in open_states()),
+            overdue=sum(1 for c in everything if is_overdue(c, today)))
+    by_region = Counter(c.region_name for c in everything)
+    for region, count in sorted(by_region.items()):
+        app.say(N_("- {region}: {count}"), region=region, count=count)
+    queue = await cases.coordinator_queue()
+    if queue:
+        app.say(N_("Waiting for a coordinator: {refs}"), refs=", ".join(v.case.ref for v in queue))
+    upcoming = sorted((c for c in everything if c.deadline and c.state in open_states()),
+                      key=lambda c: c.deadline or date.max)[:5]
+    if upcoming:
+        app.say(N_("Next deadlines:"))
+        for case in upcoming:
+            click.echo("  " + texts.case_line(case, app.tr))
+
+
+# -- database ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database: migrations."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Apply the migrations (also done by every other command)."""
+
+    async def work(engine: AsyncEngine) -> str | None:
+        return await current_revision(engine)
+
+    app.say(N_("Database is at revision {revision}."), revision=app.run(work))
+
+
+# -- organisation -----------------------------------------------------------------------------
+
+
+@main.group()
+def org() -> None:
+    """The organisation: counties, parks, departments, people."""
+
+
+@org.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def org_load(app: App, file: Path) -> None:
+    """Load (or update) the organisation from a TOML FILE."""
+    loaded = load_org(file)
+    report = app.run(lambda engine: app.org(engine).load(loaded))
+    app.say(N_("Loaded {prefecture}: {regions} counties and parks, {departments} departments, "
+               "{people} people."), prefecture=loaded.prefecture.name, regions=report.regions,
+            departments=report.departments, people=report.people)
+
+
+@org.command("show")
+@pass_app
+def org_show(app: App) -> None:
+    """Show the stored organisation."""
+    stored: Org = app.run(lambda engine: app.org(engine).current())
+    tr = app.tr
+    app.say(N_("{prefecture} ({commission}); notices numbered {prefix}〔year〕n号"),
+            prefecture=stored.prefecture.name, commission=stored.prefecture.commission,
+            prefix=stored.prefecture.notice_prefix)
+    for heading, regions in ((N_("Counties:"), stored.counties), (N_("Parks:"), stored.parks)):
+        app.say(heading)
+        for region in regions:
+            also = f"  ({'、'.join(region.aliases)})" if region.aliases else ""
+            click.echo(f"  {region.name}{also}")
+    app.say(N_("Departments:"))
+    aliases = stored.alias_table()
+    for department in stored.departments:
+        official = aliases.name(department.key, tr.locale)
+        click.echo(f"  {department.key}: {department.name} / {official}")
+    app.say(N_("People:"))
+    for person in stored.people:
+        where = person.department or person.region or ""
+        role = tr.gettext(N_("coordinator") if person.is_coordinator else N_("liaison"))
+        click.echo(f"  {person.name} ({person.telegram_id}) {role} {where}".rstrip())
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+
+@main.group()
+def case() -> None:
+    """Cases: import, list, show, and their workflow steps."""
+
+
+@case.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid rows even when some rows are bad.")
+@pass_app
+def case_import(app: App, file: Path, skip_invalid: bool) -> None:
+    """Import cases from a .csv or .xlsx FILE (validated first; same ref twice is a no-op)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        result = _read_with_progress(app, file, stored)
+        if result.errors:
+            click.echo(texts.row_errors(result.errors, app.tr), err=True)
+            if not skip_invalid:
+                raise DubanError(N_("Nothing was imported: fix the rows above, or use "
+                                    "--skip-invalid to import the {n} valid rows."),
+                                 n=len(result.valid))
+        with click.progressbar(length=len(result.valid), file=sys.stderr,
+                               label=app.tr.gettext(N_("Importing"))) as bar:
+            report = await app.cases(engine).import_cases(
+                result.valid, CONSOLE, progress=lambda done: bar.update(1))
+        click.echo(texts.import_report(report, app.tr))
+
+    app.run(work)
+
+
+def _read_with_progress(app: App, file: Path, stored: Org) -> CaseFileResult:
+    with click.progressbar(length=0, file=sys.stderr,
+                           label=app.tr.gettext(N_("Checking rows"))) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return read_case_file(file, stored, today=local_today(app.clock), progress=progress)
+
+
+@case.command("list")
+@click.option("--county", "region", help="A county or park (forgiving match).")
+@click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in State]))
+@click.option("--clause", help="A clause such as 四.")
+@click.option("--department", help="A department (key or name).")
+@click.option("--open", "only_open", is_flag=True, help="Only cases not closed.")
+@pass_app
+def case_list(app: App, region: str | None, states: tuple[str, ...], clause: str | None,
+              department: str | None, only_open: bool) -> None:
+    """List cases."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        region_name = stored.resolve_region(region).name if region else None
+        department_key = stored.resolve_department(department).key if department else None
+        clause_ref = app.catalog.find_clause(clause).ref if clause else None
+        wanted = list(states) or (open_states() if only_open else None)
+        found = await app.cases(engine).find(region=region_name, states=wanted,
+                                             clause=clause_ref, department=department_key)
+        for item in found:
+            click.echo(texts.case_line(item, app.tr))
+        click.echo(app.tr.ngettext(N_("{n} case."), N_("{n} cases."), len(found)))
+
+    app.run(work)
+
+
+@case.command("show")
+@click.argument("ref")
+@pass_app
+def case_show(app: App, ref: str) -> None:
+    """Show a case: facts, state, deadline, assignments and why, timeline."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        view = await app.cases(engine).get(ref)
+        click.echo(texts.case_detail(view, app.tr, stored.alias_table(), app.settings.tz))
+
+    app.run(work)
+
+
+@case.command("queue")
+@pass_app
+def case_queue(app: App) -> None:
+    """Cases waiting for a coordinator (groups to resolve, hand-backs, nobody assigned)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        queue = await app.cases(engine).coordinator_queue()
+        for view in queue:
+            click.echo(texts.case_line(view.case, app.tr))
+            for group in view.unresolved_groups:
+                app.say(N_("  group to resolve: {group}"), group=group.as_written)
+            for returned in view.returned:
+                app.say(N_("  handed back by {department}: {reason}"),
+                        department=returned.department_key, reason=returned.reason or "")
+        click.echo(app.tr.ngettext(N_("{n} case."), N_("{n} cases."), len(queue)))
+
+    app.run(work)
+
+
+@case.command("step")
+@click.argument("ref")
+@click.argument("step")
+@click.option("--department", help="Act for this department (key or name).")
+@click.option("--evidence", multiple=True, help="An evidence reference (file name, photo id).")
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="Date (YYYY-MM-DD).")
+@click.option("--capacity", type=float)
+@click.option("--note")
+@click.option("--reason")
+@click.option("--months", type=int)
+@pass_app
+def case_step(app: App, ref: str, step: str, department: str | None, evidence: tuple[str, ...],
+              on: Any, capacity: float | None, note: str | None, reason: str | None,
+              months: int | None) -> None:
+    """Take workflow STEP on case REF (e.g. accept, order_rectification, measure:line_sealed).
+
+    With --department the step is taken for that department, else as a coordinator.
+    """
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        key = stored.resolve_department(department).key if department else None
+        action = StepInput(step=step, actor=Actor.DEPARTMENT if key else Actor.COORDINATOR,
+                           department=key, evidence=evidence, on=on.date() if on else None,
+                           capacity=capacity, note=note, reason=reason, months=months)
+        result = await app.cases(engine).take_step(ref, action, CONSOLE)
+        if result.outcome.completes:
+            app.say(N_("Done: case {ref} is now {state}."), ref=ref,
+                    state=texts.state_label(result.view.case.state, app.tr))
+        else:
+            app.say(N_("Recorded; waiting for: {departments}."),
+                    departments=", ".join(sorted(result.outcome.waiting_for)))
+
+    app.run(work)
+
+
+@case.command("hand-back")
+@click.argument("ref")
+@click.option("--department", required=True)
+@click.option("--reason", required=True)
+@pass_app
+def case_hand_back(app: App, ref: str, department: str, reason: str) -> None:
+    """A department hands case REF back as not its duty (非本部门职责)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        key = stored.resolve_department(department).key
+        await app.cases(engine).hand_back(ref, key, reason, CONSOLE)
+        app.say(N_("Case {ref} handed back; the coordinators will re-route it."), ref=ref)
+
+    app.run(work)
+
+
+@case.command("reroute")
+@click.argument("ref")
+@click.option("--to", "targets", multiple=True, required=True, help="A department; repeatable.")
+@click.option("--group", help="Resolve this by-duty group of the case (e.g. 相关部门).")
+@click.option("--reason")
+@pass_app
+def case_reroute(app: App, ref: str, targets: tuple[str, ...], group: str | None,
+                 reason: str | None) -> None:
+    """Route case REF to departments (a coordinator's re-routing or group resolution)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        keys = [stored.resolve_department(t).key for t in targets]
+        view = await app.cases(engine).reroute(ref, keys, CONSOLE, group=group, reason=reason)
+        app.say(N_("Case {ref} now waits for: {departments}."), ref=ref,
+                departments=", ".join(sorted(view.required_departments)))
+
+    app.run(work)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,59 @@
+"""The bot's one clock. Production reads the system time; tests and the sandbox move it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class Clock(Protocol):
+    tz: tzinfo
+
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+        ...
+
+
+def local_today(clock: Clock) -> date:
+    """Today's date in the organisation's time zone (deadlines are local dates)."""
+    return clock.now().astimezone(clock.tz).date()
+
+
+@dataclass
+class SystemClock:
+    tz: tzinfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class ManualClock:
+    """A clock that starts at a given instant and only moves when told to (tests, sandbox)."""
+
+    current: datetime
+    tz: tzinfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+
+    def __post_init__(self) -> None:
+        if self.current.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("the clock does not go backwards")
+        self.current = self.current + delta
+        return self.current
+
+    def set(self, instant: datetime) -> None:
+        if instant.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        if instant < self.current:
+            raise ValueError("the clock does not go backwards")
+        self.current = instant

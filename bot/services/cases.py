@@ -1,0 +1,442 @@
+"""Case services: create and import cases, route them, take workflow steps, hand back, re-route.
+
+Every public method is one transaction: it either writes the case, its assignments and its
+event together, or raises a :class:`DubanError` and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.casefile import CaseInput
+from bot.clock import Clock, local_today
+from bot.i18n import N_, DubanError
+from bot.policy.catalog import Catalog
+from bot.routing import ACTIVE_STATUSES, AssignmentStatus, route
+from bot.workflow import (
+    CLOSED_STATES,
+    Actor,
+    CaseFacts,
+    Measure,
+    Outcome,
+    State,
+    StepInput,
+    decide,
+    workflow_for,
+)
+from models import queries
+from models.db import transaction
+from models.tables import Assignment, Case, Event
+
+
+@dataclass(frozen=True)
+class Who:
+    """The person (or the system) behind an action, and where it came from."""
+
+    role: str  # coordinator | liaison | system | console
+    name: str | None = None
+    telegram_id: int | None = None
+    department: str | None = None
+    region: str | None = None
+    chat_id: int | None = None
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role in ("coordinator", "console")
+
+
+SYSTEM = Who(role="system", name="duban")
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    assignments: tuple[Assignment, ...]
+    events: tuple[Event, ...]
+
+    @property
+    def required_departments(self) -> frozenset[str]:
+        return required_departments(self.assignments)
+
+    @property
+    def unresolved_groups(self) -> tuple[Assignment, ...]:
+        return tuple(a for a in self.assignments if a.status == AssignmentStatus.UNRESOLVED)
+
+    @property
+    def returned(self) -> tuple[Assignment, ...]:
+        return tuple(a for a in self.assignments if a.status == AssignmentStatus.RETURNED)
+
+    @property
+    def needs_coordinator(self) -> bool:
+        """In the coordinators' queue: a group to resolve, a hand-back, or nobody to act."""
+        if State(self.case.state) in CLOSED_STATES:
+            return False
+        return bool(self.unresolved_groups or self.returned or not self.required_departments)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    created: tuple[str, ...]
+    unchanged: tuple[str, ...]  # refs already present: importing again changes nothing
+
+
+@dataclass(frozen=True)
+class StepResult:
+    view: CaseView
+    outcome: Outcome
+
+
+def required_departments(assignments: Sequence[Assignment]) -> frozenset[str]:
+    return frozenset(
+        a.department_key for a in assignments
+        if a.required and a.department_key and a.status in ACTIVE_STATUSES
+    )
+
+
+@dataclass
+class CaseService:
+    sessions: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    clock: Clock
+    _max_retries: int = field(default=3, repr=False)
+
+    # -- creating -------------------------------------------------------------------------
+
+    async def import_cases(
+        self,
+        inputs: Sequence[CaseInput],
+        who: Who,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Create the cases in ``inputs`` that do not exist yet, in one transaction."""
+        self._require_coordinator(who)
+        plans = {item.ref: route(self.catalog, item.clauses) for item in inputs}
+        created: list[str] = []
+        async with transaction(self.sessions) as session:
+            existing = await queries.existing_refs(session, refs=[i.ref for i in inputs])
+            for done, item in enumerate(inputs, start=1):
+                if item.ref not in existing:
+                    await self._create(session, item, plans[item.ref], who)
+                    created.append(item.ref)
+                    existing.add(item.ref)
+                if progress is not None:
+                    progress(done)
+        unchanged = tuple(i.ref for i in inputs if i.ref not in set(created))
+        return ImportReport(created=tuple(created), unchanged=unchanged)
+
+    async def create_case(self, item: CaseInput, who: Who) -> CaseView:
+        report = await self.import_cases([item], who)
+        if not report.created:
+            raise DubanError(N_("A case with reference {ref} already exists."), ref=item.ref)
+        return await self.get(item.ref)
+
+    async def _create(self, session: AsyncSession, item: CaseInput, plan: Sequence[Any],
+                      who: Who) -> Case:
+        now = self.clock.now()
+        workflow = workflow_for(item.clauses[0])
+        case = Case(
+            ref=item.ref, region_name=item.region, enterprise=item.enterprise,
+            industry=item.industry, clause=item.clauses[0], clauses=list(item.clauses),
+            capacity=item.capacity, unit=item.unit, equipment=item.equipment,
+            registered_on=item.registered_on, description=item.description,
+            state=State.ROUTED.value, deadline=workflow.initial_deadline(item.registered_on),
+            created_at=now, updated_at=now,
+        )
+        session.add(case)
+        await session.flush()
+        assert case.id is not None
+        for p in plan:
+            session.add(Assignment(
+                case_id=case.id, target=p.target, department_key=p.department,
+                as_written=p.as_written, role=p.role, required=p.required, status=p.status.value,
+                clause=p.clause, tag_raw=p.tag_raw, created_at=now,
+            ))
+        await self._record(session, case, who, kind="created", to_state=State.ROUTED, payload={
+            "row": item.row, "deadline": case.deadline.isoformat() if case.deadline else None,
+            "routed_to": sorted(p.target for p in plan),
+        })
+        return case
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def get(self, ref: str) -> CaseView:
+        async with self.sessions() as session:
+            return await self._view(session, ref)
+
+    async def find(self, *, region: str | None = None, states: Sequence[str] | None = None,
+                   clause: str | None = None, department: str | None = None) -> list[Case]:
+        async with self.sessions() as session:
+            return await queries.list_cases(session, region=region, states=states,
+                                            clause=clause, department=department)
+
+    async def coordinator_queue(self) -> list[CaseView]:
+        """Open cases that wait for a coordinator (groups to resolve, hand-backs)."""
+        open_states = [s.value for s in State if s not in CLOSED_STATES]
+        async with self.sessions() as session:
+            views = [await self._view(session, c.ref)
+                     for c in await queries.list_cases(session, states=open_states)]
+        return [v for v in views if v.needs_coordinator]
+
+    async def _view(self, session: AsyncSession, ref: str) -> CaseView:
+        case = await queries.case_by_ref(session, ref=ref)
+        if case is None:
+            raise DubanError(N_("No case with reference {ref}."), ref=ref)
+        assert case.id is not None
+        return CaseView(
+            case=case,
+            assignments=tuple(await queries.assignments_for(session, case_id=case.id)),
+            events=tuple(await queries.events_for(session, case_id=case.id)),
+        )
+
+    # -- workflow -------------------------------------------------------------------------
+
+    async def take_step(self, ref: str, action: StepInput, who: Who) -> StepResult:
+        """Take one workflow step; records an event whether it completes or waits for others."""
+        return await self._retrying(lambda session: self._take_step(session, ref, action, who))
+
+    async def _take_step(self, session: AsyncSession, ref: str, action: StepInput,
+                         who: Who) -> StepResult:
+        view = await self._view(session, ref)
+        case = view.case
+        if action.actor is Actor.DEPARTMENT and not who.is_coordinator:
+            if who.department is None or who.department != action.department:
+                raise DubanError(N_("You can act only for your own department."))
+        if action.actor is Actor.COORDINATOR:
+            self._require_coordinator(who)
+        facts = self._facts(view)
+        outcome = decide(facts, action, local_today(self.clock))
+        values: dict[str, Any] = {"updated_at": self.clock.now()}
+        if outcome.completes:
+            values.update(state=outcome.to_state.value, deadline=outcome.deadline)
+            if outcome.step.name == "request_extension":
+                values["pending_extension_months"] = action.months
+            if outcome.step.name in ("approve_extension", "deny_extension"):
+                values["pending_extension_months"] = None
+            if outcome.to_state in CLOSED_STATES:
+                values["closed_at"] = self.clock.now()
+            if outcome.to_state is State.EXITED and action.capacity is not None:
+                values["exited_capacity"] = Decimal(str(action.capacity))
+        if outcome.step.name == "accept" and action.department is not None:
+            for assignment in view.assignments:
+                if assignment.department_key == action.department:
+                    assignment.status = AssignmentStatus.ACCEPTED.value
+                    session.add(assignment)
+        await self._write_case(session, case, values)
+        await self._record(
+            session, case, who, kind=outcome.step.name, from_state=outcome.from_state,
+            to_state=outcome.to_state if outcome.completes else None,
+            department=action.department,
+            payload=_step_payload(action, outcome),
+        )
+        return StepResult(await self._view(session, ref), outcome)
+
+    def _facts(self, view: CaseView) -> CaseFacts:
+        """What the workflow needs, derived from the case and its events since it entered
+        its current state."""
+        state = State(view.case.state)
+        confirmed: set[tuple[str, str]] = set()
+        measures: set[Measure] = set()
+        counts: Counter[str] = Counter()
+        for event in view.events:
+            counts[event.kind] += 1
+            if event.to_state is not None and event.to_state != event.from_state:
+                confirmed.clear()  # joint confirmations count within one state only
+            elif event.department_key:
+                confirmed.add((event.kind, event.department_key))
+            if event.kind.startswith("measure:"):
+                measures.add(Measure(event.kind.split(":", 1)[1]))
+        return CaseFacts(
+            clause=view.case.clause, state=state, deadline=view.case.deadline,
+            required_departments=view.required_departments, confirmed=frozenset(confirmed),
+            measures_done=frozenset(measures), step_counts=dict(counts),
+            pending_extension_months=view.case.pending_extension_months,
+        )
+
+    # -- hand-back, re-routing, group resolution -------------------------------------------
+
+    async def hand_back(self, ref: str, department: str, reason: str, who: Who) -> CaseView:
+        """A department says the case is not its to handle (非本部门职责)."""
+        reason = reason.strip()
+        if not reason:
+            raise DubanError(N_("Say why the case is not your department's."))
+        if len(reason) > 1000:
+            raise DubanError(N_("The text is too long: at most {limit} characters."), limit=1000)
+        if not who.is_coordinator and who.department != department:
+            raise DubanError(N_("You can act only for your own department."))
+
+        async def run(session: AsyncSession) -> CaseView:
+            view = await self._view(session, ref)
+            assignment = _active_assignment(view, department)
+            if State(view.case.state) in CLOSED_STATES:
+                raise DubanError(N_("The case is closed."))
+            assignment.status = AssignmentStatus.RETURNED.value
+            assignment.reason = reason
+            session.add(assignment)
+            await self._touch(session, view.case)
+            await self._record(session, view.case, who, kind="handed_back",
+                               department=department, payload={"reason": reason})
+            await self._settle_acceptance(session, ref)
+            return await self._view(session, ref)
+
+        return await self._retrying(run)
+
+    async def reroute(self, ref: str, departments: Sequence[str], who: Who,
+                      *, group: str | None = None, reason: str | None = None) -> CaseView:
+        """A coordinator routes the case to ``departments`` (all required from now on).
+
+        With ``group``, resolves that by-duty group of the case's tags into the departments.
+        """
+        self._require_coordinator(who)
+        wanted = list(dict.fromkeys(d for d in departments if d))
+        if not wanted:
+            raise DubanError(N_("Name at least one department."))
+
+        async def run(session: AsyncSession) -> CaseView:
+            view = await self._view(session, ref)
+            if State(view.case.state) in CLOSED_STATES:
+                raise DubanError(N_("The case is closed."))
+            assert view.case.id is not None
+            source = None
+            if group is not None:
+                source = next((a for a in view.unresolved_groups if a.as_written == group), None)
+                if source is None:
+                    raise DubanError(N_("The case has no unresolved group {group}."),
+                                     group=group)
+                source.status = AssignmentStatus.RESOLVED.value
+                session.add(source)
+            now = self.clock.now()
+            by_target = {a.target: a for a in view.assignments}
+            for key in wanted:
+                existing = by_target.get(key)
+                if existing is not None:
+                    if existing.status in ACTIVE_STATUSES and existing.required:
+                        continue
+                    existing.status = AssignmentStatus.PENDING.value
+                    existing.required = True
+                    existing.reason = None
+                    session.add(existing)
+                    continue
+                session.add(Assignment(
+                    case_id=view.case.id, target=key, department_key=key, as_written=key,
+                    role=source.role if source else "responsible", required=True,
+                    status=AssignmentStatus.PENDING.value,
+                    clause=source.clause if source else view.case.clause,
+                    tag_raw=source.tag_raw if source else "", created_at=now,
+                ))
+            await self._touch(session, view.case)
+            await self._record(session, view.case, who,
+                               kind="group_resolved" if group else "rerouted",
+                               payload={"departments": wanted, "group": group,
+                                        "reason": reason})
+            return await self._view(session, ref)
+
+        return await self._retrying(run)
+
+    async def _settle_acceptance(self, session: AsyncSession, ref: str) -> None:
+        """When a hand-back leaves only departments that have all accepted, the case moves on
+        (the joint acceptance would otherwise wait for a department that has left)."""
+        view = await self._view(session, ref)
+        if view.case.state != State.ROUTED:
+            return
+        active = [a for a in view.assignments
+                  if a.required and a.department_key and a.status in ACTIVE_STATUSES]
+        if active and all(a.status == AssignmentStatus.ACCEPTED for a in active):
+            await self._write_case(session, view.case, {"state": State.ACCEPTED.value,
+                                                         "updated_at": self.clock.now()})
+            await self._record(session, view.case, SYSTEM, kind="accept",
+                               from_state=State.ROUTED, to_state=State.ACCEPTED,
+                               payload={"settled_after": "handed_back"})
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _require_coordinator(self, who: Who) -> None:
+        if not who.is_coordinator:
+            raise DubanError(N_("Only coordinators can do this."))
+
+    async def _touch(self, session: AsyncSession, case: Case) -> None:
+        await self._write_case(session, case, {"updated_at": self.clock.now()})
+
+    async def _write_case(self, session: AsyncSession, case: Case,
+                          values: dict[str, Any]) -> None:
+        if not await queries.bump_case_version(session, case=case, values=values):
+            raise _Conflict()
+
+    async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
+                      from_state: State | None = None, to_state: State | None = None,
+                      department: str | None = None, payload: dict[str, Any] | None = None,
+                      ) -> Event:
+        assert case.id is not None
+        event = Event(
+            case_id=case.id, seq=await queries.next_event_seq(session, case_id=case.id),
+            at=self.clock.now(), kind=kind,
+            from_state=from_state.value if from_state else None,
+            to_state=to_state.value if to_state else None,
+            actor_id=who.telegram_id, actor_name=who.name, actor_role=who.role,
+            department_key=department, chat_id=who.chat_id, payload=payload or {},
+        )
+        session.add(event)
+        await session.flush()
+        return event
+
+    async def _retrying(self, work: Callable[[AsyncSession], Any]) -> Any:
+        """Run ``work`` in a transaction; on a concurrent write, start over on fresh data."""
+        for attempt in range(self._max_retries):
+            try:
+                async with transaction(self.sessions) as session:
+                    return await work(session)
+            except (_Conflict, IntegrityError):
+                if attempt == self._max_retries - 1:
+                    raise DubanError(
+                        N_("The case changed while you were acting on it; try again.")
+                    ) from None
+        raise AssertionError("unreachable")
+
+
+class _Conflict(Exception):
+    """Another writer changed the case between our read and our write."""
+
+
+def _active_assignment(view: CaseView, department: str) -> Assignment:
+    for assignment in view.assignments:
+        if assignment.department_key == department and assignment.status in ACTIVE_STATUSES:
+            return assignment
+    raise DubanError(N_("Department {department} has no active part in case {ref}."),
+                     department=department, ref=view.case.ref)
+
+
+def _step_payload(action: StepInput, outcome: Outcome) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if action.evidence:
+        payload["evidence"] = list(action.evidence)
+    if action.on is not None:
+        payload["date"] = action.on.isoformat()
+    if action.capacity is not None:
+        payload["capacity"] = action.capacity
+    for key in ("note", "reason", "months"):
+        value = getattr(action, key)
+        if value is not None:
+            payload[key] = value
+    if outcome.deadline is not None:
+        payload["deadline"] = outcome.deadline.isoformat()
+    if not outcome.completes:
+        payload["waiting_for"] = sorted(outcome.waiting_for)
+    return payload
+
+
+def open_states() -> list[str]:
+    return [s.value for s in State if s not in CLOSED_STATES]
+
+
+def is_overdue(case: Case, today: date) -> bool:
+    if State(case.state) in CLOSED_STATES:
+        return False
+    return case.state == State.OVERDUE or (case.deadline is not None and case.deadline < today)

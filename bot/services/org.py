@@ -1,0 +1,102 @@
+"""Organisation service: store a validated org file in the database and read it back.
+
+The database is the truth at run time; the org file seeds and updates it. Loading is one
+transaction: departments, regions, people and settings change together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.departments import DEFAULT_ALIASES
+from bot.i18n import N_, DubanError
+from bot.org import EscalationSettings, Org, OrgDepartment, Person, Prefecture, Region
+from models import queries
+from models.db import transaction
+from models.tables import Department, Setting
+from models.tables import Person as PersonRow
+from models.tables import Region as RegionRow
+
+
+@dataclass(frozen=True)
+class OrgLoadReport:
+    departments: int
+    regions: int
+    people: int
+
+
+def _escalation_to_json(settings: EscalationSettings) -> dict[str, Any]:
+    data = asdict(settings)
+    data["nudge_days_before"] = list(settings.nudge_days_before)
+    data["office_hours"] = [t.strftime("%H:%M") for t in settings.office_hours]
+    return data
+
+
+def _escalation_from_json(data: dict[str, Any] | None) -> EscalationSettings:
+    if not data:
+        return EscalationSettings()
+    values = dict(data)
+    values["nudge_days_before"] = tuple(values.get("nudge_days_before", ()))
+    start, end = values.get("office_hours", ("09:00", "17:30"))
+    values["office_hours"] = (time.fromisoformat(start), time.fromisoformat(end))
+    return EscalationSettings(**values)
+
+
+@dataclass
+class OrgService:
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def load(self, org: Org) -> OrgLoadReport:
+        """Store ``org``: departments and regions by key and name, people by Telegram id.
+
+        Loading again updates what changed; people who joined in chat are kept.
+        """
+        async with transaction(self.sessions) as session:
+            for department in org.departments:
+                info = DEFAULT_ALIASES.departments.get(department.key)
+                await session.merge(Department(
+                    key=department.key, name=department.name,
+                    name_en=info.name_en if info else None,
+                    aliases=list(department.aliases), leader=department.leader,
+                ))
+            for region in org.regions:
+                await session.merge(RegionRow(name=region.name, kind=region.kind,
+                                              aliases=list(region.aliases), leader=region.leader))
+            await session.flush()
+            existing = {p.telegram_id: p for p in await queries.people(session)}
+            for person in org.people:
+                row = existing.get(person.telegram_id) or PersonRow(
+                    telegram_id=person.telegram_id, name=person.name, role=person.role)
+                row.name, row.role = person.name, person.role
+                row.department_key, row.region_name = person.department, person.region
+                session.add(row)
+            await session.merge(Setting(key="prefecture", value=asdict(org.prefecture)))
+            await session.merge(Setting(key="escalation",
+                                        value=_escalation_to_json(org.escalation)))
+        return OrgLoadReport(len(org.departments), len(org.regions), len(org.people))
+
+    async def current(self) -> Org:
+        """The stored organisation, or a clear error when none has been loaded."""
+        async with self.sessions() as session:
+            prefecture = await queries.setting(session, key="prefecture")
+            if not isinstance(prefecture, dict):
+                raise DubanError(N_("No organisation is loaded yet; run `duban org load FILE` "
+                                    "(or `duban demo`) first."))
+            escalation = await queries.setting(session, key="escalation")
+            return Org(
+                prefecture=Prefecture(**prefecture),
+                regions=tuple(Region(r.name, r.kind, tuple(r.aliases), r.leader)
+                              for r in await queries.regions(session)),
+                departments=tuple(OrgDepartment(d.key, d.name, tuple(d.aliases), d.leader)
+                                  for d in await queries.departments(session)),
+                people=tuple(Person(p.name, p.telegram_id, p.role, p.department_key,
+                                    p.region_name)
+                             for p in await queries.people(session)),
+                escalation=_escalation_from_json(
+                    escalation if isinstance(escalation, dict) else None),
+            )

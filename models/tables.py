@@ -1,0 +1,156 @@
+"""The database tables.
+
+The organisation (departments, regions, people, settings) is loaded from the org file; cases,
+their assignments and their events are duban's own records. Events are append-only: the
+migration installs triggers that refuse UPDATE and DELETE on ``events``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from models.types import JSONText, UTCDateTime
+
+
+class Department(SQLModel, table=True):
+    __tablename__ = "departments"
+
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    name_en: str | None = Field(default=None, sa_column=Column(String(200)))
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    leader: str | None = Field(default=None, sa_column=Column(String(200)))
+
+
+class Region(SQLModel, table=True):
+    """A county (县/市) or an industrial park (园区)."""
+
+    __tablename__ = "regions"
+
+    name: str = Field(sa_column=Column(String(100), primary_key=True))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    leader: str | None = Field(default=None, sa_column=Column(String(200)))
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "people"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    role: str = Field(sa_column=Column(String(32), nullable=False))
+    department_key: str | None = Field(
+        default=None, sa_column=Column(String(64), ForeignKey("departments.key"))
+    )
+    region_name: str | None = Field(
+        default=None, sa_column=Column(String(100), ForeignKey("regions.name"))
+    )
+    locale: str | None = Field(default=None, sa_column=Column(String(16)))
+
+
+class Setting(SQLModel, table=True):
+    """Organisation-wide settings: the prefecture, notice prefix, escalation ladder."""
+
+    __tablename__ = "settings"
+
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: Any = Field(default=None, sa_column=Column(JSONText))
+
+
+class Case(SQLModel, table=True):
+    """An enterprise or production line under a clause, in a county or park."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_state_deadline", "state", "deadline"),
+        Index("ix_cases_region_state", "region_name", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
+    region_name: str = Field(
+        sa_column=Column(String(100), ForeignKey("regions.name"), nullable=False)
+    )
+    enterprise: str = Field(sa_column=Column(String(200), nullable=False))
+    industry: str = Field(sa_column=Column(String(32), nullable=False))
+    clause: str = Field(sa_column=Column(String(8), nullable=False))
+    clauses: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    capacity: Decimal | None = Field(default=None, sa_column=Column(Numeric(16, 4)))
+    unit: str | None = Field(default=None, sa_column=Column(String(40)))
+    equipment: str | None = Field(default=None, sa_column=Column(String(500)))
+    registered_on: date
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    state: str = Field(sa_column=Column(String(32), nullable=False))
+    deadline: date | None = Field(default=None)
+    pending_extension_months: int | None = Field(default=None)
+    exited_capacity: Decimal | None = Field(default=None, sa_column=Column(Numeric(16, 4)))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    version: int = Field(default=1, nullable=False)
+
+
+class Assignment(SQLModel, table=True):
+    """A department's (or a not yet resolved group's) part in a case, and why it has it."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("case_id", "target", name="uq_assignments_case_target"),
+        Index("ix_assignments_department_status", "department_key", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=Column(ForeignKey("cases.id"), nullable=False, index=True))
+    # The department key, or "group:<name as written>" for a by-duty group not yet resolved.
+    target: str = Field(sa_column=Column(String(120), nullable=False))
+    department_key: str | None = Field(
+        default=None, sa_column=Column(String(64), ForeignKey("departments.key"))
+    )
+    as_written: str = Field(sa_column=Column(String(120), nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    required: bool = Field(default=False, nullable=False)
+    # pending | accepted | informed | returned | unresolved | resolved
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    clause: str = Field(sa_column=Column(String(8), nullable=False))
+    tag_raw: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """An immutable record of one thing that happened to a case."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=Column(ForeignKey("cases.id"), nullable=False, index=True))
+    seq: int = Field(nullable=False)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    kind: str = Field(sa_column=Column(String(64), nullable=False))
+    from_state: str | None = Field(default=None, sa_column=Column(String(32)))
+    to_state: str | None = Field(default=None, sa_column=Column(String(32)))
+    actor_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    actor_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    actor_role: str = Field(sa_column=Column(String(32), nullable=False))
+    department_key: str | None = Field(default=None, sa_column=Column(String(64)))
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText))
+
+
+ALL_TABLES = (Department, Region, Person, Setting, Case, Assignment, Event)
