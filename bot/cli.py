@@ -276,23 +276,30 @@ def case_import(app: App, file: Path, skip_invalid: bool) -> None:
                 raise DubanError(N_("Nothing was imported: fix the rows above, or use "
                                     "--skip-invalid to import the {n} valid rows."),
                                  n=len(result.valid))
-        with click.progressbar(length=len(result.valid), file=sys.stderr,
-                               label=app.tr.gettext(N_("Importing"))) as bar:
-            report = await app.cases(engine).import_cases(
-                result.valid, CONSOLE, progress=lambda done: bar.update(1))
+        cases = app.cases(engine)
+        if sys.stderr.isatty():
+            with click.progressbar(length=len(result.valid), file=sys.stderr,
+                                   label=app.tr.gettext(N_("Importing"))) as bar:
+                report = await cases.import_cases(result.valid, CONSOLE,
+                                                  progress=lambda done: bar.update(1))
+        else:
+            report = await cases.import_cases(result.valid, CONSOLE)
         click.echo(texts.import_report(report, app.tr))
 
     app.run(work)
 
 
 def _read_with_progress(app: App, file: Path, stored: Org) -> CaseFileResult:
+    today = local_today(app.clock)
+    if not sys.stderr.isatty():
+        return read_case_file(file, stored, today=today)
     with click.progressbar(length=0, file=sys.stderr,
                            label=app.tr.gettext(N_("Checking rows"))) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
             bar.update(done - bar.pos)
 
-        return read_case_file(file, stored, today=local_today(app.clock), progress=progress)
+        return read_case_file(file, stored, today=today, progress=progress)
 
 
 @case.command("list")
@@ -384,8 +391,10 @@ def case_step(app: App, ref: str, step: str, department: str | None, evidence: t
             app.say(N_("Done: case {ref} is now {state}."), ref=ref,
                     state=texts.state_label(result.view.case.state, app.tr))
         else:
+            names = stored.alias_table()
             app.say(N_("Recorded; waiting for: {departments}."),
-                    departments=", ".join(sorted(result.outcome.waiting_for)))
+                    departments="、".join(sorted(names.name(d, app.tr.locale)
+                                                for d in result.outcome.waiting_for)))
 
     app.run(work)
 
@@ -421,8 +430,10 @@ def case_reroute(app: App, ref: str, targets: tuple[str, ...], group: str | None
         stored = await app.org(engine).current()
         keys = [stored.resolve_department(t).key for t in targets]
         view = await app.cases(engine).reroute(ref, keys, CONSOLE, group=group, reason=reason)
+        names = stored.alias_table()
         app.say(N_("Case {ref} now waits for: {departments}."), ref=ref,
-                departments=", ".join(sorted(view.required_departments)))
+                departments="、".join(sorted(names.name(d, app.tr.locale)
+                                            for d in view.required_departments)))
 
     app.run(work)
 
