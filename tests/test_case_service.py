@@ -222,3 +222,58 @@ async def test_concurrent_confirmations_lose_nothing(services: Services) -> None
     if len(succeeded) == 2:
         assert view.case.state == State.ACCEPTED
     assert sorted(e.seq for e in view.events) == list(range(1, len(view.events) + 1))
+
+
+# -- property: random actions through the service never lose an event ----------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_random_actions_record_exactly_the_successful_ones(services: Services,
+                                                                 seed: int) -> None:
+    """Mostly plausible steps (taken from the workflow for the current state), some noise;
+    every success writes one event, every refusal writes nothing."""
+    import random
+
+    from bot.workflow import workflow_for
+
+    rng = random.Random(seed)
+    clause = ["四", "五", "六", "七", "八", "九"][seed % 6]
+    workflow = workflow_for(clause)
+    await services.cases.import_cases([case_input("R-1", clause=clause)], COORDINATOR)
+    view = await services.cases.get("R-1")
+    if view.unresolved_groups:
+        await services.cases.reroute("R-1", ["environment"], COORDINATOR,
+                                     group=view.unresolved_groups[0].as_written)
+    succeeded = 0
+    for _ in range(60):
+        services.clock.advance(timedelta(days=rng.randint(0, 25)))
+        before = await services.cases.get("R-1")
+        plausible = [s for s in workflow.steps if State(before.case.state) in s.sources]
+        chosen = rng.choice(plausible) if plausible and rng.random() < 0.85 else None
+        name = chosen.name if chosen else rng.choice(["teleport", "accept", "confirm_exit"])
+        coordinator_step = chosen is not None and chosen.actor.value != "department"
+        department = None if coordinator_step else rng.choice(
+            sorted(before.required_departments) or ["environment"])
+        who = COORDINATOR if department is None else Who(role="liaison", name="联络员",
+                                                         department=department)
+        today = services.clock.now().date()
+        action = step(name, department, evidence=rng.choice([(), ("photo:1",), ("doc:2",)]),
+                      on=rng.choice([None, today, today + timedelta(days=30)]),
+                      capacity=rng.choice([None, 12.5]), note=rng.choice([None, "说明"]),
+                      reason=rng.choice([None, "原因"]), months=rng.choice([None, 2, 5]))
+        try:
+            await services.cases.take_step("R-1", action, who)
+        except DubanError:
+            after = await services.cases.get("R-1")
+            assert len(after.events) == len(before.events), "a refused step wrote an event"
+            assert after.case.state == before.case.state
+            assert after.case.version == before.case.version
+            continue
+        succeeded += 1
+    view = await services.cases.get("R-1")
+    base = 2 if any(e.kind == "group_resolved" for e in view.events) else 1
+    assert succeeded >= 3, "the walk should get somewhere"
+    assert len(view.events) == succeeded + base
+    assert [e.seq for e in view.events] == list(range(1, succeeded + base + 1))
+    states = [e.to_state for e in view.events if e.to_state]
+    assert view.case.state == states[-1]

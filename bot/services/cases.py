@@ -160,10 +160,12 @@ class CaseService:
                 as_written=p.as_written, role=p.role, required=p.required, status=p.status.value,
                 clause=p.clause, tag_raw=p.tag_raw, created_at=now,
             ))
-        await self._record(session, case, who, kind="created", to_state=State.ROUTED, payload={
+        payload = {
             "row": item.row, "deadline": case.deadline.isoformat() if case.deadline else None,
             "routed_to": sorted(p.target for p in plan),
-        })
+        }
+        await self._record(session, case, who, kind="created", to_state=State.ROUTED, seq=1,
+                           payload=payload)
         return case
 
     # -- reading --------------------------------------------------------------------------
@@ -373,10 +375,13 @@ class CaseService:
     async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
                       from_state: State | None = None, to_state: State | None = None,
                       department: str | None = None, payload: dict[str, Any] | None = None,
-                      ) -> Event:
+                      seq: int | None = None) -> Event:
+        """Append an event; ``seq`` is given only for a case's first event."""
         assert case.id is not None
+        if seq is None:
+            seq = await queries.next_event_seq(session, case_id=case.id)
         event = Event(
-            case_id=case.id, seq=await queries.next_event_seq(session, case_id=case.id),
+            case_id=case.id, seq=seq,
             at=self.clock.now(), kind=kind,
             from_state=from_state.value if from_state else None,
             to_state=to_state.value if to_state else None,
