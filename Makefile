@@ -20,7 +20,7 @@ run:
 
 # Re-extract the message catalog and update the translations' .po files.
 messages:
-	pybabel extract -F babel.cfg -k N_ -k gettext -k ngettext:1,2 -o locales/messages.pot --no-location --sort-output .
+	pybabel extract -F babel.cfg --no-default-keywords -k N_ -k gettext -k ngettext:1,2 -o locales/messages.pot --no-location --sort-output .
 	pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
 
 bench:

@@ -323,7 +323,7 @@ def case_list(app: App, region: str | None, states: tuple[str, ...], clause: str
                                              clause=clause_ref, department=department_key)
         for item in found:
             click.echo(texts.case_line(item, app.tr))
-        click.echo(app.tr.ngettext(N_("{n} case."), N_("{n} cases."), len(found)))
+        click.echo(app.tr.ngettext("{n} case.", "{n} cases.", len(found)))
 
     app.run(work)
 
@@ -356,7 +356,7 @@ def case_queue(app: App) -> None:
             for returned in view.returned:
                 app.say(N_("  handed back by {department}: {reason}"),
                         department=returned.department_key, reason=returned.reason or "")
-        click.echo(app.tr.ngettext(N_("{n} case."), N_("{n} cases."), len(queue)))
+        click.echo(app.tr.ngettext("{n} case.", "{n} cases.", len(queue)))
 
     app.run(work)
 

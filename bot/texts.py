@@ -121,8 +121,8 @@ def case_detail(view: CaseView, tr: Translator, aliases: AliasTable, tz: tzinfo)
         tr.gettext(N_("Deadline: {date}"), date=fmt_date(case.deadline, tr)),
     ]
     if case.pending_extension_months:
-        lines.append(tr.ngettext(N_("Extension requested: {n} month"),
-                                 N_("Extension requested: {n} months"),
+        lines.append(tr.ngettext("Extension requested: {n} month",
+                                 "Extension requested: {n} months",
                                  case.pending_extension_months))
     if case.description:
         lines.append(tr.gettext(N_("Facts: {text}"), text=case.description))
@@ -189,17 +189,17 @@ def _payload_details(payload: Mapping[str, object], tr: Translator) -> str:
 
 def import_report(report: ImportReport, tr: Translator) -> str:
     return "\n".join([
-        tr.ngettext(N_("Imported {n} new case."), N_("Imported {n} new cases."),
+        tr.ngettext("Imported {n} new case.", "Imported {n} new cases.",
                     len(report.created)),
-        tr.ngettext(N_("{n} case was already there and is unchanged."),
-                    N_("{n} cases were already there and are unchanged."),
+        tr.ngettext("{n} case was already there and is unchanged.",
+                    "{n} cases were already there and are unchanged.",
                     len(report.unchanged)),
     ])
 
 
 def row_errors(errors: Sequence[RowError], tr: Translator, limit: int = 200) -> str:
-    lines = [tr.ngettext(N_("{n} problem found in the file:"),
-                         N_("{n} problems found in the file:"), len(errors))]
+    lines = [tr.ngettext("{n} problem found in the file:",
+                         "{n} problems found in the file:", len(errors))]
     lines.extend(f"- {e.render(tr)}" for e in errors[:limit])
     if len(errors) > limit:
         lines.append(tr.gettext(N_("… and {n} more."), n=len(errors) - limit))

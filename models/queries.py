@@ -29,6 +29,18 @@ async def existing_refs(session: AsyncSession, *, refs: Sequence[str]) -> set[st
     return found
 
 
+async def case_ids(session: AsyncSession, *, refs: Sequence[str]) -> dict[str, int]:
+    """Map refs to case ids (chunked like :func:`existing_refs`)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(refs), 500):
+        chunk = list(refs[start:start + 500])
+        rows = await session.exec(
+            select(col(Case.ref), col(Case.id)).where(col(Case.ref).in_(chunk))
+        )
+        found.update({ref: case_id for ref, case_id in rows.all() if case_id is not None})
+    return found
+
+
 async def list_cases(
     session: AsyncSession,
     *,
@@ -90,7 +102,7 @@ async def bump_case_version(session: AsyncSession, *, case: Case,
         .where(col(Case.id) == case.id, col(Case.version) == case.version)
         .values(**values, version=case.version + 1)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def departments(session: AsyncSession) -> list[Department]:

@@ -135,7 +135,8 @@ def test_unknown_case_and_unknown_county(run) -> None:
 
 def test_reroute_resolves_group(run, tmp_path: Path) -> None:
     run("demo")
-    write(tmp_path / "x.csv", HEADER + "X-9,阜康市,阜康测试焦化厂,coal,九,50,万吨/年,2026-01-05,退出\n")
+    write(tmp_path / "x.csv",
+          HEADER + "X-9,阜康市,阜康测试焦化厂,coal,九,50,万吨/年,2026-01-05,退出\n")
     run("case", "import", str(tmp_path / "x.csv"))
     assert "X-9" in run("case", "queue").output
     result = run("case", "reroute", "X-9", "--group", "相关部门", "--to", "环保", "--to", "安监")

@@ -7,12 +7,13 @@ event together, or raises a :class:`DubanError` and writes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +22,7 @@ from bot.casefile import CaseInput
 from bot.clock import Clock, local_today
 from bot.i18n import N_, DubanError
 from bot.policy.catalog import Catalog
-from bot.routing import ACTIVE_STATUSES, AssignmentStatus, route
+from bot.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
 from bot.workflow import (
     CLOSED_STATES,
     Actor,
@@ -55,6 +56,7 @@ class Who:
 
 
 SYSTEM = Who(role="system", name="duban")
+IMPORT_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -117,21 +119,33 @@ class CaseService:
         who: Who,
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
-        """Create the cases in ``inputs`` that do not exist yet, in one transaction."""
+        """Create the cases in ``inputs`` that do not exist yet, all in one transaction.
+
+        Rows are written in batches (cases first, for their ids; then their assignments and
+        first events), so a large file costs a few statements per batch, not per row.
+        """
         self._require_coordinator(who)
-        plans = {item.ref: route(self.catalog, item.clauses) for item in inputs}
+        by_clauses = {c: route(self.catalog, c) for c in {item.clauses for item in inputs}}
+        plans = {item.ref: by_clauses[item.clauses] for item in inputs}
         created: list[str] = []
         async with transaction(self.sessions) as session:
             existing = await queries.existing_refs(session, refs=[i.ref for i in inputs])
-            for done, item in enumerate(inputs, start=1):
+            fresh: list[CaseInput] = []
+            for item in inputs:
                 if item.ref not in existing:
-                    await self._create(session, item, plans[item.ref], who)
-                    created.append(item.ref)
+                    fresh.append(item)
                     existing.add(item.ref)
+            done = len(inputs) - len(fresh)
+            for start in range(0, len(fresh), IMPORT_BATCH):
+                batch = fresh[start:start + IMPORT_BATCH]
+                await self._create_batch(session, batch, plans, who)
+                created.extend(item.ref for item in batch)
+                done += len(batch)
                 if progress is not None:
                     progress(done)
-        unchanged = tuple(i.ref for i in inputs if i.ref not in set(created))
-        return ImportReport(created=tuple(created), unchanged=unchanged)
+        made = set(created)
+        return ImportReport(created=tuple(created),
+                            unchanged=tuple(i.ref for i in inputs if i.ref not in made))
 
     async def create_case(self, item: CaseInput, who: Who) -> CaseView:
         report = await self.import_cases([item], who)
@@ -139,34 +153,53 @@ class CaseService:
             raise DubanError(N_("A case with reference {ref} already exists."), ref=item.ref)
         return await self.get(item.ref)
 
-    async def _create(self, session: AsyncSession, item: CaseInput, plan: Sequence[Any],
-                      who: Who) -> Case:
+    async def _create_batch(self, session: AsyncSession, items: Sequence[CaseInput],
+                            plans: Mapping[str, Sequence[PlannedAssignment]], who: Who) -> None:
+        """Bulk-insert the cases, read their ids back by ref, bulk-insert the rest.
+
+        (ORM unit-of-work inserts would go row by row on SQLite, which cannot return ids for
+        a multi-row INSERT in a guaranteed order.)
+        """
         now = self.clock.now()
-        workflow = workflow_for(item.clauses[0])
-        case = Case(
-            ref=item.ref, region_name=item.region, enterprise=item.enterprise,
-            industry=item.industry, clause=item.clauses[0], clauses=list(item.clauses),
-            capacity=item.capacity, unit=item.unit, equipment=item.equipment,
-            registered_on=item.registered_on, description=item.description,
-            state=State.ROUTED.value, deadline=workflow.initial_deadline(item.registered_on),
-            created_at=now, updated_at=now,
-        )
-        session.add(case)
-        await session.flush()
-        assert case.id is not None
-        for p in plan:
-            session.add(Assignment(
-                case_id=case.id, target=p.target, department_key=p.department,
-                as_written=p.as_written, role=p.role, required=p.required, status=p.status.value,
-                clause=p.clause, tag_raw=p.tag_raw, created_at=now,
-            ))
-        payload = {
-            "row": item.row, "deadline": case.deadline.isoformat() if case.deadline else None,
-            "routed_to": sorted(p.target for p in plan),
-        }
-        await self._record(session, case, who, kind="created", to_state=State.ROUTED, seq=1,
-                           payload=payload)
-        return case
+        deadlines = {item.ref: workflow_for(item.clauses[0]).initial_deadline(item.registered_on)
+                     for item in items}
+        await session.exec(insert(Case), params=[
+            {
+                "ref": item.ref, "region_name": item.region, "enterprise": item.enterprise,
+                "industry": item.industry, "clause": item.clauses[0],
+                "clauses": list(item.clauses), "capacity": item.capacity, "unit": item.unit,
+                "equipment": item.equipment, "registered_on": item.registered_on,
+                "description": item.description, "state": State.ROUTED.value,
+                "deadline": deadlines[item.ref], "created_at": now, "updated_at": now,
+                "version": 1,
+            }
+            for item in items
+        ])
+        ids = await queries.case_ids(session, refs=[item.ref for item in items])
+        assignments: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for item in items:
+            plan = plans[item.ref]
+            assignments.extend(
+                {"case_id": ids[item.ref], "target": p.target, "department_key": p.department,
+                 "as_written": p.as_written, "role": p.role, "required": p.required,
+                 "status": p.status.value, "clause": p.clause, "tag_raw": p.tag_raw,
+                 "created_at": now}
+                for p in plan
+            )
+            deadline = deadlines[item.ref]
+            events.append({
+                "case_id": ids[item.ref], "seq": 1, "at": now, "kind": "created",
+                "from_state": None, "to_state": State.ROUTED.value, "actor_id": who.telegram_id,
+                "actor_name": who.name, "actor_role": who.role, "department_key": None,
+                "chat_id": who.chat_id,
+                "payload": {"row": item.row,
+                            "deadline": deadline.isoformat() if deadline else None,
+                            "routed_to": sorted(p.target for p in plan)},
+            })
+        if assignments:
+            await session.exec(insert(Assignment), params=assignments)
+        await session.exec(insert(Event), params=events)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -372,22 +405,28 @@ class CaseService:
         if not await queries.bump_case_version(session, case=case, values=values):
             raise _Conflict()
 
-    async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
-                      from_state: State | None = None, to_state: State | None = None,
-                      department: str | None = None, payload: dict[str, Any] | None = None,
-                      seq: int | None = None) -> Event:
-        """Append an event; ``seq`` is given only for a case's first event."""
+    def _event(self, case: Case, who: Who, *, kind: str, seq: int,
+               from_state: State | None = None, to_state: State | None = None,
+               department: str | None = None, payload: dict[str, Any] | None = None) -> Event:
         assert case.id is not None
-        if seq is None:
-            seq = await queries.next_event_seq(session, case_id=case.id)
-        event = Event(
-            case_id=case.id, seq=seq,
-            at=self.clock.now(), kind=kind,
+        return Event(
+            case_id=case.id, seq=seq, at=self.clock.now(), kind=kind,
             from_state=from_state.value if from_state else None,
             to_state=to_state.value if to_state else None,
             actor_id=who.telegram_id, actor_name=who.name, actor_role=who.role,
             department_key=department, chat_id=who.chat_id, payload=payload or {},
         )
+
+    async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
+                      from_state: State | None = None, to_state: State | None = None,
+                      department: str | None = None, payload: dict[str, Any] | None = None,
+                      ) -> Event:
+        """Append the case's next event."""
+        assert case.id is not None
+        event = self._event(case, who, kind=kind,
+                            seq=await queries.next_event_seq(session, case_id=case.id),
+                            from_state=from_state, to_state=to_state, department=department,
+                            payload=payload)
         session.add(event)
         await session.flush()
         return event
