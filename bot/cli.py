@@ -7,15 +7,12 @@ the organisation, cases and their workflow, and the database.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -23,67 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.casefile import CaseFileResult, read_case_file
-from bot.clock import SystemClock, local_today
-from bot.i18n import N_, DubanError, Translator, get_translator, normalize_locale
+from bot.cliapp import App, pass_app
+from bot.clock import local_today
+from bot.i18n import N_, DubanError, get_translator, normalize_locale
 from bot.org import Org, load_demo_org, load_org
-from bot.policy.catalog import Catalog, load_catalog, load_default_catalog
 from bot.policy.cli import policy_group
 from bot.services.cases import CaseService, Who, is_overdue, open_states
-from bot.services.org import OrgService
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 from bot.workflow import Actor, State, StepInput
-from models.db import create_engine, current_revision, session_factory, upgrade
-
-T = TypeVar("T")
+from models.db import current_revision
 
 CONSOLE = Who(role="console", name="console")
-
-
-@dataclass
-class App:
-    """What a command needs: settings, the reader's language, the database and services."""
-
-    settings: Settings
-    database: str | None = None
-
-    @cached_property
-    def tr(self) -> Translator:
-        return get_translator(self.settings.locale)
-
-    @cached_property
-    def clock(self) -> SystemClock:
-        return SystemClock(self.settings.tz)
-
-    @cached_property
-    def catalog(self) -> Catalog:
-        if self.settings.catalog:
-            return load_catalog(self.settings.catalog)
-        return load_default_catalog()
-
-    def run(self, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-        """Run ``work`` on a migrated database, disposing of the engine afterwards."""
-
-        async def main() -> T:
-            engine = create_engine(self.database or self.settings.database_url)
-            try:
-                await upgrade(engine)
-                return await work(engine)
-            finally:
-                await engine.dispose()
-
-        return asyncio.run(main())
-
-    def cases(self, engine: AsyncEngine) -> CaseService:
-        return CaseService(session_factory(engine), self.catalog, self.clock)
-
-    def org(self, engine: AsyncEngine) -> OrgService:
-        return OrgService(session_factory(engine))
-
-    def say(self, message: str, /, **params: Any) -> None:
-        click.echo(self.tr.gettext(message, **params))
-
-
-pass_app = click.make_pass_decorator(App)
 
 
 class DubanGroup(click.Group):
