@@ -153,4 +153,120 @@ class Event(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText))
 
 
-ALL_TABLES = (Department, Region, Person, Setting, Case, Assignment, Event)
+
+
+# -- chat operations (the Telegram layer's state; no Telegram types here) -------------------------
+
+
+class ChatBinding(SQLModel, table=True):
+    """A group chat bound to the coordination group, a department or a county/park."""
+
+    __tablename__ = "chats"
+    __table_args__ = (
+        Index("ix_chats_target", "kind", "department_key", "region_name", "active"),
+    )
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))  # coordination|department|region
+    department_key: str | None = Field(
+        default=None, sa_column=Column(String(64), ForeignKey("departments.key"))
+    )
+    region_name: str | None = Field(
+        default=None, sa_column=Column(String(100), ForeignKey("regions.name"))
+    )
+    title: str | None = Field(default=None, sa_column=Column(String(255)))
+    active: bool = Field(default=True, nullable=False)
+    bound_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    bound_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ChatSetting(SQLModel, table=True):
+    """Per-chat preferences (a private chat's id is its user's id: per-person language)."""
+
+    __tablename__ = "chat_settings"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    locale: str | None = Field(default=None, sa_column=Column(String(16)))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Invite(SQLModel, table=True):
+    """A one-time code that registers its user as a liaison of the chat's department/county."""
+
+    __tablename__ = "invites"
+
+    code: str = Field(sa_column=Column(String(32), primary_key=True))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    department_key: str | None = Field(default=None, sa_column=Column(String(64)))
+    region_name: str | None = Field(default=None, sa_column=Column(String(100)))
+    created_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    used_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class Dialog(SQLModel, table=True):
+    """A conversation in progress: one per (chat, user), written whenever it changes."""
+
+    __tablename__ = "dialogs"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    flow: str = Field(sa_column=Column(String(32), nullable=False))
+    step: str = Field(sa_column=Column(String(32), nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
+    # The last Telegram update applied: a redelivered update is not taken as a new answer.
+    last_update_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Card(SQLModel, table=True):
+    """The message that shows a case in a chat; edited in place as the case moves."""
+
+    __tablename__ = "cards"
+    __table_args__ = (UniqueConstraint("case_id", "chat_id", name="uq_cards_case_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=Column(ForeignKey("cases.id"), nullable=False, index=True))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    department_key: str | None = Field(default=None, sa_column=Column(String(64)))
+    region_name: str | None = Field(default=None, sa_column=Column(String(100)))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Outbox(SQLModel, table=True):
+    """Messages to send, written in the same transaction as the change that causes them.
+
+    ``key`` makes each message unique (what, for whom, which deadline, which step); the
+    dispatcher claims, sends and records; see docs/outbox.md for the protocol.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    # Who receives it: "chat" (chat_id), "department", "region" or "coordinators".
+    recipient_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    recipient: str = Field(sa_column=Column(String(120), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    not_before: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    attempts: int = Field(default=0, nullable=False)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Telegram update ids already handled: a redelivered update changes nothing."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    processed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))

@@ -23,6 +23,7 @@ from bot.clock import Clock, local_today
 from bot.i18n import N_, DubanError
 from bot.policy.catalog import Catalog
 from bot.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
+from bot.services.outbox import Kind, enqueue, enqueue_many
 from bot.workflow import (
     CLOSED_STATES,
     Actor,
@@ -200,6 +201,18 @@ class CaseService:
         if assignments:
             await session.exec(insert(Assignment), params=assignments)
         await session.exec(insert(Event), params=events)
+        messages: list[dict[str, Any]] = []
+        for item in items:
+            case_id = ids[item.ref]
+            messages.append(_card_row(case_id, "region", item.region))
+            for p in plans[item.ref]:
+                if p.department:
+                    messages.append(_card_row(case_id, "department", p.department))
+                elif p.status is AssignmentStatus.UNRESOLVED:
+                    messages.append({"key": f"group:{case_id}:{p.as_written}", "kind": Kind.GROUP,
+                                     "recipient_kind": "coordinators", "recipient": "*",
+                                     "payload": {"case_id": case_id, "group": p.as_written}})
+        await enqueue_many(session, messages, now)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -266,13 +279,33 @@ class CaseService:
                     assignment.status = AssignmentStatus.ACCEPTED.value
                     session.add(assignment)
         await self._write_case(session, case, values)
-        await self._record(
+        event = await self._record(
             session, case, who, kind=outcome.step.name, from_state=outcome.from_state,
             to_state=outcome.to_state if outcome.completes else None,
             department=action.department,
             payload=_step_payload(action, outcome),
         )
+        await self._refresh_cards(session, case)
+        if outcome.completes and outcome.step.name == "request_extension":
+            await enqueue(session, key=f"extension:{case.id}:{event.seq}", kind=Kind.EXTENSION,
+                          recipient_kind="coordinators", recipient="*", now=self.clock.now(),
+                          payload={"case_id": case.id, "department": action.department,
+                                   "months": action.months, "reason": action.reason})
+        if outcome.completes and outcome.step.name in ("approve_extension", "deny_extension"):
+            await enqueue(session, key=f"extension-decided:{case.id}:{event.seq}",
+                          kind=Kind.EXTENSION_DECIDED, recipient_kind="case",
+                          recipient=str(case.id), now=self.clock.now(),
+                          payload={"case_id": case.id,
+                                   "approved": outcome.step.name == "approve_extension",
+                                   "reason": action.reason,
+                                   "deadline": outcome.deadline.isoformat()
+                                   if outcome.deadline else None})
         return StepResult(await self._view(session, ref), outcome)
+
+    async def _refresh_cards(self, session: AsyncSession, case: Case) -> None:
+        await enqueue(session, key=f"refresh:{case.id}:{case.version}", kind=Kind.REFRESH,
+                      recipient_kind="case", recipient=str(case.id), now=self.clock.now(),
+                      payload={"case_id": case.id})
 
     def _facts(self, view: CaseView) -> CaseFacts:
         """What the workflow needs, derived from the case and its events since it entered
@@ -317,9 +350,15 @@ class CaseService:
             assignment.reason = reason
             session.add(assignment)
             await self._touch(session, view.case)
-            await self._record(session, view.case, who, kind="handed_back",
-                               department=department, payload={"reason": reason})
+            event = await self._record(session, view.case, who, kind="handed_back",
+                                       department=department, payload={"reason": reason})
             await self._settle_acceptance(session, ref)
+            await self._refresh_cards(session, view.case)
+            await enqueue(session, key=f"handed-back:{view.case.id}:{event.seq}",
+                          kind=Kind.HANDED_BACK, recipient_kind="coordinators", recipient="*",
+                          now=self.clock.now(), payload={"case_id": view.case.id,
+                                                         "department": department,
+                                                         "reason": reason})
             return await self._view(session, ref)
 
         return await self._retrying(run)
@@ -372,6 +411,9 @@ class CaseService:
                                kind="group_resolved" if group else "rerouted",
                                payload={"departments": wanted, "group": group,
                                         "reason": reason})
+            await enqueue_many(session, [_card_row(view.case.id, "department", key)
+                                         for key in wanted], self.clock.now())
+            await self._refresh_cards(session, view.case)
             return await self._view(session, ref)
 
         return await self._retrying(run)
@@ -443,6 +485,12 @@ class CaseService:
                         N_("The case changed while you were acting on it; try again.")
                     ) from None
         raise AssertionError("unreachable")
+
+
+def _card_row(case_id: int | None, recipient_kind: str, recipient: str) -> dict[str, Any]:
+    return {"key": f"card:{case_id}:{recipient_kind}:{recipient}", "kind": Kind.CARD,
+            "recipient_kind": recipient_kind, "recipient": recipient,
+            "payload": {"case_id": case_id}}
 
 
 class _Conflict(Exception):

@@ -1,0 +1,302 @@
+"""Chats and people: binding group chats, invites, joining, who someone is, languages.
+
+Transport-neutral: chat and user ids are plain integers; nothing here imports Telegram.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
+from bot.matching import MatchResult
+from bot.org import Org
+from bot.services.cases import Who
+from bot.services.outbox import enqueue
+from models.db import transaction
+from models.tables import ChatBinding, ChatSetting, Invite, Person
+
+INVITE_TTL = timedelta(hours=48)
+COORDINATION_WORDS = frozenset({"coordination", "协调", "协调组", "协调群", "督办", "经信委"})
+
+
+class ChatKind(StrEnum):
+    COORDINATION = "coordination"
+    DEPARTMENT = "department"
+    REGION = "region"
+
+
+@dataclass(frozen=True)
+class BindTarget:
+    kind: ChatKind
+    department: str | None = None
+    region: str | None = None
+
+    def label(self, org: Org) -> str:
+        if self.kind is ChatKind.DEPARTMENT and self.department:
+            found = org.department(self.department)
+            return found.name if found else self.department
+        if self.kind is ChatKind.REGION and self.region:
+            return self.region
+        return org.prefecture.commission
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """A name that matched several places; the caller offers them as choices."""
+
+    query: str
+    candidates: tuple[BindTarget, ...]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a Telegram user is, in a given chat."""
+
+    user_id: int
+    name: str
+    person: Person | None
+    binding: ChatBinding | None
+    coordinator: bool
+
+    def who(self, chat_id: int) -> Who:
+        if self.coordinator:
+            return Who(role="coordinator", name=self.name, telegram_id=self.user_id,
+                       chat_id=chat_id)
+        person = self.person
+        return Who(role="liaison" if person else "outsider", name=self.name,
+                   telegram_id=self.user_id, chat_id=chat_id,
+                   department=person.department_key if person else None,
+                   region=person.region_name if person else None)
+
+    def may_act_for(self, binding: ChatBinding | None) -> bool:
+        """Coordinators act anywhere; a liaison only for their own department or county."""
+        if self.coordinator:
+            return True
+        if binding is None or self.person is None:
+            return False
+        if binding.kind == ChatKind.DEPARTMENT:
+            return self.person.department_key == binding.department_key
+        if binding.kind == ChatKind.REGION:
+            return self.person.region_name == binding.region_name
+        return False
+
+
+@dataclass
+class ChatService:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    extra_coordinators: frozenset[int] = frozenset()
+
+    # -- identity --------------------------------------------------------------------------
+
+    async def identify(self, chat_id: int, user_id: int, name: str) -> Identity:
+        async with self.sessions() as session:
+            person = await _person(session, user_id)
+            binding = await session.get(ChatBinding, chat_id)
+        coordinator = user_id in self.extra_coordinators or (
+            person is not None and person.role == "coordinator")
+        return Identity(user_id, name, person, binding if binding and binding.active else None,
+                        coordinator)
+
+    async def bootstrap_coordinators(self, names: dict[int, str] | None = None) -> None:
+        """Make the coordinators named in the settings people with the coordinator role."""
+        async with transaction(self.sessions) as session:
+            for user_id in sorted(self.extra_coordinators):
+                person = await _person(session, user_id)
+                if person is None:
+                    session.add(Person(telegram_id=user_id, role="coordinator",
+                                       name=(names or {}).get(user_id, str(user_id))))
+                elif person.role != "coordinator":
+                    person.role = "coordinator"
+                    session.add(person)
+
+    async def coordinator_ids(self) -> list[int]:
+        async with self.sessions() as session:
+            rows = await session.exec(
+                select(col(Person.telegram_id)).where(col(Person.role) == "coordinator"))
+            return sorted(set(rows.all()) | self.extra_coordinators)
+
+    # -- binding ---------------------------------------------------------------------------
+
+    def resolve_target(self, org: Org, query: str) -> BindTarget | Ambiguous:
+        """Match ``/bind <query>``: the coordination group, a department, or a county/park."""
+        text = query.strip()
+        if not text:
+            raise DubanError(N_("Say what this chat is: /bind coordination, /bind <department> "
+                                "or /bind <county or park>."))
+        if text.lower() in COORDINATION_WORDS:
+            return BindTarget(ChatKind.COORDINATION)
+        department = org.match_department(text)
+        region = org.match_region(text)
+        if department.ok and not region.ok:
+            return BindTarget(ChatKind.DEPARTMENT, department=department.value)
+        if region.ok and not department.ok:
+            return BindTarget(ChatKind.REGION, region=region.value)
+        candidates = _candidates(department, ChatKind.DEPARTMENT) + _candidates(
+            region, ChatKind.REGION)
+        if department.ok and region.ok:
+            candidates = (BindTarget(ChatKind.DEPARTMENT, department=department.value),
+                          BindTarget(ChatKind.REGION, region=region.value))
+        if candidates:
+            return Ambiguous(text, candidates)
+        raise DubanError(N_("“{query}” is neither a department nor a county or park I know."),
+                         query=text)
+
+    async def bind(self, chat_id: int, title: str | None, target: BindTarget,
+                   identity: Identity) -> ChatBinding:
+        """Bind the chat; a department or county has one active chat, so an older one is
+        unbound. Queues the cases already waiting for this department or county."""
+        if not identity.coordinator:
+            raise DubanError(N_("Only coordinators can do this."))
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            for old in await _active_bindings(session, target):
+                if old.chat_id != chat_id:
+                    old.active, old.updated_at = False, now
+                    session.add(old)
+            binding = await session.get(ChatBinding, chat_id) or ChatBinding(
+                chat_id=chat_id, kind=target.kind.value, bound_at=now, updated_at=now)
+            binding.kind = target.kind.value
+            binding.department_key, binding.region_name = target.department, target.region
+            binding.title, binding.active = title, True
+            binding.bound_by, binding.bound_at, binding.updated_at = identity.user_id, now, now
+            session.add(binding)
+            if target.kind is not ChatKind.COORDINATION:
+                await enqueue(session, key=f"deliver:{target.kind.value}:"
+                              f"{target.department or target.region}:{now.isoformat()}",
+                              kind="deliver_cards", recipient_kind="chat",
+                              recipient=str(chat_id), now=now, payload={})
+        return binding
+
+    async def unbind(self, chat_id: int, identity: Identity) -> ChatBinding:
+        if not identity.coordinator:
+            raise DubanError(N_("Only coordinators can do this."))
+        return await self._deactivate(chat_id, notify=False)
+
+    async def bot_removed(self, chat_id: int) -> ChatBinding | None:
+        """The bot was removed from a group: the binding goes inactive, coordinators are told."""
+        try:
+            return await self._deactivate(chat_id, notify=True)
+        except DubanError:
+            return None
+
+    async def _deactivate(self, chat_id: int, *, notify: bool) -> ChatBinding:
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            binding = await session.get(ChatBinding, chat_id)
+            if binding is None or not binding.active:
+                raise DubanError(N_("This chat is not bound."))
+            binding.active, binding.updated_at = False, now
+            session.add(binding)
+            if notify:
+                await enqueue(session, key=f"removed:{chat_id}:{now.isoformat()}",
+                              kind="bot_removed", recipient_kind="coordinators", recipient="*",
+                              now=now, payload={"chat_id": chat_id, "title": binding.title,
+                                                "kind": binding.kind,
+                                                "department": binding.department_key,
+                                                "region": binding.region_name})
+            return binding
+
+    async def binding(self, chat_id: int) -> ChatBinding | None:
+        async with self.sessions() as session:
+            found = await session.get(ChatBinding, chat_id)
+        return found if found and found.active else None
+
+    async def chat_for(self, *, kind: ChatKind, key: str | None = None) -> int | None:
+        async with self.sessions() as session:
+            found = await _active_bindings(session, BindTarget(
+                kind, department=key if kind is ChatKind.DEPARTMENT else None,
+                region=key if kind is ChatKind.REGION else None))
+        return found[0].chat_id if found else None
+
+    # -- invites and joining ---------------------------------------------------------------
+
+    async def invite(self, chat_id: int, identity: Identity) -> Invite:
+        if not identity.coordinator:
+            raise DubanError(N_("Only coordinators can do this."))
+        binding = await self.binding(chat_id)
+        if binding is None or binding.kind == ChatKind.COORDINATION:
+            raise DubanError(N_("Invite codes are made in a bound department or county chat."))
+        now = self.clock.now()
+        invite = Invite(code=secrets.token_urlsafe(6).replace("-", "x").replace("_", "y"),
+                        chat_id=chat_id, department_key=binding.department_key,
+                        region_name=binding.region_name, created_by=identity.user_id,
+                        created_at=now, expires_at=now + INVITE_TTL)
+        async with transaction(self.sessions) as session:
+            session.add(invite)
+        return invite
+
+    async def join(self, chat_id: int, user_id: int, name: str, code: str) -> Person:
+        """Register the sender as a liaison of the invite's department or county."""
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            invite = await session.get(Invite, code.strip(), with_for_update=True)
+            if invite is None or invite.used_at is not None:
+                raise DubanError(N_("This invite code is unknown or already used."))
+            if invite.expires_at <= now:
+                raise DubanError(N_("This invite code has expired; ask a coordinator for a "
+                                    "new one."))
+            if invite.chat_id != chat_id:
+                raise DubanError(N_("Use the invite code in the chat it was made for."))
+            person = await _person(session, user_id)
+            if person is not None and person.role == "coordinator":
+                raise DubanError(N_("You are a coordinator already."))
+            person = person or Person(telegram_id=user_id, name=name, role="liaison")
+            person.name, person.role = name, "liaison"
+            person.department_key, person.region_name = invite.department_key, invite.region_name
+            session.add(person)
+            invite.used_by, invite.used_at = user_id, now
+            session.add(invite)
+        return person
+
+    # -- languages -------------------------------------------------------------------------
+
+    async def set_locale(self, chat_id: int, locale: str) -> str:
+        code = normalize_locale(locale)
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            setting = await session.get(ChatSetting, chat_id) or ChatSetting(
+                chat_id=chat_id, updated_at=now)
+            setting.locale, setting.updated_at = code, now
+            session.add(setting)
+        return code
+
+    async def locale_for(self, chat_id: int, user_id: int | None = None) -> str:
+        """The chat's language; for a person (an alert), their own private choice first."""
+        async with self.sessions() as session:
+            if user_id is not None:
+                personal = await session.get(ChatSetting, user_id)
+                if personal and personal.locale:
+                    return personal.locale
+            setting = await session.get(ChatSetting, chat_id)
+        return setting.locale if setting and setting.locale else DEFAULT_LOCALE
+
+
+async def _person(session: AsyncSession, user_id: int) -> Person | None:
+    rows = await session.exec(select(Person).where(col(Person.telegram_id) == user_id))
+    return rows.one_or_none()
+
+
+async def _active_bindings(session: AsyncSession, target: BindTarget) -> list[ChatBinding]:
+    statement = select(ChatBinding).where(col(ChatBinding.kind) == target.kind.value,
+                                          col(ChatBinding.active).is_(True))
+    if target.kind is ChatKind.DEPARTMENT:
+        statement = statement.where(col(ChatBinding.department_key) == target.department)
+    if target.kind is ChatKind.REGION:
+        statement = statement.where(col(ChatBinding.region_name) == target.region)
+    rows = await session.exec(statement.order_by(col(ChatBinding.bound_at).desc()))
+    return list(rows.all())
+
+
+def _candidates(result: MatchResult, kind: ChatKind) -> tuple[BindTarget, ...]:
+    if kind is ChatKind.DEPARTMENT:
+        return tuple(BindTarget(kind, department=c) for c in result.candidates)
+    return tuple(BindTarget(kind, region=c) for c in result.candidates)
