@@ -26,6 +26,7 @@ class Action(StrEnum):
     REROUTE = "t"  # coordinator routes case c to department d
     CHOICE = "c"  # an answer to the current dialog question
     CANCEL = "k"  # cancel the current dialog
+    BIND = "b"  # bind this chat to d(epartment) key / r(egion) index, after an ambiguous /bind
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import date, tzinfo
 from bot import texts
 from bot.buttons import Action, ButtonCodec
 from bot.departments import AliasTable
+from bot.dialogs import Finished, Question
 from bot.i18n import N_, Translator
 from bot.routing import AssignmentStatus
 from bot.services.cases import CaseView
@@ -176,3 +177,23 @@ def extension_buttons(ctx: CardContext, case_id: int) -> tuple[tuple[Button, ...
                     ctx.codec.pack(ctx.chat_id, Action.EXTENSION, case_id, "a")),
              Button(tr.gettext(N_("Deny")),
                     ctx.codec.pack(ctx.chat_id, Action.EXTENSION, case_id, "d"))),)
+
+
+def question_reply(question: Question, tr: Translator, codec: ButtonCodec,
+                   chat_id: int) -> Reply:
+    """A dialog's question, with its choices and a cancel button, asking for an answer."""
+    text = tr.gettext(question.message, **question.params)
+    if question.hint:
+        text = tr.gettext(question.hint, **question.hint_params) + "\n" + text
+    if not question.choices:
+        # A typed answer: ask for a reply, so it reaches the bot even with privacy mode on.
+        return Reply(text, ask=True)
+    buttons = [Button(c.prefix + (tr.gettext(c.label) if c.translate else c.label),
+                      codec.pack(chat_id, Action.CHOICE, c.value)) for c in question.choices]
+    rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
+    rows.append((Button(tr.gettext(N_("Cancel")), codec.pack(chat_id, Action.CANCEL, 0)),))
+    return Reply(text, tuple(rows), ask=True)
+
+
+def finished_reply(finished: Finished, tr: Translator) -> Reply:
+    return Reply(tr.gettext(finished.message, **finished.params))

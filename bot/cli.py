@@ -65,9 +65,11 @@ def main(ctx: click.Context, database: str | None, lang: str | None) -> None:
         ctx.exit(2)
     if lang:
         settings = replace(settings, locale=normalize_locale(lang))
+    if database:
+        settings = replace(settings, database_url=database)
     ctx.obj = App(settings=settings, database=database)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(demo)
+        ctx.invoke(run if settings.telegram_bot_token else demo)
 
 
 main.add_command(policy_group, "policy")
@@ -131,6 +133,29 @@ async def _overview(app: App, cases: CaseService, org: Org) -> None:
         app.say(N_("Next deadlines:"))
         for case in upcoming:
             click.echo("  " + texts.case_line(case, app.tr))
+
+
+# -- the bot --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--webhook-url", help="Public HTTPS URL Telegram posts updates to (webhook mode).")
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook listen address.")
+@click.option("--port", default=8443, show_default=True, type=int, help="Webhook port.")
+@click.option("--secret-token", envvar="DUBAN_WEBHOOK_SECRET",
+              help="Secret Telegram sends with each webhook request (required for webhooks).")
+@pass_app
+def run(app: App, webhook_url: str | None, listen: str, port: int,
+        secret_token: str | None) -> None:
+    """Run the bot: long polling, or a webhook server with --webhook-url."""
+    from bot.runner import WebhookOptions, configure_logging, run_bot
+
+    configure_logging(app.settings)
+    webhook = None
+    if webhook_url:
+        path = webhook_url.rstrip("/").rsplit("/", 1)[-1] or "telegram"
+        webhook = WebhookOptions(webhook_url, secret_token or "", listen, port, path)
+    run_bot(app.settings, app.catalog, webhook)
 
 
 # -- database ---------------------------------------------------------------------------------

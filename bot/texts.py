@@ -17,6 +17,7 @@ from bot.casefile import RowError
 from bot.departments import AliasTable
 from bot.i18n import N_, Translator
 from bot.services.cases import CaseView, ImportReport
+from bot.services.status import Status
 from bot.workflow import MEASURE_LABELS, STATE_LABELS, Measure, State, workflow_for
 from models.tables import Case, Event
 
@@ -204,3 +205,135 @@ def row_errors(errors: Sequence[RowError], tr: Translator, limit: int = 200) -> 
     if len(errors) > limit:
         lines.append(tr.gettext(N_("… and {n} more."), n=len(errors) - limit))
     return "\n".join(lines)
+
+
+# -- chat texts -----------------------------------------------------------------------------------
+
+BOUND = N_("This chat is now bound to {target}.")
+UNBOUND = N_("This chat is no longer bound.")
+CHOOSE_TARGET = N_("“{query}” could mean several; which one is this chat for?")
+INVITE_MADE = N_("Invite code for this chat: {code}\nA liaison sends “/join {code}” here "
+                 "before {expires}. It works once.")
+JOINED = N_("Welcome, {name}: you are now a liaison of {target}.")
+LANG_SET = N_("Language set to English.")
+NOT_ALLOWED = N_("Only the liaisons of this department or county, or coordinators, can do "
+                 "this.")
+COORDINATORS_ONLY = N_("Only coordinators can do this.")
+BAD_BUTTON = N_("This button is not valid (any more). Nothing was changed.")
+NOT_YOUR_QUESTION = N_("This question is for someone else.")
+NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
+CANCELLED = N_("Cancelled; nothing was changed.")
+FAILED = N_("Something went wrong; nothing was changed. Try again, or /cancel.")
+DONE = N_("Done.")
+CASE_USAGE = N_("Send the case reference: /case REF")
+LISTS_USAGE = N_("Which list? /lists yellow or /lists red")
+LANG_USAGE = N_("Choose a language: /lang zh or /lang en")
+JOIN_USAGE = N_("Send the code you were given: /join CODE")
+NOT_BOUND = N_("This chat is not bound yet. A coordinator sends /bind followed by the "
+               "department, county or park (or “coordination”).")
+IMPORT_DONE = N_("Spreadsheet imported.")
+GREETING = N_("Hello, I am duban (督办). To set me up:\n"
+              "1. A coordinator binds this chat: /bind 环保局, /bind 玛纳斯县 or "
+              "/bind coordination.\n"
+              "2. The coordinator sends /invite; each liaison sends /join CODE.\n"
+              "3. Cases then arrive here as cards with buttons; /help lists the commands.")
+NO_CHAT_WARNING = N_("⚠ {department} has no bound chat; case {ref} waits in the coordinators' "
+                     "queue. Bind a chat with /bind {department}.")
+GROUP_WARNING = N_("⚠ Case {ref} ({enterprise}, {region}): the tag names “{group}”; "
+                   "choose the departments with `duban case reroute {ref} --group {group} "
+                   "--to …` or the buttons below.")
+HANDED_BACK_NOTICE = N_("↩ {department} handed back case {ref} ({enterprise}): {reason}\n"
+                        "Route it to:")
+EXTENSION_NOTICE = N_("⏳ {department} asks to extend case {ref} ({enterprise}) by {months} "
+                      "month(s): {reason}\nCurrent deadline: {deadline}.")
+EXTENSION_APPROVED = N_("✅ Extension for case {ref} approved; new deadline {deadline}.")
+EXTENSION_DENIED = N_("❌ Extension for case {ref} denied: {reason}")
+BOT_REMOVED_NOTICE = N_("⚠ I was removed from “{title}” ({target}); that chat is no longer "
+                        "bound.")
+REROUTED = N_("Case {ref} routed to {department}.")
+
+HELP_COMMON = N_("/status [county] — where things stand\n/case REF — a case's timeline\n"
+                 "/overdue — overdue cases\n/lists yellow|red — the card lists\n"
+                 "/whoami — who I think you are\n/lang zh|en — language\n"
+                 "/cancel — stop the current question")
+HELP_LIAISON = N_("/mine — this chat's open items\nPress the buttons on the case cards to "
+                  "accept a case, hand it back, or confirm a step with its evidence.")
+HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind this chat\n"
+                      "/invite — an invite code for liaisons\n/newcase — register a case\n"
+                      "Send me a .csv or .xlsx file in a private chat to import cases.")
+HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
+                   "in your department's or county's chat.")
+
+
+def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
+    parts = [tr.gettext(HELP_COMMON)]
+    if liaison or coordinator:
+        parts.append(tr.gettext(HELP_LIAISON))
+    if coordinator:
+        parts.append(tr.gettext(HELP_COORDINATOR))
+    if not (liaison or coordinator):
+        parts.append(tr.gettext(HELP_OUTSIDER))
+    return "\n\n".join(parts)
+
+
+def whoami_text(tr: Translator, *, name: str, user_id: int, role: str,
+                belongs_to: str | None, chat_target: str | None) -> str:
+    lines = [tr.gettext(N_("{name} (id {id})"), name=name, id=user_id),
+             tr.gettext(N_("Role: {role}"), role=tr.gettext(ROLE_NAMES.get(role, role)))]
+    if belongs_to:
+        lines.append(tr.gettext(N_("Liaison of: {target}"), target=belongs_to))
+    lines.append(tr.gettext(N_("This chat: {target}"), target=chat_target)
+                 if chat_target else tr.gettext(N_("This chat is not bound.")))
+    return "\n".join(lines)
+
+
+ROLE_NAMES: Mapping[str, str] = {
+    "coordinator": N_("coordinator"),
+    "liaison": N_("liaison"),
+    "outsider": N_("not registered"),
+}
+
+
+def status_text(status: Status, tr: Translator, aliases: AliasTable, *, title: str,
+                year: int) -> str:
+    """One screen, readable on a phone."""
+    lines = [tr.gettext(N_("📊 {title}"), title=title),
+             tr.gettext(N_("Open {open} · overdue {overdue} · closed {closed}"),
+                        open=status.open, overdue=status.overdue, closed=status.closed),
+             tr.gettext(N_("Yellow card {yellow} · red card {red}"), yellow=status.yellow,
+                        red=status.red)]
+    clauses = sorted(set(status.open_by_clause) | set(status.closed_by_clause),
+                     key=_clause_order)
+    if clauses:
+        lines.append(tr.gettext(N_("By clause (open / overdue / closed):")))
+        for clause in clauses:
+            lines.append(f"（{clause}） {status.open_by_clause.get(clause, 0)} / "
+                         f"{status.overdue_by_clause.get(clause, 0)} / "
+                         f"{status.closed_by_clause.get(clause, 0)}")
+    if status.open_by_industry:
+        lines.append(tr.gettext(N_("Open by industry:")) + " " + "，".join(
+            f"{industry_label(k, tr)} {v}" for k, v in sorted(status.open_by_industry.items())))
+    lines.append(tr.gettext(N_("Capacity exited in {year}:"), year=year))
+    if status.exited_capacity:
+        for (industry, unit), total in sorted(status.exited_capacity.items()):
+            lines.append(f"  {industry_label(industry, tr)} {fmt_number(total, tr)} {unit}")
+    else:
+        lines.append("  " + tr.gettext(N_("none yet")))
+    if status.unaccepted:
+        lines.append(tr.gettext(N_("Not yet accepted by:")) + " " + "，".join(
+            f"{aliases.name(k, tr.locale)} {v}" for k, v in sorted(status.unaccepted.items())))
+    return "\n".join(lines)
+
+
+def _clause_order(clause: str) -> int:
+    order = "一二三四五六七八九十"
+    return order.index(clause) if clause in order else 99
+
+
+def case_list_text(cases: Sequence[Case], tr: Translator, *, title: str,
+                   empty: str) -> str:
+    if not cases:
+        return tr.gettext(empty)
+    return "\n".join([tr.gettext(title, n=len(cases)), *(case_line(c, tr) for c in cases)])
+FILE_TOO_LARGE = N_("The file is too large: at most {limit} MB.")
+IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file again.")

@@ -1,0 +1,51 @@
+"""Telegram handlers, registered in one place.
+
+Handlers stay thin: parse the update, call one service, render the texts, send.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.app import DubanApplication
+from handlers import callbacks, commands, errors, guard, membership, messages
+
+COMMAND_HANDLERS = {
+    "start": commands.start,
+    "help": commands.help_command,
+    "bind": commands.bind,
+    "unbind": commands.unbind,
+    "invite": commands.invite,
+    "join": commands.join,
+    "whoami": commands.whoami,
+    "lang": commands.lang,
+    "newcase": commands.newcase,
+    "cancel": commands.cancel,
+    "status": commands.status,
+    "case": commands.case,
+    "overdue": commands.overdue,
+    "mine": commands.mine,
+    "lists": commands.lists,
+}
+
+
+def register(application: DubanApplication) -> None:
+    application.add_handler(TypeHandler(Update, guard.skip_seen), group=-1)
+    for name, callback in COMMAND_HANDLERS.items():
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(callbacks.on_button))
+    application.add_handler(ChatMemberHandler(
+        membership.on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(MessageHandler(
+        (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL,
+        messages.on_message))
+    application.add_handler(TypeHandler(Update, guard.mark_seen), group=100)
+    application.add_error_handler(errors.on_error)

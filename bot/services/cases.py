@@ -234,6 +234,13 @@ class CaseService:
                      for c in await queries.list_cases(session, states=open_states)]
         return [v for v in views if v.needs_coordinator]
 
+    async def get_by_id(self, case_id: int) -> CaseView:
+        async with self.sessions() as session:
+            case = await session.get(Case, case_id)
+            if case is None:
+                raise DubanError(N_("No case with reference {ref}."), ref=f"#{case_id}")
+            return await self._view(session, case.ref)
+
     async def _view(self, session: AsyncSession, ref: str) -> CaseView:
         case = await queries.case_by_ref(session, ref=ref)
         if case is None:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
@@ -21,9 +21,10 @@ from bot.org import Org
 from bot.services.cases import Who
 from bot.services.outbox import enqueue
 from models.db import transaction
-from models.tables import ChatBinding, ChatSetting, Invite, Person
+from models.tables import ChatBinding, ChatSetting, Invite, Person, ProcessedUpdate
 
 INVITE_TTL = timedelta(hours=48)
+SEEN_TTL = timedelta(days=7)
 COORDINATION_WORDS = frozenset({"coordination", "协调", "协调组", "协调群", "督办", "经信委"})
 
 
@@ -256,6 +257,20 @@ class ChatService:
             invite.used_by, invite.used_at = user_id, now
             session.add(invite)
         return person
+
+    # -- updates already handled -----------------------------------------------------------
+
+    async def seen(self, update_id: int) -> bool:
+        async with self.sessions() as session:
+            return await session.get(ProcessedUpdate, update_id) is not None
+
+    async def mark_seen(self, update_id: int) -> None:
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            if await session.get(ProcessedUpdate, update_id) is None:
+                session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
+            await session.exec(delete(ProcessedUpdate).where(
+                col(ProcessedUpdate.processed_at) < now - SEEN_TTL))
 
     # -- languages -------------------------------------------------------------------------
 

@@ -1,0 +1,151 @@
+"""Where things stand: the numbers behind ``/status``, ``/overdue``, ``/mine`` and the lists.
+
+Aggregations run in the database (GROUP BY on indexed columns), so the cost follows the number
+of groups, not the number of cases.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, tzinfo
+from decimal import Decimal
+
+from sqlalchemy import and_, func
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.routing import AssignmentStatus
+from bot.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from models.tables import Assignment, Case
+
+OPEN = [s.value for s in State if s not in CLOSED_STATES]
+RED_CLAUSES = [clause for clause, w in WORKFLOWS.items() if w.failing_exit]
+
+
+@dataclass
+class Status:
+    region: str | None
+    open_by_clause: dict[str, int] = field(default_factory=dict)
+    overdue_by_clause: dict[str, int] = field(default_factory=dict)
+    closed_by_clause: dict[str, int] = field(default_factory=dict)
+    open_by_industry: dict[str, int] = field(default_factory=dict)
+    # (industry, unit) -> capacity exited this year
+    exited_capacity: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    unaccepted: dict[str, int] = field(default_factory=dict)  # department -> cases
+    yellow: int = 0
+    red: int = 0
+
+    @property
+    def open(self) -> int:
+        return sum(self.open_by_clause.values())
+
+    @property
+    def overdue(self) -> int:
+        return sum(self.overdue_by_clause.values())
+
+    @property
+    def closed(self) -> int:
+        return sum(self.closed_by_clause.values())
+
+
+@dataclass
+class StatusService:
+    sessions: async_sessionmaker[AsyncSession]
+    tz: tzinfo
+
+    async def status(self, today: date, region: str | None = None) -> Status:
+        result = Status(region)
+        async with self.sessions() as session:
+            where = [col(Case.region_name) == region] if region else []
+            rows = await session.exec(
+                select(col(Case.clause), col(Case.state), func.count())
+                .where(*where).group_by(col(Case.clause), col(Case.state)))
+            for clause, state, count in rows.all():
+                bucket = result.closed_by_clause if state not in OPEN else result.open_by_clause
+                bucket[clause] = bucket.get(clause, 0) + count
+                if state in [s.value for s in YELLOW_STATES]:
+                    result.yellow += count
+                if state == State.EXITED and clause in RED_CLAUSES:
+                    result.red += count
+            overdue = await session.exec(
+                select(col(Case.clause), func.count())
+                .where(*where, col(Case.state).in_(OPEN),
+                       (col(Case.state) == State.OVERDUE.value) | (col(Case.deadline) < today))
+                .group_by(col(Case.clause)))
+            result.overdue_by_clause = {clause: count for clause, count in overdue.all()}
+            industries = await session.exec(
+                select(col(Case.industry), func.count())
+                .where(*where, col(Case.state).in_(OPEN)).group_by(col(Case.industry)))
+            result.open_by_industry = {industry: count for industry, count in industries.all()}
+            result.exited_capacity = await self._exited(session, today.year, where)
+            unaccepted = await session.exec(
+                select(col(Assignment.department_key), func.count(func.distinct(Case.id)))
+                .join(Case, and_(col(Case.id) == col(Assignment.case_id)))
+                .where(*where, col(Assignment.status) == AssignmentStatus.PENDING.value,
+                       col(Assignment.required).is_(True), col(Case.state).in_(OPEN))
+                .group_by(col(Assignment.department_key)))
+            result.unaccepted = {dept: count for dept, count in unaccepted.all() if dept}
+        return result
+
+    async def _exited(self, session: AsyncSession, year: int,
+                      where: list) -> dict[tuple[str, str], Decimal]:
+        start = datetime.combine(date(year, 1, 1), time(), self.tz)
+        end = datetime.combine(date(year + 1, 1, 1), time(), self.tz)
+        capacity = func.coalesce(col(Case.exited_capacity), col(Case.capacity), 0)
+        rows = await session.exec(
+            select(col(Case.industry), col(Case.unit), func.sum(capacity))
+            .where(*where, col(Case.state) == State.EXITED.value,
+                   col(Case.closed_at) >= start, col(Case.closed_at) < end)
+            .group_by(col(Case.industry), col(Case.unit)))
+        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for industry, unit, total in rows.all():
+            totals[(industry, unit or "")] += Decimal(str(total or 0))
+        return dict(totals)
+
+    async def overdue(self, today: date, region: str | None = None,
+                      department: str | None = None, limit: int = 50) -> list[Case]:
+        async with self.sessions() as session:
+            statement = select(Case).where(
+                col(Case.state).in_(OPEN),
+                (col(Case.state) == State.OVERDUE.value) | (col(Case.deadline) < today))
+            if region:
+                statement = statement.where(col(Case.region_name) == region)
+            if department:
+                statement = statement.where(col(Case.id).in_(
+                    select(col(Assignment.case_id)).where(
+                        col(Assignment.department_key) == department,
+                        col(Assignment.required).is_(True))))
+            rows = await session.exec(statement.order_by(col(Case.deadline)).limit(limit))
+            return list(rows.all())
+
+    async def open_for(self, *, department: str | None = None, region: str | None = None,
+                       limit: int = 50) -> list[tuple[Case, str | None]]:
+        """Open cases of a department (with its assignment status) or of a county."""
+        async with self.sessions() as session:
+            if department:
+                rows = await session.exec(
+                    select(Case, col(Assignment.status))
+                    .join(Assignment, col(Assignment.case_id) == col(Case.id))
+                    .where(col(Assignment.department_key) == department,
+                           col(Assignment.required).is_(True), col(Case.state).in_(OPEN))
+                    .order_by(col(Case.deadline), col(Case.ref)).limit(limit))
+                return [(case, status) for case, status in rows.all()]
+            cases = await session.exec(
+                select(Case).where(col(Case.region_name) == region, col(Case.state).in_(OPEN))
+                .order_by(col(Case.deadline), col(Case.ref)).limit(limit))
+            return [(case, None) for case in cases.all()]
+
+    async def listed(self, which: str, limit: int = 100) -> list[Case]:
+        """Yellow card (ordered to rectify by a deadline) or red card (closed after failing)."""
+        async with self.sessions() as session:
+            if which == "yellow":
+                statement = select(Case).where(
+                    col(Case.state).in_([s.value for s in YELLOW_STATES]))
+            else:
+                statement = select(Case).where(col(Case.state) == State.EXITED.value,
+                                               col(Case.clause).in_(RED_CLAUSES))
+            rows = await session.exec(statement.order_by(col(Case.region_name),
+                                                         col(Case.ref)).limit(limit))
+            return list(rows.all())

@@ -1,0 +1,39 @@
+"""Small pieces every handler uses: who is speaking, answering, translating errors."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.cards import Reply
+from bot.i18n import DubanError, Translator
+from bot.services.chats import Identity
+from handlers.context import DubanContext
+from handlers.render import send
+
+
+def display_name(update: Update) -> str:
+    user = update.effective_user
+    if user is None:
+        return "?"
+    return user.full_name or user.username or str(user.id)
+
+
+async def identify(update: Update, context: DubanContext) -> Identity:
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None and user is not None
+    return await context.deps.chats.identify(chat.id, user.id, display_name(update))
+
+
+async def say(update: Update, context: DubanContext, reply: Reply | str) -> None:
+    """Answer in the chat the update came from, threaded under the message."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    message = update.effective_message
+    await send(context.bot, chat.id, reply if isinstance(reply, Reply) else Reply(reply),
+               reply_to=message.message_id if message else None)
+
+
+async def say_error(update: Update, context: DubanContext, error: DubanError,
+                    tr: Translator) -> None:
+    await say(update, context, error.render(tr))

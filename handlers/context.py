@@ -1,0 +1,36 @@
+"""The typed context every handler receives: the services and the reader's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CallbackContext, ContextTypes, ExtBot
+
+from bot.app import Deps, DubanApplication
+from bot.i18n import Translator, get_translator
+
+
+class DubanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
+                                   dict[Any, Any]]):
+    """``context.deps`` gives the services; ``await context.translator(update)`` the words."""
+
+    @property
+    def deps(self) -> Deps:
+        application: DubanApplication = self.application  # type: ignore[assignment]
+        return application.deps
+
+    async def translator(self, update: Update, personal: bool = False) -> Translator:
+        """The chat's language, or with ``personal`` the user's own (for alerts)."""
+        chat = update.effective_chat
+        user = update.effective_user
+        if chat is None:
+            return get_translator(None)
+        locale = await self.deps.chats.locale_for(
+            chat.id, user.id if (personal or chat.type == "private") and user else None)
+        return get_translator(locale)
+
+
+def context_types() -> ContextTypes[DubanContext, dict[Any, Any], dict[Any, Any],
+                                    dict[Any, Any]]:
+    return ContextTypes(context=DubanContext)

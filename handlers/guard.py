@@ -1,0 +1,17 @@
+"""Updates already handled (a redelivery after a restart) change nothing."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from handlers.context import DubanContext
+
+
+async def skip_seen(update: Update, context: DubanContext) -> None:
+    if await context.deps.chats.seen(update.update_id):
+        raise ApplicationHandlerStop
+
+
+async def mark_seen(update: Update, context: DubanContext) -> None:
+    await context.deps.chats.mark_seen(update.update_id)

@@ -1,0 +1,74 @@
+"""Plain messages: answers to a dialog (text, photo, document), and spreadsheet imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from telegram import Update
+
+from bot import texts
+from bot.casefile import read_case_bytes
+from bot.clock import local_today
+from bot.dialogs import Answer, Evidence
+from bot.i18n import DubanError
+from handlers.callbacks import reply_outcome
+from handlers.common import identify, say
+from handlers.context import DubanContext
+
+SPREADSHEETS = (".csv", ".xlsx")
+MAX_SPREADSHEET = 10 * 1024 * 1024
+
+
+def _answer(update: Update) -> Answer:
+    message = update.effective_message
+    assert message is not None
+    if message.photo:
+        photo = message.photo[-1]
+        return Answer(evidence=Evidence("photo", photo.file_id, photo.file_unique_id,
+                                        None, "image/jpeg", photo.file_size))
+    if message.document:
+        document = message.document
+        return Answer(evidence=Evidence("document", document.file_id, document.file_unique_id,
+                                        document.file_name, document.mime_type,
+                                        document.file_size))
+    return Answer(text=message.text or message.caption)
+
+
+async def on_message(update: Update, context: DubanContext) -> None:
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    if chat is None or user is None or message is None:
+        return
+    identity = await identify(update, context)
+    outcome = await context.deps.dialogs.answer(chat.id, user.id, _answer(update),
+                                                identity.who(chat.id), update.update_id)
+    if outcome is not None:
+        await reply_outcome(update, context, outcome)
+        return
+    document = message.document
+    if (chat.type == "private" and identity.coordinator and document is not None
+            and Path(document.file_name or "").suffix.lower() in SPREADSHEETS):
+        await _import(update, context)
+
+
+async def _import(update: Update, context: DubanContext) -> None:
+    """A coordinator sent a case file privately: the same import as the command line."""
+    tr = await context.translator(update)
+    message = update.effective_message
+    assert message is not None and message.document is not None
+    document = message.document
+    if (document.file_size or 0) > MAX_SPREADSHEET:
+        raise DubanError(texts.FILE_TOO_LARGE, limit=MAX_SPREADSHEET // (1024 * 1024))
+    content = bytes(await (await document.get_file()).download_as_bytearray())
+    org = await context.deps.org()
+    result = read_case_bytes(content, document.file_name or "cases.csv", org,
+                             today=local_today(context.deps.clock))
+    if result.errors:
+        await say(update, context, texts.row_errors(result.errors, tr, limit=30) + "\n" +
+                  tr.gettext(texts.IMPORT_REFUSED))
+        return
+    identity = await identify(update, context)
+    assert update.effective_chat is not None
+    report = await context.deps.cases.import_cases(result.valid,
+                                                   identity.who(update.effective_chat.id))
+    context.deps.wakeup.set()
+    await say(update, context, texts.import_report(report, tr))

@@ -1,0 +1,274 @@
+"""Application tests: real Update JSON through the real Application, handlers, services and
+database (both back-ends); only Telegram's HTTP side is a recording fake."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+
+from bot.app import Deps, DubanApplication, build_application
+from bot.clock import ManualClock
+from bot.org import Org
+from bot.policy.catalog import Catalog
+from bot.services.org import OrgService
+from bot.settings import Settings
+from bot.workflow import State
+from handlers.delivery import Delivery
+from models.db import session_factory
+from tests.telegram_fakes import RecordingRequest, Sent, Users
+
+COORDINATION, ENVIRONMENT, INDUSTRY, REFORM, MANAS = -1001, -1002, -1003, -1004, -1005
+COORDINATOR = (10001, "王玮中")
+ENV_LIAISON = (20002, "环保联络员")
+OUTSIDER = (55555, "路人")
+TOKEN = "123456:TEST-TOKEN"
+
+
+@dataclass
+class Bot:
+    app: DubanApplication
+    fake: RecordingRequest
+    users: Users
+    clock: ManualClock
+
+    async def feed(self, update: dict[str, Any]) -> None:
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def say(self, user: tuple[int, str], chat: int, text: str) -> None:
+        await self.feed(self.users.message(user, chat, text))
+
+    async def press(self, user: tuple[int, str], sent: Sent, label: str) -> dict[str, Any]:
+        before = len(self.fake.alerts)
+        await self.feed(self.users.press(user, sent, sent.button(label)))
+        assert len(self.fake.alerts) == before + 1, "every press is answered"
+        return self.fake.alerts[-1]
+
+    async def deliver(self) -> int:
+        return await Delivery(self.app).deliver_due()
+
+    def last(self, chat: int) -> Sent:
+        return self.fake.last(chat)
+
+
+async def start_bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
+                    fake: RecordingRequest | None = None, users: Users | None = None) -> Bot:
+    settings = Settings(telegram_bot_token=TOKEN)
+    deps = Deps(settings=settings, clock=clock, engine=engine, catalog=catalog)
+    fake = fake or RecordingRequest()
+    app = build_application(deps, request=fake)
+    await app.initialize()
+    await deps.chats.bootstrap_coordinators()
+    return Bot(app, fake, users or Users(), clock)
+
+
+@pytest.fixture
+async def bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
+              demo_org: Org) -> AsyncIterator[Bot]:
+    await OrgService(session_factory(engine)).load(demo_org)
+    started = await start_bot(engine, clock, catalog)
+    yield started
+    await started.app.shutdown()
+
+
+async def bind_all(bot: Bot) -> None:
+    for chat, target in ((COORDINATION, "coordination"), (ENVIRONMENT, "环保局"),
+                         (INDUSTRY, "工信"), (REFORM, "发改委"), (MANAS, "玛纳斯")):
+        await bot.say(COORDINATOR, chat, f"/bind {target}")
+        assert "绑定" in bot.last(chat).text, bot.last(chat).text
+
+
+async def new_case(bot: Bot, clause: str = "（五）环保") -> str:
+    private = COORDINATOR[0]
+    await bot.say(COORDINATOR, private, "/newcase")
+    for answer in ("玛纳斯", "玛纳斯县测试水泥有限公司"):
+        await bot.say(COORDINATOR, private, answer)
+    await bot.press(COORDINATOR, bot.last(private), "水泥")
+    await bot.press(COORDINATOR, bot.last(private), clause)
+    await bot.say(COORDINATOR, private, "60 万吨/年")
+    await bot.say(COORDINATOR, private, "颗粒物排放超标")
+    await bot.press(COORDINATOR, bot.last(private), "跳过")
+    assert "请核对" in bot.last(private).text
+    await bot.press(COORDINATOR, bot.last(private), "确认")
+    text = bot.last(private).text
+    assert "已立案" in text, text
+    return text.split()[1]
+
+
+async def test_set_my_commands_in_both_languages(bot: Bot) -> None:
+    from bot.app import register_commands
+
+    await register_commands(bot.app)
+    calls = bot.fake.called("setMyCommands")
+    by_language = {call.get("language_code"): call["commands"] for call in calls}
+    assert set(by_language) == {"zh", "en", None}
+    assert any(c["command"] == "status" and "县" in c["description"] for c in by_language["zh"])
+    assert any(c["command"] == "status" and "stand" in c["description"]
+               for c in by_language["en"])
+
+
+async def test_coordinator_binds_and_outsider_cannot(bot: Bot) -> None:
+    await bot.say(OUTSIDER, ENVIRONMENT, "/bind 环保局")
+    assert "只有协调员" in bot.last(ENVIRONMENT).text
+    await bot.say(COORDINATOR, ENVIRONMENT, "/bind 环保局@duban_test_bot")
+    assert "生态环境局" in bot.last(ENVIRONMENT).text
+    await bot.say(COORDINATOR, ENVIRONMENT, "/whoami")
+    assert "协调员" in bot.last(ENVIRONMENT).text
+
+
+async def test_ambiguous_bind_offers_buttons(bot: Bot) -> None:
+    await bot.say(COORDINATOR, MANAS, "/bind 昌吉")
+    choices = [label for label, _ in bot.last(MANAS).buttons()]
+    assert "昌吉市" in choices and "昌吉高新技术产业开发区" in choices
+    await bot.press(COORDINATOR, bot.last(MANAS), "昌吉市")
+    assert "昌吉市" in bot.last(MANAS).text
+
+
+async def test_story_case_card_accept_step_with_photo_and_refusals(bot: Bot) -> None:
+    await bind_all(bot)
+    ref = await new_case(bot)
+    await bot.deliver()
+    card = bot.last(ENVIRONMENT)
+    assert ref in card.text and "玛纳斯县" in card.text
+    assert [label for label, _ in card.buttons()] == ["受理", "非本部门职责"]
+    assert ref in bot.last(MANAS).text  # the county's chat sees its case too
+
+    alert = await bot.press(OUTSIDER, card, "受理")
+    assert alert["show_alert"] and "只有" in alert["text"]
+    view = await bot.app.deps.cases.get(ref)
+    assert view.case.state == State.ROUTED and len(view.events) == 1
+
+    await bot.press(ENV_LIAISON, card, "受理")
+    await bot.deliver()
+    card = bot.last(ENVIRONMENT) if bot.last(ENVIRONMENT).message_id == card.message_id \
+        else bot.fake.messages[(ENVIRONMENT, card.message_id)]
+    assert "已受理" in card.text and len(card.history) == 2  # edited in place
+
+    await bot.press(ENV_LIAISON, card, "限制生产")
+    assert "证明材料" in bot.last(ENVIRONMENT).text
+    await bot.say(ENV_LIAISON, ENVIRONMENT, "没有照片")
+    assert "请发送照片或文件" in bot.last(ENVIRONMENT).text  # explained and asked again
+    await bot.feed(bot.users.photo(ENV_LIAISON, ENVIRONMENT, "photo-1"))
+    assert "期限是哪一天" in bot.last(ENVIRONMENT).text
+    await bot.say(ENV_LIAISON, ENVIRONMENT, "2026-01-01")
+    assert "必须晚于今天" in bot.last(ENVIRONMENT).text
+    await bot.say(ENV_LIAISON, ENVIRONMENT, "2026-09-30")
+    await bot.press(ENV_LIAISON, bot.last(ENVIRONMENT), "确认")
+    assert "已记录" in bot.last(ENVIRONMENT).text
+    view = await bot.app.deps.cases.get(ref)
+    assert view.case.state == State.RECTIFYING
+    assert view.events[-1].payload["evidence"][0].startswith("photo:photo-1u")
+    assert view.events[-1].actor_name == "环保联络员"
+
+    await bot.say(COORDINATOR, COORDINATION, "/status 玛纳斯")
+    assert "玛纳斯县" in bot.last(COORDINATION).text
+    assert "在办 1" in bot.last(COORDINATION).text or "1 /" in bot.last(COORDINATION).text
+    await bot.say(COORDINATOR, COORDINATION, "/lang en")
+    await bot.say(COORDINATOR, COORDINATION, "/status manasi")
+    assert "Open 1" in bot.last(COORDINATION).text
+
+
+async def test_forged_and_foreign_buttons_are_refused(bot: Bot) -> None:
+    await bind_all(bot)
+    ref = await new_case(bot)
+    await bot.deliver()
+    card = bot.last(ENVIRONMENT)
+    data = card.button("受理")
+    # The same button data replayed in another chat does not verify there.
+    moved = replace(card, chat_id=INDUSTRY)
+    await bot.feed(bot.users.press(ENV_LIAISON, moved, data))
+    assert bot.fake.alerts[-1]["show_alert"]
+    # Tampered data.
+    await bot.feed(bot.users.press(ENV_LIAISON, card, data[:-1] + "x"))
+    await bot.feed(bot.users.press(ENV_LIAISON, card, "v9:zz"))
+    assert all(a["show_alert"] for a in bot.fake.alerts[-3:])
+    assert (await bot.app.deps.cases.get(ref)).case.state == State.ROUTED
+
+
+async def test_restart_in_the_middle_of_a_conversation(bot: Bot, engine: AsyncEngine,
+                                                       clock: ManualClock,
+                                                       catalog: Catalog) -> None:
+    await bind_all(bot)
+    ref = await new_case(bot)
+    await bot.deliver()
+    card = bot.last(ENVIRONMENT)
+    await bot.press(ENV_LIAISON, card, "受理")
+    await bot.deliver()
+    await bot.press(ENV_LIAISON, card, "限制生产")
+    await bot.feed(bot.users.photo(ENV_LIAISON, ENVIRONMENT, "photo-2"))
+    await bot.app.shutdown()  # the bot goes down mid-dialog
+
+    again = await start_bot(engine, clock, catalog, bot.fake, bot.users)
+    try:
+        await again.say(ENV_LIAISON, ENVIRONMENT, "2026-10-15")
+        await again.press(ENV_LIAISON, again.last(ENVIRONMENT), "确认")
+        view = await again.app.deps.cases.get(ref)
+        assert view.case.state == State.RECTIFYING
+        assert view.events[-1].payload["evidence"][0].startswith("photo:photo-2u")
+    finally:
+        await again.app.initialize()  # the fixture shuts the first app down again
+
+
+async def test_redelivered_update_changes_nothing(bot: Bot) -> None:
+    await bind_all(bot)
+    private = COORDINATOR[0]
+    await bot.say(COORDINATOR, private, "/newcase")
+    update = bot.users.message(COORDINATOR, private, "玛纳斯")
+    await bot.feed(update)
+    asked = bot.last(private).text
+    await bot.feed(update)  # Telegram sends it again after a restart
+    assert bot.last(private).text == asked
+    dialog = await bot.app.deps.dialogs.current(private, private)
+    assert dialog is not None and dialog.step == "enterprise"
+
+
+async def test_hand_back_reaches_coordinators_with_reroute_buttons(bot: Bot) -> None:
+    await bind_all(bot)
+    ref = await new_case(bot)
+    await bot.deliver()
+    await bot.press(ENV_LIAISON, bot.last(ENVIRONMENT), "非本部门职责")
+    await bot.say(ENV_LIAISON, ENVIRONMENT, "属于质监职责")
+    await bot.press(ENV_LIAISON, bot.last(ENVIRONMENT), "确认")
+    await bot.deliver()
+    notice = bot.last(COORDINATION)
+    assert ref in notice.text and "属于质监职责" in notice.text
+    await bot.press(COORDINATOR, notice, "质量技术监督")
+    view = await bot.app.deps.cases.get(ref)
+    assert "quality" in view.required_departments
+
+
+async def test_bot_removed_unbinds_and_tells_coordinators(bot: Bot) -> None:
+    await bind_all(bot)
+    await bot.feed(bot.users.bot_membership(ENVIRONMENT, COORDINATOR, "member", "kicked"))
+    await bot.deliver()
+    assert await bot.app.deps.chats.binding(ENVIRONMENT) is None
+    assert "移出" in bot.last(COORDINATION).text
+
+
+async def test_bot_added_greets(bot: Bot) -> None:
+    await bot.feed(bot.users.bot_membership(-1999, COORDINATOR, "left", "member"))
+    assert "/bind" in bot.last(-1999).text
+
+
+async def test_invite_and_join(bot: Bot) -> None:
+    await bind_all(bot)
+    await bot.say(COORDINATOR, INDUSTRY, "/invite")
+    code = bot.last(INDUSTRY).text.split("：")[1].split()[0]
+    newcomer = (70001, "新联络员")
+    await bot.say(newcomer, REFORM, f"/join {code}")
+    assert "生成邀请码的群" in bot.last(REFORM).text  # wrong chat
+    await bot.say(newcomer, INDUSTRY, f"/join {code}")
+    assert "新联络员" in bot.last(INDUSTRY).text
+    await bot.say(newcomer, INDUSTRY, f"/join {code}")
+    assert "已使用" in bot.last(INDUSTRY).text
+
+
+async def test_errors_are_localized_never_tracebacks(bot: Bot) -> None:
+    await bot.say(COORDINATOR, COORDINATION, "/case NOPE-404")
+    assert "没有编号为 NOPE-404 的案件" in bot.last(COORDINATION).text
+    await bot.say(COORDINATOR, COORDINATION, "/status 火星县")
+    assert "Traceback" not in bot.last(COORDINATION).text
