@@ -1,0 +1,865 @@
+"""What is due, and when: the pure rules behind the scheduler's sweep.
+
+The sweep job (APScheduler) reads plain snapshots from the database and calls
+:func:`due_items` with ``now``; it sends what comes back and records every key the items
+discharge (:attr:`DueItem.done_keys`). Nothing here reads the clock, the database or Telegram.
+
+The moment of evaluation
+========================
+
+Messages go out only on working days within office hours (:mod:`scheduler.workdays`). A sweep
+therefore answers for the **first moment it may send**: ``send_after =
+next_send_time(now)``, and "today" is that moment's local date. A sweep inside office hours
+answers for ``now``; a sweep on Saturday answers for Monday 09:00 (or the Sunday that is a
+make-up working day). Every item of one sweep carries that ``send_after``. The caller sends
+the items whose ``send_after`` has come and treats the others as a preview: it does not queue
+them, because a later sweep recomputes them from the then-current state (a confirmation in
+between removes them). So nothing is ever due outside office hours on a non-working day.
+
+Keys (exactly once)
+===================
+
+Every nudge and escalation step has a key ``{kind}:{subject}:{id}:{party}:{date}:{step}``:
+
+* ``kind``: the preview kind (``nudge``, ``overdue``, ``reminder``, ``notice``, ``summons``,
+  ``obligation_nudge``, ``unaccepted``, ``credit_flag``);
+* ``subject`` and ``id``: ``case`` and the case reference, or ``obligation`` and
+  ``{kind}/{year}`` (``county_report/2026``);
+* ``party``: whose work it is (a department key or a region name; ``enterprise`` for the
+  credit flag);
+* ``date``: the deadline in ISO form (for ``unaccepted``: the day the case was routed to the
+  department);
+* ``step``: ``T-30`` … ``T-0`` for nudges, else ``overdue``, ``reminder``, ``reminder_cc``,
+  ``notice``, ``summons``, ``unaccepted_reminder``, ``unaccepted_alert``, ``credit_flag``.
+
+Examples: ``nudge:case:CZ-001:environment:2026-03-31:T-7``,
+``reminder:obligation:county_report/2026:玛纳斯县:2026-11-30:reminder_cc``.
+
+A key is due once. :func:`due_items` leaves out every key in ``sent_keys``; the caller puts
+into ``sent_keys`` every key it sent **and** every key an item superseded or covered
+(``done_keys``), so a superseded nudge is never sent later.
+
+Nudges before a deadline
+========================
+
+For each deadline (a case's rectification, extension end, dismantling or exit date, or a
+yearly obligation's due date) and each party that has not confirmed, there is one nudge point
+per entry of ``EscalationSettings.nudge_days_before`` (T-30, T-14, T-7, T-3, T-1, T-0):
+
+* point T-n falls on ``deadline - n`` days, moved back to the **previous working day** when
+  that is not one. A deadline on a holiday gets its last nudge (T-0) on the working day
+  before. Points that land on the same day (T-3, T-1 and T-0 before a long holiday) are one
+  nudge: the latest point (the smallest n) is sent, the others are superseded.
+* A point before the case was routed to the department (``DeptStatus.routed_on``, else
+  ``CaseSnapshot.routed_on``; ``ObligationSnapshot.opened_on`` for obligations) does not
+  exist; the routing message told the department the deadline. A point moved back before that
+  day is kept on that day.
+* Nudges are sent only up to the deadline day; once the deadline has passed, the overdue
+  ladder speaks instead.
+* A party that has confirmed gets nothing more for that deadline, whenever it confirmed (a
+  confirmation between two sweeps removes the items the next sweep would have returned).
+
+Catch-up after downtime
+=======================
+
+The nudges and the two reminders of one deadline and party form a **chain** (T-30 … T-0,
+``overdue``, ``reminder``). Of the chain's steps that are due and not skipped, only the latest
+is sent; the earlier ones not yet sent are listed in its ``supersedes``. So a bot that was down
+from T-14 to T-3 sends one T-3 nudge, and a bot that was down over the deadline sends the
+overdue reminder (or the second reminder) and never the missed nudges. ``notice``, ``summons``,
+``reminder_cc``, the acceptance steps and the credit flag are records, not chatter: each is
+computed from the real dates and is due once as soon as its date has passed, however late the
+sweep; after a long downtime a notice and a summons can fall due in the same sweep.
+
+The escalation ladder
+=====================
+
+From a deadline D that passed without the party's confirmation (numbers from
+:class:`~bot.org.EscalationSettings`; "wd" are working days counted after D, so a deadline on
+a holiday does not eat into the grace):
+
+============================  ==============================  ============================
+step                          falls due                       goes to
+============================  ==============================  ============================
+``overdue``                   D + 1 + reminder_after_days     the party's chat
+``reminder``                  D + 3 wd                        the party's chat
+``reminder_cc`` (its copy)    D + 3 wd                        the coordinators
+``notice`` (通报)              D + 7 wd                        the party (the laggard)
+``summons`` (约谈)             D + 15 wd, or with a second     the party (the laggard)
+                              notice within 60 days
+============================  ==============================  ============================
+
+The party is the department for case work and for the departments' yearly duties (work plan,
+letter, annual report), and the county or park (region) for the 30 November county report.
+
+*Second notice.* When a notice falls due for a party that already had a notice issued within
+``second_notice_window_days`` (``notices``: the caller's record of issued notices, including
+today's), the summons for the same deadline falls due at once, with ``reason
+"second_notice"``; its key is the summons key of that deadline, so the later D + 15 wd summons
+is not sent again. Notices due in the same sweep for the same party are **one** notice (one
+通报, one number, all the cases in ``case_refs``): they do not count as each other's second
+notice. Summonses due in the same sweep for the same party are likewise one. A merged item's
+``key`` is its first case's key, the other cases' keys are in ``covers``. Obligation notices
+are not merged with case notices (an obligation item names one obligation).
+
+*Late arrivals.* A party that got the work after its deadline passed (an imported overdue
+case, a department added late) is not escalated retroactively: its ladder counts as if the
+deadline had been the day before it got the work, so the overdue reminder comes at once and
+the notice seven working days later. The keys still name the real deadline.
+
+*Acceptance.* A case routed to a department that has not accepted it: ``unaccepted_reminder``
+to the department after ``unaccepted_reminder_working_days`` (2) working days,
+``unaccepted_alert`` to the coordinators after ``unaccepted_alert_working_days`` (5), counted
+from the day it was routed to that department. These run beside the deadline nudges.
+
+*Credit (（十七）).* When an exit deadline passes (``deadline_kind`` ``exit`` or
+``dismantling``, or any deadline of a case marked ``failing_exit``: the enterprise must leave by
+it) and the case is not closed, a ``credit_flag`` goes to the coordinators once, on D + 1.
+
+Coordinator controls and case changes
+=====================================
+
+* A **closed** case (``CLOSED_STATES``) has nothing due.
+* A **paused** case has nothing due. Resuming does not restart the clock: steps whose dates
+  passed during the pause are due at once (one catch-up nudge or reminder per chain; notices
+  and summonses as they fell due). A coordinator who wants a new clock extends the deadline
+  or skips the steps.
+* A **skipped** step (``skipped_steps``: a step name above, or ``T-7`` for one nudge point) is
+  never sent and does not hold the ladder up; the next step comes on its own date. Skipping
+  ``reminder`` also skips its copy to the coordinators.
+* An **extension** (or any new deadline) gives new keys, because the deadline is part of every
+  key; the old deadline's nudges and steps are no longer computed, so they are never sent.
+  Steps of the old deadline already sent stay sent.
+* A pending extension request does not stop the clock: the coordinators decide it, or pause.
+
+Yearly duties
+=============
+
+:func:`obligations_for_year` expands the yearly calendar into one :class:`ObligationSnapshot`
+per party and year: the work plan (31 March: 工信、能源、煤炭 lead, 发改、环保、质监、安监 with
+them), the county report (30 November: every county and park), the departments' letter
+(31 December: 发改、环保、质监、安监) and the annual report (31 January of the next year:
+工信、能源、煤炭). Dates come from the catalog's ``annual`` / ``annual_next_year`` rules. They
+get the same nudges (kind ``obligation_nudge``) and the same ladder as case deadlines.
+
+Examples from 2026
+==================
+
+* Deadline Tue 24 February, the first day after the Spring Festival (15–23 February): T-7,
+  T-3 and T-1 fall in the holiday and move back to Saturday 14 February, a make-up working
+  day; one nudge (T-1) goes out that Saturday.
+* Deadline Sat 3 October (National Day, 1–7 October): T-3, T-1 and T-0 move back to Wed
+  30 September; the overdue reminder goes out Thu 8 October, the second reminder on Sat
+  10 October (a make-up working day), three working days after the deadline.
+* Deadline Sat 10 October (a make-up working day): T-0 goes out on that Saturday.
+* A sweep on Friday at 18:00 answers for the next working morning; over National Day, for
+  Thursday 8 October at 09:00.
+* A year chinesecalendar does not cover counts only weekends as days off;
+  :meth:`~scheduler.workdays.WorkCalendar.uncovered_years` with :func:`years_in_view` tells
+  the sweep which years to warn the coordinators about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, tzinfo
+from typing import NamedTuple, Protocol
+
+from bot.dates import month_end
+from bot.i18n import N_
+from bot.org import EscalationSettings
+from bot.policy.catalog import Catalog
+from bot.workflow import CLOSED_STATES
+from scheduler.workdays import SHANGHAI, WorkCalendar, next_send_time
+
+__all__ = [
+    "COORDINATORS",
+    "DEFAULT_ANNUAL_RULES",
+    "KIND_LABELS",
+    "OBLIGATION_LABELS",
+    "PREVIEW_KINDS",
+    "AnnualRule",
+    "CaseSnapshot",
+    "DeptStatus",
+    "DueItem",
+    "NoticeHistory",
+    "ObligationSnapshot",
+    "Recipient",
+    "annual_rules",
+    "due_items",
+    "format_notice_number",
+    "group_by_recipient",
+    "is_step_name",
+    "nudge_step",
+    "obligations_for_year",
+    "parse_notice_number",
+    "years_in_view",
+]
+
+# --- names --------------------------------------------------------------------------------
+
+KIND_NUDGE = "nudge"
+KIND_OVERDUE = "overdue"
+KIND_REMINDER = "reminder"
+KIND_NOTICE = "notice"
+KIND_SUMMONS = "summons"
+KIND_OBLIGATION_NUDGE = "obligation_nudge"
+KIND_UNACCEPTED = "unaccepted"
+KIND_CREDIT_FLAG = "credit_flag"
+PREVIEW_KINDS = (
+    KIND_NUDGE, KIND_OVERDUE, KIND_REMINDER, KIND_NOTICE, KIND_SUMMONS,
+    KIND_OBLIGATION_NUDGE, KIND_UNACCEPTED, KIND_CREDIT_FLAG,
+)
+KIND_LABELS: Mapping[str, str] = {
+    KIND_NUDGE: N_("deadline reminder"),
+    KIND_OVERDUE: N_("overdue reminder"),
+    KIND_REMINDER: N_("second overdue reminder"),
+    KIND_NOTICE: N_("notice (通报)"),
+    KIND_SUMMONS: N_("interview summons (约谈)"),
+    KIND_OBLIGATION_NUDGE: N_("yearly duty reminder"),
+    KIND_UNACCEPTED: N_("case not accepted"),
+    KIND_CREDIT_FLAG: N_("credit measures (clause (17))"),
+}
+
+STEP_OVERDUE = "overdue"
+STEP_REMINDER = "reminder"
+STEP_REMINDER_CC = "reminder_cc"
+STEP_NOTICE = "notice"
+STEP_SUMMONS = "summons"
+STEP_UNACCEPTED_REMINDER = "unaccepted_reminder"
+STEP_UNACCEPTED_ALERT = "unaccepted_alert"
+STEP_CREDIT_FLAG = "credit_flag"
+STEP_NAMES = frozenset({
+    STEP_OVERDUE, STEP_REMINDER, STEP_REMINDER_CC, STEP_NOTICE, STEP_SUMMONS,
+    STEP_UNACCEPTED_REMINDER, STEP_UNACCEPTED_ALERT, STEP_CREDIT_FLAG,
+})
+_NUDGE_STEP = re.compile(r"T-(\d{1,4})")
+
+REASON_SECOND_NOTICE = "second_notice"
+
+DEPARTMENT = "department"
+REGION = "region"
+COORDINATORS = "coordinators"
+
+DEADLINE_KINDS = ("rectification", "extension", "dismantling", "exit")
+EXIT_DEADLINE_KINDS = frozenset({"exit", "dismantling"})
+
+WORK_PLAN = "work_plan"
+COUNTY_REPORT = "county_report"
+DEPARTMENT_LETTER = "department_letter"
+ANNUAL_REPORT = "annual_report"
+OBLIGATION_KINDS = (WORK_PLAN, COUNTY_REPORT, DEPARTMENT_LETTER, ANNUAL_REPORT)
+OBLIGATION_LABELS: Mapping[str, str] = {
+    WORK_PLAN: N_("the year's work plan"),
+    COUNTY_REPORT: N_("the county's yearly report on exits and closures"),
+    DEPARTMENT_LETTER: N_("the year-end letter on enterprises closed by law"),
+    ANNUAL_REPORT: N_("last year's exit report"),
+}
+
+# Who owes the yearly duties (the guiding opinion's clause （十九） and the cover letter).
+WORK_PLAN_LEADS = ("industry", "energy", "coal")
+WORK_PLAN_PARTNERS = ("development_reform", "environment", "quality", "safety")
+LETTER_DEPARTMENTS = WORK_PLAN_PARTNERS
+ANNUAL_REPORT_DEPARTMENTS = WORK_PLAN_LEADS
+
+
+def nudge_step(days_before: int) -> str:
+    """The step name of the nudge ``days_before`` days before a deadline: ``"T-7"``."""
+    return f"T-{days_before}"
+
+
+def is_step_name(name: str) -> bool:
+    """Whether ``name`` is a step a coordinator can skip (an escalation step or ``T-n``)."""
+    return name in STEP_NAMES or _NUDGE_STEP.fullmatch(name) is not None
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeptStatus:
+    """One required department of a case: has it accepted the case, confirmed the step?
+
+    ``confirmed`` is about the current deadline's step (rectified, exit confirmed, equipment
+    dismantled). ``routed_on`` is the day the case reached this department when that was
+    later than the case's own ``routed_on`` (a department added afterwards).
+    """
+
+    department: str
+    accepted: bool = False
+    confirmed: bool = False
+    routed_on: date | None = None
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    """What the rules need to know about one case."""
+
+    ref: str
+    region: str
+    clause: str
+    state: str  # a bot.workflow.State value
+    deadline: date | None
+    deadline_kind: str  # rectification | extension | dismantling | exit
+    routed_on: date
+    required: tuple[DeptStatus, ...] = ()
+    paused: bool = False
+    skipped_steps: frozenset[str] = frozenset()
+    failing_exit: bool = False
+
+    def __post_init__(self) -> None:
+        if self.deadline_kind not in DEADLINE_KINDS:
+            raise ValueError(f"unknown deadline kind {self.deadline_kind!r}")
+
+    @property
+    def closed(self) -> bool:
+        return self.state in CLOSED_STATES
+
+
+@dataclass(frozen=True)
+class ObligationSnapshot:
+    """One party's yearly duty for one year, and whether it has been confirmed.
+
+    ``year`` is the year the duty is about; the annual report on ``year`` is due in January
+    of ``year + 1``. ``role`` is ``lead`` or ``cooperate`` for the work plan, else
+    ``responsible``. ``opened_on``, when given, is the first day nudges may refer to.
+    """
+
+    kind: str
+    year: int
+    due: date
+    party: str
+    party_kind: str  # department | region
+    confirmed: bool = False
+    role: str = "responsible"
+    opened_on: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBLIGATION_KINDS:
+            raise ValueError(f"unknown obligation kind {self.kind!r}")
+        if self.party_kind not in (DEPARTMENT, REGION):
+            raise ValueError(f"unknown party kind {self.party_kind!r}")
+
+    @property
+    def id(self) -> str:
+        """``"county_report/2026"``: the obligation as :attr:`DueItem.obligation` names it."""
+        return f"{self.kind}/{self.year}"
+
+
+@dataclass(frozen=True)
+class NoticeHistory:
+    """A notice (通报) issued to ``party`` on ``issued_on``."""
+
+    party: str
+    issued_on: date
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+class Recipient(NamedTuple):
+    """A chat to send to: ``("department", "industry")``, ``("region", "玛纳斯县")`` or
+    ``("coordinators", "coordinators")``."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One message (or record) due at the sweep's moment.
+
+    ``due_at`` is the day the step fell due; ``deadline`` the deadline it is about (for
+    ``unaccepted``: the day the case was routed to the department); ``party`` / ``party_kind``
+    whose work is late, also on a coordinator item (``enterprise`` for the credit flag).
+    ``reason`` is ``"second_notice"`` on a summons brought forward by a second notice.
+    ``supersedes`` lists earlier keys of the same chain that this item replaces;
+    ``covers`` lists the keys of other cases merged into this notice or summons. Record
+    :attr:`done_keys` once the item is sent.
+    """
+
+    key: str
+    kind: str
+    recipient_kind: str
+    recipient: str
+    case_refs: tuple[str, ...]
+    obligation: str | None
+    due_at: date
+    step: str
+    send_after: datetime
+    supersedes: tuple[str, ...] = ()
+    party: str = ""
+    party_kind: str = ""
+    deadline: date | None = None
+    covers: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def done_keys(self) -> tuple[str, ...]:
+        """Every key this item discharges: its own, the merged ones and the superseded."""
+        return (self.key, *self.covers, *self.supersedes)
+
+    @property
+    def recipient_id(self) -> Recipient:
+        return Recipient(self.recipient_kind, self.recipient)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _key(kind: str, subject: str, subject_id: str, party: str, on: date, step: str) -> str:
+    return f"{kind}:{subject}:{subject_id}:{party}:{on.isoformat()}:{step}"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A step of a chain before it is turned into a DueItem."""
+
+    key: str
+    kind: str
+    step: str
+    on: date
+    recipient: Recipient
+    nudge: bool = False
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """A deadline of one party: a case's department or a yearly obligation."""
+
+    subject: str  # case | obligation
+    subject_id: str
+    party: str
+    party_kind: str
+    deadline: date
+    start: date | None
+    nudge_kind: str
+    case_refs: tuple[str, ...] = ()
+    obligation: str | None = None
+    skipped: frozenset[str] = frozenset()
+
+    def key(self, kind: str, step: str, on: date | None = None) -> str:
+        return _key(kind, self.subject, self.subject_id, self.party,
+                    self.deadline if on is None else on, step)
+
+
+@dataclass
+class _Sweep:
+    """The fixed context of one sweep."""
+
+    today: date
+    send_after: datetime
+    calendar: WorkCalendar
+    settings: EscalationSettings
+    sent: Set[str]
+    notices: Sequence[NoticeHistory]
+    items: list[DueItem] = field(default_factory=list)
+
+    def emit(self, subject: _Subject, step: _Step, *, supersedes: tuple[str, ...] = (),
+             reason: str = "") -> None:
+        self.items.append(DueItem(
+            key=step.key, kind=step.kind, recipient_kind=step.recipient.kind,
+            recipient=step.recipient.name, case_refs=subject.case_refs,
+            obligation=subject.obligation, due_at=step.on, step=step.step,
+            send_after=self.send_after, supersedes=supersedes, party=subject.party,
+            party_kind=subject.party_kind, deadline=subject.deadline, reason=reason,
+        ))
+
+    def open(self, step: _Step, skipped: frozenset[str]) -> bool:
+        """Due by today, not sent, not skipped."""
+        return step.on <= self.today and step.key not in self.sent and step.step not in skipped
+
+
+def _nudge_points(subject: _Subject, sweep: _Sweep, recipient: Recipient) -> list[_Step]:
+    calendar = sweep.calendar
+    points: list[_Step] = []
+    days = sorted({n for n in sweep.settings.nudge_days_before if n >= 0}, reverse=True)
+    for n in days:
+        raw = subject.deadline - timedelta(days=n)
+        if subject.start is not None and raw < subject.start:
+            continue  # before the party had the work: the point does not exist
+        on = calendar.previous_working_day(raw)
+        if subject.start is not None and on < subject.start:
+            on = subject.start
+        step = nudge_step(n)
+        points.append(_Step(subject.key(subject.nudge_kind, step), subject.nudge_kind, step,
+                            on, recipient, nudge=True))
+    return points
+
+
+def _ladder_dates(deadline: date, sweep: _Sweep) -> tuple[date, date, date, date]:
+    """The days the overdue reminder, the second reminder, the notice and the summons fall
+    due; never earlier than the step before."""
+    settings, calendar = sweep.settings, sweep.calendar
+    overdue = deadline + timedelta(days=1 + settings.reminder_after_days)
+    reminder = max(overdue, calendar.add_working_days(
+        deadline, settings.second_reminder_after_working_days))
+    notice = max(reminder, calendar.add_working_days(
+        deadline, settings.notice_after_working_days))
+    summons = max(notice, calendar.add_working_days(
+        deadline, settings.summons_after_working_days))
+    return overdue, reminder, notice, summons
+
+
+def _deadline_items(subject: _Subject, sweep: _Sweep) -> None:
+    """Nudges, reminders, notice and summons for one party's unconfirmed deadline."""
+    party = Recipient(subject.party_kind, subject.party)
+    coordinators = Recipient(COORDINATORS, COORDINATORS)
+    base = subject.deadline
+    if subject.start is not None and subject.start > base:
+        # The party got the work after its deadline (an imported overdue case, a department
+        # added late): no retroactive escalation; its ladder counts from that day.
+        base = subject.start - timedelta(days=1)
+    overdue_on, reminder_on, notice_on, summons_on = _ladder_dates(base, sweep)
+    chain = [
+        *_nudge_points(subject, sweep, party),
+        _Step(subject.key(KIND_OVERDUE, STEP_OVERDUE), KIND_OVERDUE, STEP_OVERDUE,
+              overdue_on, party),
+        _Step(subject.key(KIND_REMINDER, STEP_REMINDER), KIND_REMINDER, STEP_REMINDER,
+              reminder_on, party),
+    ]
+    skipped = subject.skipped
+    due = [s for s in chain if s.on <= sweep.today and s.step not in skipped]
+    past_deadline = sweep.today > subject.deadline
+    live = [s for s in due if not (s.nudge and past_deadline)]
+    if live and live[-1].key not in sweep.sent:
+        latest = live[-1]
+        index = chain.index(latest)
+        earlier = tuple(s.key for s in due if chain.index(s) < index and s.key not in sweep.sent)
+        sweep.emit(subject, latest, supersedes=earlier)
+
+    copy = _Step(subject.key(KIND_REMINDER, STEP_REMINDER_CC), KIND_REMINDER, STEP_REMINDER_CC,
+                 reminder_on, coordinators)
+    if STEP_REMINDER not in skipped and sweep.open(copy, skipped):
+        sweep.emit(subject, copy)
+
+    notice = _Step(subject.key(KIND_NOTICE, STEP_NOTICE), KIND_NOTICE, STEP_NOTICE,
+                   notice_on, party)
+    summons = _Step(subject.key(KIND_SUMMONS, STEP_SUMMONS), KIND_SUMMONS, STEP_SUMMONS,
+                    summons_on, party)
+    notice_now = sweep.open(notice, skipped)
+    if notice_now:
+        sweep.emit(subject, notice)
+    if sweep.open(summons, skipped):
+        sweep.emit(subject, summons)
+    elif (notice_now and summons.key not in sweep.sent and STEP_SUMMONS not in skipped
+          and _had_recent_notice(subject.party, sweep)):
+        sweep.emit(subject, replace(summons, on=sweep.today), reason=REASON_SECOND_NOTICE)
+
+
+def _had_recent_notice(party: str, sweep: _Sweep) -> bool:
+    window = timedelta(days=sweep.settings.second_notice_window_days)
+    return any(
+        n.party == party and sweep.today - window <= n.issued_on <= sweep.today
+        for n in sweep.notices
+    )
+
+
+def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
+    if case.closed or case.paused:
+        return
+    skipped = frozenset(case.skipped_steps)
+    coordinators = Recipient(COORDINATORS, COORDINATORS)
+    for status in case.required:
+        start = status.routed_on or case.routed_on
+        if not status.accepted:
+            _unaccepted_items(case, status.department, start, sweep)
+        if case.deadline is not None and not status.confirmed:
+            _deadline_items(_Subject(
+                subject="case", subject_id=case.ref, party=status.department,
+                party_kind=DEPARTMENT, deadline=case.deadline, start=start,
+                nudge_kind=KIND_NUDGE, case_refs=(case.ref,), skipped=skipped,
+            ), sweep)
+    if case.deadline is None or sweep.today <= case.deadline:
+        return
+    if case.required and all(s.confirmed for s in case.required):
+        return
+    if case.deadline_kind in EXIT_DEADLINE_KINDS or case.failing_exit:
+        subject = _Subject(
+            subject="case", subject_id=case.ref, party="enterprise", party_kind="enterprise",
+            deadline=case.deadline, start=None, nudge_kind=KIND_NUDGE,
+            case_refs=(case.ref,), skipped=skipped,
+        )
+        flag = _Step(subject.key(KIND_CREDIT_FLAG, STEP_CREDIT_FLAG), KIND_CREDIT_FLAG,
+                     STEP_CREDIT_FLAG, case.deadline + timedelta(days=1), coordinators)
+        if sweep.open(flag, skipped):
+            sweep.emit(subject, flag)
+
+
+def _unaccepted_items(case: CaseSnapshot, department: str, start: date, sweep: _Sweep) -> None:
+    subject = _Subject(
+        subject="case", subject_id=case.ref, party=department, party_kind=DEPARTMENT,
+        deadline=start, start=start, nudge_kind=KIND_NUDGE, case_refs=(case.ref,),
+        skipped=frozenset(case.skipped_steps),
+    )
+    settings = sweep.settings
+    steps = (
+        (STEP_UNACCEPTED_REMINDER, settings.unaccepted_reminder_working_days,
+         Recipient(DEPARTMENT, department)),
+        (STEP_UNACCEPTED_ALERT, settings.unaccepted_alert_working_days,
+         Recipient(COORDINATORS, COORDINATORS)),
+    )
+    for name, working_days, recipient in steps:
+        step = _Step(subject.key(KIND_UNACCEPTED, name), KIND_UNACCEPTED, name,
+                     sweep.calendar.add_working_days(start, working_days), recipient)
+        if sweep.open(step, subject.skipped):
+            # ``deadline`` of an unaccepted item is the routing day its clock counts from.
+            sweep.emit(subject, step)
+
+
+def _obligation_items(obligation: ObligationSnapshot, sweep: _Sweep) -> None:
+    if obligation.confirmed:
+        return
+    _deadline_items(_Subject(
+        subject="obligation", subject_id=obligation.id, party=obligation.party,
+        party_kind=obligation.party_kind, deadline=obligation.due, start=obligation.opened_on,
+        nudge_kind=KIND_OBLIGATION_NUDGE, obligation=obligation.id,
+    ), sweep)
+
+
+def _merge_formal(items: list[DueItem]) -> list[DueItem]:
+    """One notice and one summons per party and sweep for case work (see the module doc)."""
+    groups: dict[tuple[str, str, str], list[DueItem]] = defaultdict(list)
+    rest: list[DueItem] = []
+    for item in items:
+        if item.kind in (KIND_NOTICE, KIND_SUMMONS) and item.obligation is None:
+            groups[(item.kind, item.recipient_kind, item.recipient)].append(item)
+        else:
+            rest.append(item)
+    for group in groups.values():
+        group.sort(key=lambda i: i.key)
+        first = group[0]
+        rest.append(replace(
+            first,
+            case_refs=tuple(sorted({ref for i in group for ref in i.case_refs})),
+            due_at=min(i.due_at for i in group),
+            deadline=min((i.deadline for i in group if i.deadline is not None), default=None),
+            covers=tuple(i.key for i in group[1:]),
+            supersedes=tuple(k for i in group for k in i.supersedes),
+            reason=REASON_SECOND_NOTICE if any(i.reason for i in group) else "",
+        ))
+    return rest
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(PREVIEW_KINDS)}
+_RECIPIENT_ORDER = {COORDINATORS: 0, DEPARTMENT: 1, REGION: 2}
+
+
+def _sort_key(item: DueItem) -> tuple[int, str, int, date, str]:
+    return (_RECIPIENT_ORDER.get(item.recipient_kind, 9), item.recipient,
+            _KIND_ORDER.get(item.kind, 99), item.due_at, item.key)
+
+
+# --- the sweep ---------------------------------------------------------------------------
+
+
+def due_items(
+    cases: Iterable[CaseSnapshot],
+    obligations: Iterable[ObligationSnapshot],
+    notices: Iterable[NoticeHistory],
+    sent_keys: Set[str],
+    now: datetime,
+    calendar: WorkCalendar,
+    settings: EscalationSettings,
+    tz: tzinfo = SHANGHAI,
+) -> list[DueItem]:
+    """Everything due at the first moment the bot may send at or after ``now``.
+
+    ``sent_keys`` holds every key already sent, superseded or covered. The items are sorted
+    by recipient (coordinators, departments, regions), kind and date; all carry the same
+    ``send_after``. See the module docstring for the rules.
+    """
+    send_after = next_send_time(now, calendar, settings.office_hours, tz)
+    sweep = _Sweep(
+        today=send_after.astimezone(tz).date(), send_after=send_after, calendar=calendar,
+        settings=settings, sent=sent_keys, notices=tuple(notices),
+    )
+    for case in cases:
+        _case_items(case, sweep)
+    for obligation in obligations:
+        _obligation_items(obligation, sweep)
+    return sorted(_merge_formal(sweep.items), key=_sort_key)
+
+
+def group_by_recipient(items: Iterable[DueItem]) -> dict[Recipient, list[DueItem]]:
+    """The items per chat, for one digest message each; order within a chat is kept."""
+    grouped: dict[Recipient, list[DueItem]] = {}
+    for item in items:
+        grouped.setdefault(item.recipient_id, []).append(item)
+    return grouped
+
+
+def years_in_view(
+    cases: Iterable[CaseSnapshot],
+    obligations: Iterable[ObligationSnapshot],
+    now: datetime,
+    tz: tzinfo = SHANGHAI,
+) -> tuple[int, ...]:
+    """The years whose working days the open work depends on, for the coverage warning.
+
+    This year, and the year of every open deadline with the next year too (the overdue
+    ladder of a December deadline runs into January).
+    """
+    years = {now.astimezone(tz).year}
+    for case in cases:
+        if case.deadline is not None and not case.closed:
+            years |= {case.deadline.year, case.deadline.year + 1}
+    for obligation in obligations:
+        if not obligation.confirmed:
+            years |= {obligation.due.year, obligation.due.year + 1}
+    return tuple(sorted(years))
+
+
+# --- notice numbers -------------------------------------------------------------------------
+
+_NOTICE_NUMBER = re.compile(r"(?P<prefix>.+?)〔(?P<year>\d{4})〕(?P<n>\d+)号")
+
+
+def format_notice_number(prefix: str, year: int, n: int) -> str:
+    """``昌州经信督〔2026〕3号``: the number of the ``n``-th notice of ``year``."""
+    if not prefix.strip():
+        raise ValueError("a notice number needs a prefix")
+    if not 1000 <= year <= 9999:
+        raise ValueError(f"not a four-digit year: {year}")
+    if n < 1:
+        raise ValueError(f"notice numbers start at 1, not {n}")
+    return f"{prefix.strip()}〔{year}〕{n}号"
+
+
+def parse_notice_number(text: str) -> tuple[str, int, int]:
+    """The inverse of :func:`format_notice_number`: ``(prefix, year, n)``."""
+    match = _NOTICE_NUMBER.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not a notice number: {text!r}")
+    return match.group("prefix"), int(match.group("year")), int(match.group("n"))
+
+
+# --- the yearly calendar ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnnualRule:
+    """A yearly duty's date: ``month``/``day`` of the year, or of the next (``next_year``)."""
+
+    kind: str
+    month: int
+    day: int
+    next_year: bool = False
+
+    def due(self, year: int) -> date:
+        """The due date of the duty about ``year`` (clamped to the month's last day)."""
+        target = year + 1 if self.next_year else year
+        return date(target, self.month, min(self.day, month_end(target, self.month)))
+
+
+DEFAULT_ANNUAL_RULES = (
+    AnnualRule(WORK_PLAN, 3, 31),
+    AnnualRule(COUNTY_REPORT, 11, 30),
+    AnnualRule(DEPARTMENT_LETTER, 12, 31),
+    AnnualRule(ANNUAL_REPORT, 1, 31, next_year=True),
+)
+_MONTH_KINDS = {3: WORK_PLAN, 11: COUNTY_REPORT, 12: DEPARTMENT_LETTER}
+
+
+def _classify(kind: str, month: int, text: str) -> str | None:
+    if kind == "annual_next_year":
+        return ANNUAL_REPORT
+    if "工作方案" in text:
+        return WORK_PLAN
+    if "函告" in text:
+        return DEPARTMENT_LETTER
+    if ("县" in text and "园区" in text) or "我委" in text:
+        return COUNTY_REPORT
+    return _MONTH_KINDS.get(month)
+
+
+def annual_rules(catalog: Catalog) -> tuple[AnnualRule, ...]:
+    """The yearly duties' dates as the catalog states them, the defaults for the rest.
+
+    A yearly deadline (``annual`` or ``annual_next_year``) is matched to a duty by its
+    paragraph (工作方案: the work plan; 函告: the departments' letter; 县…园区 or 我委: the
+    county report; 次年: the annual report), else by its month (3, 11, 12). The first match of
+    each duty wins.
+    """
+    found: dict[str, AnnualRule] = {}
+    for clause in catalog.clauses:
+        for paragraph in clause.paragraphs:
+            for deadline in paragraph.deadlines:
+                if deadline.kind not in ("annual", "annual_next_year"):
+                    continue
+                if deadline.month is None or deadline.day is None:
+                    continue
+                kind = _classify(deadline.kind, deadline.month, paragraph.text)
+                if kind is None or kind in found:
+                    continue
+                found[kind] = AnnualRule(kind, deadline.month, deadline.day,
+                                         next_year=deadline.kind == "annual_next_year")
+    return tuple(found.get(rule.kind, rule) for rule in DEFAULT_ANNUAL_RULES)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+def obligations_for_year(
+    year: int,
+    catalog_rules: Catalog | Iterable[AnnualRule] | None,
+    regions: Iterable[str | _Named],
+    departments: Iterable[str | _Keyed],
+) -> list[ObligationSnapshot]:
+    """The yearly duties about ``year``, one per party, not yet confirmed.
+
+    * work plan (31 March): 工信、能源、煤炭 lead (``role`` ``lead``), 发改、环保、质监、安监 with
+      them (``cooperate``);
+    * county report (30 November): every county and park (``regions``);
+    * department letter (31 December): 发改、环保、质监、安监;
+    * annual report on ``year`` (31 January of ``year + 1``): 工信、能源、煤炭.
+
+    Only the departments in ``departments`` (keys, or objects with ``.key`` such as
+    ``OrgDepartment``) get duties. Dates come from ``catalog_rules`` (a catalog, or rules),
+    the defaults above where it says nothing. A sweep in early ``Y`` wants the duties of
+    ``Y - 1`` too (the annual report on ``Y - 1`` is due in January of ``Y``).
+    """
+    rules: tuple[AnnualRule, ...]
+    if catalog_rules is None:
+        rules = DEFAULT_ANNUAL_RULES
+    elif isinstance(catalog_rules, Catalog):
+        rules = annual_rules(catalog_rules)
+    else:
+        given = {rule.kind: rule for rule in catalog_rules}
+        rules = tuple(given.get(rule.kind, rule) for rule in DEFAULT_ANNUAL_RULES)
+    by_kind = {rule.kind: rule for rule in rules}
+    dept_keys = {d if isinstance(d, str) else d.key for d in departments}
+    region_names = list(dict.fromkeys(r if isinstance(r, str) else r.name for r in regions))
+
+    result: list[ObligationSnapshot] = []
+
+    def add(kind: str, party: str, party_kind: str, role: str = "responsible") -> None:
+        result.append(ObligationSnapshot(kind=kind, year=year, due=by_kind[kind].due(year),
+                                         party=party, party_kind=party_kind, role=role))
+
+    for key in WORK_PLAN_LEADS:
+        if key in dept_keys:
+            add(WORK_PLAN, key, DEPARTMENT, "lead")
+    for key in WORK_PLAN_PARTNERS:
+        if key in dept_keys:
+            add(WORK_PLAN, key, DEPARTMENT, "cooperate")
+    for name in region_names:
+        add(COUNTY_REPORT, name, REGION)
+    for key in LETTER_DEPARTMENTS:
+        if key in dept_keys:
+            add(DEPARTMENT_LETTER, key, DEPARTMENT)
+    for key in ANNUAL_REPORT_DEPARTMENTS:
+        if key in dept_keys:
+            add(ANNUAL_REPORT, key, DEPARTMENT)
+    result.sort(key=lambda o: (o.due, OBLIGATION_KINDS.index(o.kind)))
+    return result
