@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from telegram import Update
 
 from bot.app import Deps, build_application
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, FileClock, SystemClock
 from bot.i18n import N_, DubanError
 from bot.org import load_org
 from bot.policy.catalog import Catalog
@@ -73,7 +73,10 @@ def run_bot(settings: Settings, catalog: Catalog, webhook: WebhookOptions | None
         raise DubanError(N_("Webhook mode needs --secret-token: requests without it are "
                             "refused."))
     asyncio.run(prepare(settings))
-    deps = Deps(settings=settings, clock=clock or SystemClock(settings.tz),
+    if clock is None:
+        clock = (FileClock(settings.clock_file, settings.tz) if settings.clock_file
+                 else SystemClock(settings.tz))
+    deps = Deps(settings=settings, clock=clock,
                 engine=create_engine(settings.database_url), catalog=catalog)
     application = build_application(deps)
     log.info("duban starting (%s)", "webhook" if webhook else "long polling")

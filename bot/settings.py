@@ -27,7 +27,10 @@ _KEYS = {
     "DUBAN_COORDINATORS": "coordinators",
     "DUBAN_TIMEZONE": "timezone",
     "DUBAN_LOCALE": "locale",
+    "DUBAN_MODE": "mode",
+    "DUBAN_CLOCK_FILE": "clock_file",
 }
+MODES = ("production", "sandbox", "test")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Settings:
     coordinators: tuple[int, ...] = ()
     timezone: str = DEFAULT_TIMEZONE
     locale: str = DEFAULT_LOCALE
+    mode: str = "production"
+    clock_file: Path | None = None  # simulated time (sandbox and tests only)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -90,7 +95,16 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise DubanError(N_("Unknown time zone {value}."), value=timezone) from None
+    mode = merged.get("DUBAN_MODE", "production")
+    if mode not in MODES:
+        raise DubanError(N_("DUBAN_MODE must be one of {modes}; got {value}."),
+                         modes=", ".join(MODES), value=mode)
+    clock_file = Path(merged["DUBAN_CLOCK_FILE"]) if merged.get("DUBAN_CLOCK_FILE") else None
+    if clock_file is not None and mode == "production":
+        raise DubanError(N_("DUBAN_CLOCK_FILE (simulated time) is only for the sandbox and "
+                            "tests; it is refused in production mode."))
     return Settings(
+        mode=mode, clock_file=clock_file,
         telegram_bot_token=merged.get("TELEGRAM_BOT_TOKEN") or None,
         telegram_api_base_url=merged.get("TELEGRAM_API_BASE_URL") or None,
         database_url=merged.get("DATABASE_URL") or DEFAULT_DATABASE_URL,

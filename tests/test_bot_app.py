@@ -272,3 +272,116 @@ async def test_errors_are_localized_never_tracebacks(bot: Bot) -> None:
     assert "没有编号为 NOPE-404 的案件" in bot.last(COORDINATION).text
     await bot.say(COORDINATOR, COORDINATION, "/status 火星县")
     assert "Traceback" not in bot.last(COORDINATION).text
+
+
+async def test_extension_request_approved_by_coordinator(bot: Bot) -> None:
+    from tests.conftest import COORDINATOR as COORDINATOR_WHO
+
+    await bind_all(bot)
+    industry_liaison = (20001, "工信联络员")
+    reform_liaison = (20003, "发改联络员")
+    ref = await new_case(bot, clause="（四）能耗")
+    await bot.deliver()
+    for liaison, chat in ((industry_liaison, INDUSTRY), (reform_liaison, REFORM)):
+        await bot.press(liaison, bot.last(chat), "受理")
+    await bot.deliver()
+    card = bot.last(INDUSTRY)
+    await bot.press(industry_liaison, card, "责令限期整改")
+    await bot.feed(bot.users.document(industry_liaison, INDUSTRY, "order-1", "整改通知.pdf",
+                                      "application/pdf"))
+    await bot.press(industry_liaison, bot.last(INDUSTRY), "确认")
+    await bot.deliver()
+    await bot.press(industry_liaison, bot.fake.messages[(INDUSTRY, card.message_id)], "申请延期")
+    await bot.press(industry_liaison, bot.last(INDUSTRY), "2")
+    await bot.say(industry_liaison, INDUSTRY, "设备改造周期长")
+    await bot.press(industry_liaison, bot.last(INDUSTRY), "确认")
+    before = (await bot.app.deps.cases.get(ref)).case.deadline
+    await bot.deliver()
+    notice = bot.last(COORDINATION)
+    assert "延期 2 个月" in notice.text and "设备改造周期长" in notice.text
+    alert = await bot.press(industry_liaison, notice, "批准")  # not a coordinator
+    assert alert["show_alert"]
+    await bot.press(COORDINATOR, notice, "批准")
+    view = await bot.app.deps.cases.get(ref)
+    assert view.case.state == State.RECTIFYING
+    assert before is not None and view.case.deadline is not None
+    assert (view.case.deadline.year * 12 + view.case.deadline.month) - (
+        before.year * 12 + before.month) == 2
+    await bot.deliver()
+    assert "已批准" in bot.last(INDUSTRY).text
+    assert COORDINATOR_WHO.telegram_id == COORDINATOR[0]
+
+
+async def test_wrong_file_kind_is_explained_and_asked_again(bot: Bot) -> None:
+    await bind_all(bot)
+    await new_case(bot)
+    await bot.deliver()
+    card = bot.last(ENVIRONMENT)
+    await bot.press(ENV_LIAISON, card, "受理")
+    await bot.deliver()
+    await bot.press(ENV_LIAISON, bot.fake.messages[(ENVIRONMENT, card.message_id)], "限制生产")
+    await bot.feed(bot.users.document(ENV_LIAISON, ENVIRONMENT, "exe-1", "virus.exe",
+                                      "application/x-msdownload"))
+    assert "不接受" in bot.last(ENVIRONMENT).text
+    await bot.feed(bot.users.document(ENV_LIAISON, ENVIRONMENT, "big-1", "big.pdf",
+                                      "application/pdf", size=50 * 1024 * 1024))
+    assert "文件过大" in bot.last(ENVIRONMENT).text
+    dialog = await bot.app.deps.dialogs.current(ENVIRONMENT, ENV_LIAISON[0])
+    assert dialog is not None and dialog.step == "evidence" and not dialog.data.get("evidence")
+
+
+async def test_spreadsheet_import_in_private_chat(bot: Bot) -> None:
+    csv = ("ref,county,enterprise,industry,clause,capacity,unit,registered_on,description\n"
+           "S-1,奇台县,奇台测试煤矿,coal,九,45,万吨/年,2026-03-01,关停退出\n").encode()
+    bot.fake.files["sheet-1"] = csv
+    await bot.feed(bot.users.document(COORDINATOR, COORDINATOR[0], "sheet-1", "cases.csv",
+                                      "text/csv"))
+    assert "新导入 1 件案件" in bot.last(COORDINATOR[0]).text
+    bad = csv.replace(b"2026-03-01", b"2099-01-01").replace(b"S-1", b"S-2")
+    bot.fake.files["sheet-2"] = bad
+    await bot.feed(bot.users.document(COORDINATOR, COORDINATOR[0], "sheet-2", "cases.csv",
+                                      "text/csv"))
+    assert "未导入任何案件" in bot.last(COORDINATOR[0]).text
+    assert [c.ref for c in await bot.app.deps.cases.find()] == ["S-1"]
+    # A liaison's spreadsheet is not an import.
+    await bot.feed(bot.users.document(ENV_LIAISON, ENV_LIAISON[0], "sheet-1", "cases.csv",
+                                      "text/csv"))
+    assert [c.ref for c in await bot.app.deps.cases.find()] == ["S-1"]
+
+
+async def test_retry_after_is_waited_out_and_nothing_is_dropped(bot: Bot) -> None:
+    await bind_all(bot)
+    await new_case(bot)
+    throttled = {"left": 2}
+    original = bot.fake._sendMessage
+
+    def flaky(params: dict[str, Any]) -> dict[str, Any]:
+        if throttled["left"] > 0:
+            throttled["left"] -= 1
+            raise _RetryAfter
+        return original(params)
+
+    bot.fake._sendMessage = flaky  # type: ignore[method-assign]
+    bot.fake.do_request = _with_retry_after(bot.fake.do_request)  # type: ignore[method-assign]
+    await bot.deliver()
+    cards = [m for m in bot.fake.in_chat(ENVIRONMENT) if "【督办" in m.text]
+    assert len(cards) == 1
+    assert throttled["left"] == 0
+
+
+class _RetryAfter(Exception):
+    pass
+
+
+def _with_retry_after(do_request: Any) -> Any:
+    import json
+
+    async def wrapped(url: str, method: str, request_data: Any = None, **kwargs: Any) -> Any:
+        try:
+            return await do_request(url, method, request_data, **kwargs)
+        except _RetryAfter:
+            return 429, json.dumps({"ok": False, "error_code": 429,
+                                    "description": "Too Many Requests: retry after 0",
+                                    "parameters": {"retry_after": 0}}).encode()
+
+    return wrapped

@@ -182,3 +182,64 @@ async def test_story_over_http_with_restart(world: World) -> None:
 
     timeline = await w.say(w.coordinator, w.coordination, f"/case {ref}")
     assert "环保联络员" in timeline.body and "photo:" in timeline.body
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_requires_and_checks_the_secret(tmp_path: Path) -> None:
+    import aiohttp
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    async with run_emulator(TOKEN) as emulator:
+        client = emulator.client
+        coordinator = await client.create_user("王玮中", id=10001)
+        await client.private_chat(coordinator)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TELEGRAM_"))}
+        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emulator.base_url,
+                   DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'duban.db'}",
+                   DUBAN_ORG=str(DEMO_ORG))
+        log = tmp_path / "bot.log"
+
+        refused = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", "--webhook-url", url, "--port", str(port),
+            env=env, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        output, _ = await asyncio.wait_for(refused.communicate(), WAIT)
+        assert refused.returncode != 0 and b"secret" in output.lower()
+
+        bot = BotProcess({**env, "DUBAN_WEBHOOK_SECRET": "s3cret-token"}, log)
+        bot.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", "--webhook-url", url, "--port", str(port),
+            env=bot.env, cwd=str(ROOT), stdout=log.open("ab"), stderr=log.open("ab"))
+        try:
+            info = await client.wait_until(lambda: _webhook_set(client), timeout=WAIT)
+            assert info["url"] == url
+            sent = await client.send_text(coordinator, coordinator.id, "/whoami")
+            answer = await client.wait_for_message(
+                coordinator.id, lambda m: m.from_bot and m.reply_to_message_id == sent.message_id,
+                timeout=WAIT)
+            assert "协调员" in answer.body
+            async with aiohttp.ClientSession() as http:
+                forged = {"update_id": 999, "message": {
+                    "message_id": 1, "date": 0, "text": "/whoami",
+                    "chat": {"id": 10001, "type": "private"},
+                    "from": {"id": 10001, "is_bot": False, "first_name": "x"}}}
+                async with http.post(url, json=forged) as reply:
+                    assert reply.status == 403
+                async with http.post(url, json=forged, headers={
+                        "X-Telegram-Bot-Api-Secret-Token": "wrong"}) as reply:
+                    assert reply.status == 403
+        finally:
+            await bot.stop()
+
+
+async def _webhook_set(client: EmulatorClient) -> dict[str, object] | None:
+    info = await client.webhook_info()
+    return info if info.get("url") else None
