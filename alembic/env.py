@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from models.db import create_engine
 from models.tables import SQLModel
 

@@ -112,7 +112,7 @@ def build_application(deps: Deps, request: BaseRequest | None = None) -> DubanAp
         .application_class(DubanApplication)
         .token(token)
         .context_types(context_types())
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(rate_limiter(deps.settings))
         .concurrent_updates(False)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -127,6 +127,16 @@ def build_application(deps: Deps, request: BaseRequest | None = None) -> DubanAp
     application.deps = deps
     register(application)
     return application
+
+
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """Telegram's sending limits (30 messages a second, 20 a minute per group) in production;
+    in the sandbox and tests only the overall limit, so a demo chat is not paced at one
+    message every three seconds. Both retry on RetryAfter."""
+    if settings.mode == "production":
+        return AIORateLimiter(max_retries=5)
+    return AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=0,
+                          max_retries=5)
 
 
 async def _post_init(application: Application) -> None:

@@ -20,7 +20,7 @@ _MAC_CHARS = 8
 
 
 class Action(StrEnum):
-    STEP = "s"  # take workflow step n on case c (department from the chat's binding)
+    STEP = "s"  # case c, clause k: take step n (department from the chat's binding)
     HAND_BACK = "r"  # "not ours" on case c
     EXTENSION = "x"  # coordinator decides an extension: a(pprove) / d(eny)
     REROUTE = "t"  # coordinator routes case c to department d

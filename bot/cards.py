@@ -152,7 +152,7 @@ def available_steps(view: CaseView, department: str) -> list[Step]:
 
 def _step_data(ctx: CardContext, case_id: int, view: CaseView, step: str) -> str:
     index = [s.name for s in workflow_for(view.case.clause).steps].index(step)
-    return ctx.codec.pack(ctx.chat_id, Action.STEP, case_id, index)
+    return ctx.codec.pack(ctx.chat_id, Action.STEP, case_id, view.case.clause, index)
 
 
 def _assignment(assignments: Sequence[Assignment], department: str) -> Assignment | None:

@@ -25,6 +25,8 @@ from bot.clock import local_today
 from bot.i18n import N_, DubanError, get_translator, normalize_locale
 from bot.org import Org, load_demo_org, load_org
 from bot.policy.cli import policy_group
+from bot.reports.cli import lists_command, report_group
+from bot.sandbox.cli import sandbox_command
 from bot.services.cases import CaseService, Who, is_overdue, open_states
 from bot.settings import load_settings
 from bot.workflow import Actor, State, StepInput
@@ -69,10 +71,13 @@ def main(ctx: click.Context, database: str | None, lang: str | None) -> None:
         settings = replace(settings, database_url=database)
     ctx.obj = App(settings=settings, database=database)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(run if settings.telegram_bot_token else demo)
+        ctx.invoke(run if settings.telegram_bot_token else sandbox_command)
 
 
 main.add_command(policy_group, "policy")
+main.add_command(report_group, "report")
+main.add_command(lists_command, "lists")
+main.add_command(sandbox_command, "sandbox")
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from models.tables import Assignment, Card, Case, ChatBinding
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
+BATCH = 100
 _TASK = "duban.delivery"
 
 
@@ -70,7 +71,7 @@ class Delivery:
     async def deliver_due(self) -> int:
         """Send every due row once; returns how many were handled."""
         handled = 0
-        while rows := await self.deps.outbox.due(self.deps.clock.now()):
+        while rows := await self.deps.outbox.due(self.deps.clock.now(), limit=BATCH):
             progressed = False
             for row in rows:
                 if not await self.deps.outbox.claim(row, self.deps.clock.now()):
@@ -78,7 +79,7 @@ class Delivery:
                 progressed = True
                 handled += 1
                 await self._deliver(row)
-            if not progressed:
+            if not progressed or len(rows) < BATCH:
                 break
         return handled
 

@@ -167,7 +167,8 @@ class ChatBinding(SQLModel, table=True):
     )
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    kind: str = Field(sa_column=Column(String(16), nullable=False))  # coordination|department|region
+    # coordination | department | region
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
     department_key: str | None = Field(
         default=None, sa_column=Column(String(64), ForeignKey("departments.key"))
     )

@@ -32,7 +32,7 @@ from models.db import create_engine, session_factory, upgrade
 
 POSTGRES_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("DUBAN_REQUIRE_POSTGRES") == "1"
-TEMPLATE_DB = "duban_template"
+TEMPLATE_DB = f"duban_template_{os.getpid()}"
 _counter = itertools.count()
 
 COORDINATOR = Who(role="coordinator", name="王玮中", telegram_id=10001)

@@ -1,4 +1,4 @@
-"""Alembic migrations: they build exactly the models' schema and can be undone, on both back-ends."""
+"""Alembic migrations build exactly the models' schema and can be undone, on both back-ends."""
 
 from __future__ import annotations
 

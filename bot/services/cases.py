@@ -236,15 +236,15 @@ class CaseService:
 
     async def get_by_id(self, case_id: int) -> CaseView:
         async with self.sessions() as session:
-            case = await session.get(Case, case_id)
-            if case is None:
-                raise DubanError(N_("No case with reference {ref}."), ref=f"#{case_id}")
-            return await self._view(session, case.ref)
+            return await self._view(session, case_id)
 
-    async def _view(self, session: AsyncSession, ref: str) -> CaseView:
-        case = await queries.case_by_ref(session, ref=ref)
+    async def _view(self, session: AsyncSession, key: str | int) -> CaseView:
+        """A case with its assignments and events, by reference or (from a button) by id."""
+        case = (await session.get(Case, key) if isinstance(key, int)
+                else await queries.case_by_ref(session, ref=key))
         if case is None:
-            raise DubanError(N_("No case with reference {ref}."), ref=ref)
+            raise DubanError(N_("No case with reference {ref}."),
+                             ref=f"#{key}" if isinstance(key, int) else key)
         assert case.id is not None
         return CaseView(
             case=case,
@@ -254,11 +254,12 @@ class CaseService:
 
     # -- workflow -------------------------------------------------------------------------
 
-    async def take_step(self, ref: str, action: StepInput, who: Who) -> StepResult:
-        """Take one workflow step; records an event whether it completes or waits for others."""
+    async def take_step(self, ref: str | int, action: StepInput, who: Who) -> StepResult:
+        """Take one workflow step on the case (by reference, or id); records an event whether
+        it completes or waits for other departments."""
         return await self._retrying(lambda session: self._take_step(session, ref, action, who))
 
-    async def _take_step(self, session: AsyncSession, ref: str, action: StepInput,
+    async def _take_step(self, session: AsyncSession, ref: str | int, action: StepInput,
                          who: Who) -> StepResult:
         view = await self._view(session, ref)
         case = view.case
@@ -291,6 +292,7 @@ class CaseService:
             to_state=outcome.to_state if outcome.completes else None,
             department=action.department,
             payload=_step_payload(action, outcome),
+            seq=len(view.events) + 1,  # a concurrent writer fails the unique (case, seq)
         )
         await self._refresh_cards(session, case)
         if outcome.completes and outcome.step.name == "request_extension":
@@ -307,7 +309,7 @@ class CaseService:
                                    "reason": action.reason,
                                    "deadline": outcome.deadline.isoformat()
                                    if outcome.deadline else None})
-        return StepResult(await self._view(session, ref), outcome)
+        return StepResult(CaseView(case, view.assignments, (*view.events, event)), outcome)
 
     async def _refresh_cards(self, session: AsyncSession, case: Case) -> None:
         await enqueue(session, key=f"refresh:{case.id}:{case.version}", kind=Kind.REFRESH,
@@ -469,11 +471,12 @@ class CaseService:
     async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
                       from_state: State | None = None, to_state: State | None = None,
                       department: str | None = None, payload: dict[str, Any] | None = None,
-                      ) -> Event:
-        """Append the case's next event."""
+                      seq: int | None = None) -> Event:
+        """Append the case's next event (``seq`` when the caller knows it)."""
         assert case.id is not None
-        event = self._event(case, who, kind=kind,
-                            seq=await queries.next_event_seq(session, case_id=case.id),
+        if seq is None:
+            seq = await queries.next_event_seq(session, case_id=case.id)
+        event = self._event(case, who, kind=kind, seq=seq,
                             from_state=from_state, to_state=to_state, department=department,
                             payload=payload)
         session.add(event)

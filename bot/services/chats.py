@@ -6,10 +6,14 @@ Transport-neutral: chat and user ids are plain integers; nothing here imports Te
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,6 +29,7 @@ from models.tables import ChatBinding, ChatSetting, Invite, Person, ProcessedUpd
 
 INVITE_TTL = timedelta(hours=48)
 SEEN_TTL = timedelta(days=7)
+BINDING_CACHE_SECONDS = 30.0
 COORDINATION_WORDS = frozenset({"coordination", "协调", "协调组", "协调群", "督办", "经信委"})
 
 
@@ -95,17 +100,23 @@ class ChatService:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     extra_coordinators: frozenset[int] = frozenset()
+    # Chat languages change only through set_locale in this process: safe to keep here.
+    _locales: dict[int, str | None] = field(default_factory=dict, repr=False)
+    # Bindings change through this service (bind, unbind, removal), which clears the cache;
+    # entries also expire, in case another process changed one.
+    _bindings: dict[int, tuple[float, ChatBinding | None]] = field(default_factory=dict,
+                                                                   repr=False)
+    _high_water: int | None = field(default=None, repr=False)
+    _marked: int = field(default=0, repr=False)
 
     # -- identity --------------------------------------------------------------------------
 
     async def identify(self, chat_id: int, user_id: int, name: str) -> Identity:
         async with self.sessions() as session:
             person = await _person(session, user_id)
-            binding = await session.get(ChatBinding, chat_id)
         coordinator = user_id in self.extra_coordinators or (
             person is not None and person.role == "coordinator")
-        return Identity(user_id, name, person, binding if binding and binding.active else None,
-                        coordinator)
+        return Identity(user_id, name, person, await self.binding(chat_id), coordinator)
 
     async def bootstrap_coordinators(self, names: dict[int, str] | None = None) -> None:
         """Make the coordinators named in the settings people with the coordinator role."""
@@ -170,6 +181,7 @@ class ChatService:
             binding.title, binding.active = title, True
             binding.bound_by, binding.bound_at, binding.updated_at = identity.user_id, now, now
             session.add(binding)
+            self._bindings.clear()
             if target.kind is not ChatKind.COORDINATION:
                 await enqueue(session, key=f"deliver:{target.kind.value}:"
                               f"{target.department or target.region}:{now.isoformat()}",
@@ -197,6 +209,7 @@ class ChatService:
                 raise DubanError(N_("This chat is not bound."))
             binding.active, binding.updated_at = False, now
             session.add(binding)
+            self._bindings.clear()
             if notify:
                 await enqueue(session, key=f"removed:{chat_id}:{now.isoformat()}",
                               kind="bot_removed", recipient_kind="coordinators", recipient="*",
@@ -207,9 +220,14 @@ class ChatService:
             return binding
 
     async def binding(self, chat_id: int) -> ChatBinding | None:
+        cached = self._bindings.get(chat_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         async with self.sessions() as session:
             found = await session.get(ChatBinding, chat_id)
-        return found if found and found.active else None
+        active = found if found and found.active else None
+        self._bindings[chat_id] = (time.monotonic() + BINDING_CACHE_SECONDS, active)
+        return active
 
     async def chat_for(self, *, kind: ChatKind, key: str | None = None) -> int | None:
         async with self.sessions() as session:
@@ -261,16 +279,33 @@ class ChatService:
     # -- updates already handled -----------------------------------------------------------
 
     async def seen(self, update_id: int) -> bool:
+        """Whether the update was handled before (Telegram redelivers after a restart).
+
+        Update ids only grow, so an id above the highest one handled is new without asking
+        the database; only ids at or below it (redeliveries) are looked up.
+        """
+        if self._high_water is None:
+            async with self.sessions() as session:
+                highest = (await session.exec(
+                    select(func.max(col(ProcessedUpdate.update_id))))).one()
+            self._high_water = int(highest or 0)
+        if update_id > self._high_water:
+            return False
         async with self.sessions() as session:
             return await session.get(ProcessedUpdate, update_id) is not None
 
     async def mark_seen(self, update_id: int) -> None:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
-            if await session.get(ProcessedUpdate, update_id) is None:
-                session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
-            await session.exec(delete(ProcessedUpdate).where(
-                col(ProcessedUpdate.processed_at) < now - SEEN_TTL))
+            dialect = session.bind.dialect.name if session.bind else "sqlite"
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            await session.exec(insert(ProcessedUpdate).values(
+                update_id=update_id, processed_at=now).on_conflict_do_nothing())
+            self._high_water = max(self._high_water or 0, update_id)
+            self._marked += 1
+            if self._marked % 500 == 1:  # forget old ids now and then, not on every update
+                await session.exec(delete(ProcessedUpdate).where(
+                    col(ProcessedUpdate.processed_at) < now - SEEN_TTL))
 
     # -- languages -------------------------------------------------------------------------
 
@@ -282,17 +317,23 @@ class ChatService:
                 chat_id=chat_id, updated_at=now)
             setting.locale, setting.updated_at = code, now
             session.add(setting)
+        self._locales[chat_id] = code
         return code
 
     async def locale_for(self, chat_id: int, user_id: int | None = None) -> str:
         """The chat's language; for a person (an alert), their own private choice first."""
-        async with self.sessions() as session:
-            if user_id is not None:
-                personal = await session.get(ChatSetting, user_id)
-                if personal and personal.locale:
-                    return personal.locale
-            setting = await session.get(ChatSetting, chat_id)
-        return setting.locale if setting and setting.locale else DEFAULT_LOCALE
+        if user_id is not None:
+            personal = await self._locale(user_id)
+            if personal:
+                return personal
+        return await self._locale(chat_id) or DEFAULT_LOCALE
+
+    async def _locale(self, chat_id: int) -> str | None:
+        if chat_id not in self._locales:
+            async with self.sessions() as session:
+                setting = await session.get(ChatSetting, chat_id)
+            self._locales[chat_id] = setting.locale if setting else None
+        return self._locales[chat_id]
 
 
 async def _person(session: AsyncSession, user_id: int) -> Person | None:
