@@ -22,6 +22,7 @@ from bot.dialogs import DialogService
 from bot.i18n import N_, SUPPORTED_LOCALES, get_translator
 from bot.org import Org
 from bot.policy.catalog import Catalog
+from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.chats import ChatService
 from bot.services.org import OrgService
@@ -29,6 +30,7 @@ from bot.services.outbox import OutboxStore
 from bot.services.status import StatusService
 from bot.settings import Settings
 from models.db import session_factory
+from scheduler.workdays import WorkCalendar, load_overrides
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class Deps:
     org_service: OrgService = field(init=False)
     outbox: OutboxStore = field(init=False)
     status: StatusService = field(init=False)
+    calendar: CalendarService = field(init=False)
     codec: ButtonCodec = field(init=False)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _org: Org | None = field(default=None, repr=False)
@@ -79,6 +82,10 @@ class Deps:
         self.outbox = OutboxStore(self.sessions)
         self.status = StatusService(self.sessions, self.settings.tz)
         self.codec = ButtonCodec.from_token(self.settings.telegram_bot_token or "sandbox")
+        overrides = load_overrides(self.settings.holidays) if self.settings.holidays else ()
+        self.calendar = CalendarService(self.sessions, self.clock, self.catalog,
+                                        WorkCalendar(overrides), self.cases, self.org)
+        self.dialogs.calendar = self.calendar
 
     async def org(self) -> Org:
         """The organisation, read once from the database (reloaded with ``reload_org``)."""
@@ -146,12 +153,35 @@ async def _post_init(application: Application) -> None:
     await app.deps.chats.bootstrap_coordinators()
     await register_commands(app)
     start_delivery(app)
+    start_calendar(app)
 
 
 async def _post_shutdown(application: Application) -> None:
     from handlers.delivery import stop_delivery
 
-    await stop_delivery(application)  # type: ignore[arg-type]
+    app: DubanApplication = application  # type: ignore[assignment]
+    scheduler = app.bot_data.pop(_SCHEDULER, None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    await stop_delivery(app)
+
+
+_SCHEDULER = "duban.scheduler"
+
+
+def start_calendar(app: DubanApplication) -> None:
+    """Start APScheduler with the persistent sweep job, and sweep once now (catch-up)."""
+    from scheduler.jobs import build_scheduler
+
+    async def sweep() -> None:
+        report = await app.deps.calendar.sweep()
+        if report.items or report.marked_overdue:
+            app.deps.wakeup.set()
+
+    scheduler = build_scheduler(app.deps.settings, app.deps.settings.database_url, sweep)
+    scheduler.start()
+    app.bot_data[_SCHEDULER] = scheduler
+    app.create_task(sweep(), name="duban.first-sweep")
 
 
 async def register_commands(application: DubanApplication) -> None:

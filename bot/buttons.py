@@ -26,6 +26,8 @@ class Action(StrEnum):
     REROUTE = "t"  # coordinator routes case c to department d
     CHOICE = "c"  # an answer to the current dialog question
     CANCEL = "k"  # cancel the current dialog
+    DUTY = "o"  # confirm yearly duty (obligation) o with a document
+    RSVP = "v"  # the summoned side answers summons s: a(ccept) / d(ecline)
     BIND = "b"  # bind this chat to d(epartment) key / r(egion) index, after an ambiguous /bind
 
 

@@ -7,10 +7,11 @@ the organisation, cases and their workflow, and the database.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ from bot.policy.cli import policy_group
 from bot.reports.cli import lists_command, report_group
 from bot.sandbox.cli import sandbox_command
 from bot.services.cases import CaseService, Who, is_overdue, open_states
+from bot.services.chats import ChatKind, ChatService
 from bot.settings import load_settings
 from bot.workflow import Actor, State, StepInput
-from models.db import current_revision
+from models.db import current_revision, session_factory
 
 CONSOLE = Who(role="console", name="console")
 
@@ -161,6 +163,67 @@ def run(app: App, webhook_url: str | None, listen: str, port: int,
         path = webhook_url.rstrip("/").rsplit("/", 1)[-1] or "telegram"
         webhook = WebhookOptions(webhook_url, secret_token or "", listen, port, path)
     run_bot(app.settings, app.catalog, webhook)
+
+
+# -- the calendar -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--at", "at", required=True,
+              help="The instant, e.g. 2026-12-01T09:00+08:00 (no offset: the org's time zone).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_app
+def preview(app: App, at: str, fmt: str) -> None:
+    """What the calendar would send at an instant, without sending anything."""
+    try:
+        instant = datetime.fromisoformat(at)
+    except ValueError:
+        raise DubanError(N_("“{value}” is not a date and time like 2026-12-01T09:00+08:00."),
+                         value=at) from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=app.settings.tz)
+
+    async def work(engine: AsyncEngine) -> list[dict[str, Any]]:
+        items = await app.calendar(engine).preview(instant)
+        chats = ChatService(session_factory(engine), app.clock)
+        coordination = await chats.chat_for(kind=ChatKind.COORDINATION)
+        rows = []
+        for item in items:
+            if item.recipient_kind == "coordinators":
+                chat = coordination
+            else:
+                chat = await chats.chat_for(kind=ChatKind(item.recipient_kind),
+                                            key=item.recipient)
+            rows.append({"key": item.key, "kind": item.kind, "chat": chat,
+                         "recipient": f"{item.recipient_kind}:{item.recipient}",
+                         "case_refs": list(item.case_refs), "obligation": item.obligation,
+                         "due_at": item.due_at.isoformat(), "step": item.step,
+                         "send_after": item.send_after.isoformat()})
+        return rows
+
+    rows = app.run(work)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['due_at']}  {row['kind']:<16} {row['step']:<12} {row['recipient']}  "
+                   + " ".join(row["case_refs"] or [row["obligation"] or ""]))
+    click.echo(app.tr.ngettext("{n} message would be sent.", "{n} messages would be sent.",
+                               len(rows)))
+
+
+@main.command()
+@pass_app
+def sweep(app: App) -> None:
+    """Run the calendar's sweep once now (the bot runs it on its own every few minutes)."""
+
+    async def work(engine: AsyncEngine) -> Any:
+        return await app.calendar(engine).sweep()
+
+    report = app.run(work)
+    app.say(N_("Marked overdue: {overdue}; queued: {queued}; notices: {notices}."),
+            overdue=len(report.marked_overdue), queued=len(report.items),
+            notices="、".join(report.notices) or "—")
 
 
 # -- database ---------------------------------------------------------------------------------
@@ -413,6 +476,37 @@ def case_reroute(app: App, ref: str, targets: tuple[str, ...], group: str | None
                                             for d in view.required_departments)))
 
     app.run(work)
+
+
+@case.command("pause")
+@click.argument("ref")
+@click.option("--reason", required=True)
+@pass_app
+def case_pause(app: App, ref: str, reason: str) -> None:
+    """Pause the reminders and escalation of case REF (the reason is recorded)."""
+    app.run(lambda engine: app.calendar(engine).set_paused(ref, True, reason, CONSOLE))
+    app.say(N_("Done: case {ref} is now {state}."), ref=ref, state="paused")
+
+
+@case.command("resume")
+@click.argument("ref")
+@click.option("--reason", required=True)
+@pass_app
+def case_resume(app: App, ref: str, reason: str) -> None:
+    """Resume the reminders and escalation of case REF."""
+    app.run(lambda engine: app.calendar(engine).set_paused(ref, False, reason, CONSOLE))
+    app.say(N_("Done: case {ref} is now {state}."), ref=ref, state="resumed")
+
+
+@case.command("skip")
+@click.argument("ref")
+@click.argument("step")
+@click.option("--reason", required=True)
+@pass_app
+def case_skip(app: App, ref: str, step: str, reason: str) -> None:
+    """Skip one escalation STEP of case REF (T-7, overdue, reminder, notice, summons …)."""
+    app.run(lambda engine: app.calendar(engine).skip(ref, step, reason, CONSOLE))
+    app.say(N_("Done: case {ref} is now {state}."), ref=ref, state=f"skip {step}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,13 +15,15 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.i18n import Translator, get_translator
 from bot.policy.catalog import Catalog, load_catalog, load_default_catalog
+from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.org import OrgService
 from bot.settings import Settings
 from models.db import create_engine, session_factory, upgrade
+from scheduler.workdays import WorkCalendar, load_overrides
 
 T = TypeVar("T")
 
@@ -65,6 +67,14 @@ class App:
 
     def org(self, engine: AsyncEngine) -> OrgService:
         return OrgService(session_factory(engine))
+
+    def calendar(self, engine: AsyncEngine, clock: Clock | None = None) -> CalendarService:
+        sessions = session_factory(engine)
+        clock = clock or self.clock
+        overrides = load_overrides(self.settings.holidays) if self.settings.holidays else ()
+        org = OrgService(sessions)
+        return CalendarService(sessions, clock, self.catalog, WorkCalendar(overrides),
+                               CaseService(sessions, self.catalog, clock), org.current)
 
     def say(self, message: str, /, **params: Any) -> None:
         click.echo(self.tr.gettext(message, **params))

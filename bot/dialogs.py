@@ -35,6 +35,7 @@ from bot.clock import Clock, local_today
 from bot.dates import parse_date
 from bot.i18n import N_, DubanError
 from bot.org import Org
+from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService, Who
 from bot.workflow import CASE_CLAUSES, MAX_CAPACITY, MAX_NOTE, Actor, Need, StepInput, workflow_for
 from models.db import transaction
@@ -56,6 +57,8 @@ class Flow(StrEnum):
     STEP = "step"
     HAND_BACK = "hand_back"
     DENY_EXTENSION = "deny_extension"
+    DUTY = "duty"  # confirm a yearly duty with the document sent
+    OUTCOME = "outcome"  # a coordinator records how an interview summons went
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class DialogService:
     clock: Clock
     cases: CaseService
     org: Callable[[], Awaitable[Org]]
+    calendar: CalendarService | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -202,6 +206,10 @@ class DialogService:
             return _NEW_CASE_QUESTIONS[step](data)
         if flow is Flow.STEP:
             return _need_question(Need(step), data)
+        if flow is Flow.DUTY:
+            return _need_question(Need.EVIDENCE, data)
+        if flow is Flow.OUTCOME:
+            return Question(_OUTCOME_QUESTIONS[step], {"limit": MAX_NOTE})
         return Question(N_("Please give the reason (at most {limit} characters)."),
                         {"limit": MAX_NOTE})
 
@@ -226,10 +234,16 @@ class DialogService:
             return None
         if flow is Flow.NEW_CASE:
             await self._new_case_answer(step, data, answer)
-            order = NEW_CASE_STEPS
+            order: tuple[str, ...] = NEW_CASE_STEPS
         elif flow is Flow.STEP:
             _need_answer(Need(step), data, answer, local_today(self.clock))
             order = tuple(data["needs"])
+        elif flow is Flow.DUTY:
+            _need_answer(Need.EVIDENCE, data, answer, local_today(self.clock))
+            return "confirm"
+        elif flow is Flow.OUTCOME:
+            data[step] = _text(answer, MAX_NOTE)
+            order = tuple(_OUTCOME_QUESTIONS)
         else:
             data["reason"] = _text(answer, MAX_NOTE)
             return "confirm"
@@ -308,6 +322,16 @@ class DialogService:
             await self.cases.hand_back(data["ref"], data["department"], data["reason"], who)
             return Finished(N_("Handed back to the coordinators with your reason."),
                             case_ref=data["ref"])
+        if flow is Flow.DUTY:
+            assert self.calendar is not None
+            await self.calendar.confirm_obligation(int(data["obligation_id"]),
+                                                   data.get("evidence", []), who)
+            return Finished(N_("Confirmed, with the document as evidence."))
+        if flow is Flow.OUTCOME:
+            assert self.calendar is not None
+            await self.calendar.record_outcome(int(data["summons_id"]), data["attendees"],
+                                               data["summary"], data["commitments"], who)
+            return Finished(N_("The outcome of the summons is recorded."))
         action = StepInput(step="deny_extension", actor=Actor.COORDINATOR,
                            reason=data["reason"])
         await self.cases.take_step(data["ref"], action, who)
@@ -352,6 +376,15 @@ _FIRST_STEP: Mapping[Flow, Callable[[dict[str, Any]], str]] = {
     Flow.STEP: lambda data: data["needs"][0] if data.get("needs") else "confirm",
     Flow.HAND_BACK: lambda data: "reason",
     Flow.DENY_EXTENSION: lambda data: "reason",
+    Flow.DUTY: lambda data: "evidence",
+    Flow.OUTCOME: lambda data: "attendees",
+}
+
+_OUTCOME_QUESTIONS: Mapping[str, str] = {
+    "attendees": N_("Who attended? (at most {limit} characters)"),
+    "summary": N_("A summary of the meeting? (at most {limit} characters)"),
+    "commitments": N_("The commitments, with their new deadlines? (at most {limit} "
+                      "characters)"),
 }
 
 

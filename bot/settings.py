@@ -29,6 +29,7 @@ _KEYS = {
     "DUBAN_LOCALE": "locale",
     "DUBAN_MODE": "mode",
     "DUBAN_CLOCK_FILE": "clock_file",
+    "DUBAN_HOLIDAYS": "holidays",
 }
 MODES = ("production", "sandbox", "test")
 
@@ -45,6 +46,7 @@ class Settings:
     locale: str = DEFAULT_LOCALE
     mode: str = "production"
     clock_file: Path | None = None  # simulated time (sandbox and tests only)
+    holidays: Path | None = None  # local additions to China's holiday calendar
 
     @property
     def tz(self) -> ZoneInfo:
@@ -105,6 +107,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
                             "tests; it is refused in production mode."))
     return Settings(
         mode=mode, clock_file=clock_file,
+        holidays=Path(merged["DUBAN_HOLIDAYS"]) if merged.get("DUBAN_HOLIDAYS") else None,
         telegram_bot_token=merged.get("TELEGRAM_BOT_TOKEN") or None,
         telegram_api_base_url=merged.get("TELEGRAM_API_BASE_URL") or None,
         database_url=merged.get("DATABASE_URL") or DEFAULT_DATABASE_URL,

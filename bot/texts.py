@@ -337,3 +337,7 @@ def case_list_text(cases: Sequence[Case], tr: Translator, *, title: str,
     return "\n".join([tr.gettext(title, n=len(cases)), *(case_line(c, tr) for c in cases)])
 FILE_TOO_LARGE = N_("The file is too large: at most {limit} MB.")
 IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file again.")
+CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF STEP reason "
+                   "(STEP: T-7, overdue, reminder, notice, summons …).")
+SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
+RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")

@@ -34,6 +34,12 @@ COMMAND_HANDLERS = {
     "overdue": commands.overdue,
     "mine": commands.mine,
     "lists": commands.lists,
+    "pause": commands.pause,
+    "resume": commands.resume,
+    "skip": commands.skip,
+    "summons": commands.summons,
+    "reschedule": commands.reschedule,
+    "outcome": commands.outcome,
 }
 
 

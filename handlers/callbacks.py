@@ -197,6 +197,30 @@ async def _ask(update: Update, context: DubanContext, reply: Reply) -> None:
     await send(context.bot, chat.id, reply, reply_to=message.message_id if message else None)
 
 
+async def _duty(update: Update, context: DubanContext, data: ButtonData,
+                identity: Identity, personal: Translator) -> Reply | None:
+    chat = update.effective_chat
+    assert chat is not None
+    if not (identity.coordinator or identity.may_act_for(identity.binding)):
+        return Reply(personal.gettext(texts.NOT_ALLOWED), alert=True)
+    tr = await context.translator(update)
+    question = await context.deps.dialogs.start(chat.id, identity.user_id, Flow.DUTY,
+                                                {"obligation_id": data.int_arg(0)},
+                                                update.update_id)
+    await _ask(update, context, question_reply(question, tr, context.deps.codec, chat.id))
+    return None
+
+
+async def _rsvp(update: Update, context: DubanContext, data: ButtonData,
+                identity: Identity, personal: Translator) -> Reply | None:
+    chat = update.effective_chat
+    assert chat is not None
+    answer = "accept" if data.args[1] == "a" else "decline"
+    await context.deps.calendar.rsvp(data.int_arg(0), answer, identity.who(chat.id))
+    context.deps.wakeup.set()
+    return Reply(personal.gettext(texts.DONE))
+
+
 _HANDLERS = {
     Action.STEP: _step,
     Action.HAND_BACK: _hand_back,
@@ -205,4 +229,6 @@ _HANDLERS = {
     Action.CHOICE: _choice,
     Action.CANCEL: _cancel,
     Action.BIND: _bind,
+    Action.DUTY: _duty,
+    Action.RSVP: _rsvp,
 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from telegram import Update
 
-from bot import texts
+from bot import calendar_texts, texts
 from bot.buttons import Action
 from bot.cards import Button, Reply, question_reply
 from bot.clock import local_today
@@ -231,3 +233,90 @@ async def lists(update: Update, context: DubanContext) -> None:
     title = N_("Yellow card list: {n}") if key == "yellow" else N_("Red card list: {n}")
     await say(update, context, texts.case_list_text(found, tr, title=title,
                                                     empty=N_("The list is empty.")))
+
+
+# -- the calendar: coordinators' controls and summonses ------------------------------------------
+
+
+async def pause(update: Update, context: DubanContext) -> None:
+    await _control(update, context, "pause")
+
+
+async def resume(update: Update, context: DubanContext) -> None:
+    await _control(update, context, "resume")
+
+
+async def skip(update: Update, context: DubanContext) -> None:
+    await _control(update, context, "skip")
+
+
+async def _control(update: Update, context: DubanContext, what: str) -> None:
+    tr = await context.translator(update)
+    identity = await identify(update, context)
+    chat = update.effective_chat
+    assert chat is not None
+    args = list(context.args or [])
+    needed = 3 if what == "skip" else 2
+    if len(args) < needed:
+        await say(update, context, tr.gettext(texts.CONTROL_USAGE))
+        return
+    who = identity.who(chat.id)
+    if what == "skip":
+        await context.deps.calendar.skip(args[0], args[1], " ".join(args[2:]), who)
+    else:
+        await context.deps.calendar.set_paused(args[0], what == "pause", " ".join(args[1:]),
+                                               who)
+    await say(update, context, tr.gettext(texts.DONE))
+
+
+async def summons(update: Update, context: DubanContext) -> None:
+    tr = await context.translator(update)
+    arg = _args(context)
+    if not arg.isdigit():
+        await say(update, context, tr.gettext(texts.SUMMONS_USAGE))
+        return
+    found = await context.deps.calendar.summons(int(arg))
+    org = await context.deps.org()
+    party = (org.alias_table().name(found.party, tr.locale)
+             if found.party_kind == "department" else found.party)
+    await say(update, context, calendar_texts.summons_reply(
+        found, party=party, tr=tr, tz=context.deps.settings.tz, codec=None, chat_id=0))
+
+
+async def reschedule(update: Update, context: DubanContext) -> None:
+    tr = await context.translator(update)
+    identity = await identify(update, context)
+    chat = update.effective_chat
+    assert chat is not None
+    args = list(context.args or [])
+    if len(args) < 3 or not args[0].isdigit():
+        await say(update, context, tr.gettext(texts.RESCHEDULE_USAGE))
+        return
+    try:
+        when = datetime.fromisoformat(f"{args[1]}T{args[2]}").replace(
+            tzinfo=context.deps.settings.tz)
+    except ValueError:
+        await say(update, context, tr.gettext(texts.RESCHEDULE_USAGE))
+        return
+    await context.deps.calendar.reschedule(int(args[0]), when, " ".join(args[3:]) or None,
+                                           identity.who(chat.id))
+    context.deps.wakeup.set()
+    await say(update, context, tr.gettext(texts.DONE))
+
+
+async def outcome(update: Update, context: DubanContext) -> None:
+    tr = await context.translator(update)
+    identity = await identify(update, context)
+    chat = update.effective_chat
+    assert chat is not None and update.update_id is not None
+    arg = _args(context)
+    if not identity.coordinator:
+        await say(update, context, tr.gettext(texts.COORDINATORS_ONLY))
+        return
+    if not arg.isdigit():
+        await say(update, context, tr.gettext(texts.SUMMONS_USAGE))
+        return
+    await context.deps.calendar.summons(int(arg))  # a clear error when it does not exist
+    question = await context.deps.dialogs.start(chat.id, identity.user_id, Flow.OUTCOME,
+                                                {"summons_id": int(arg)}, update.update_id)
+    await say(update, context, question_reply(question, tr, context.deps.codec, chat.id))

@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import col, select
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import cards, texts
+from bot import calendar_texts, cards, texts
 from bot.app import Deps, DubanApplication
 from bot.cards import CardContext, Reply
 from bot.clock import local_today
@@ -295,12 +295,81 @@ class Delivery:
 
         await self._to_coordinators(build)
 
+    async def _party_chat(self, kind: str, name: str) -> int:
+        chat_kind = ChatKind.DEPARTMENT if kind == "department" else ChatKind.REGION
+        chat_id = await self.deps.chats.chat_for(kind=chat_kind, key=name)
+        if chat_id is None:
+            raise Undeliverable(f"no bound chat for {kind} {name}")
+        return chat_id
+
+    async def _party_name(self, kind: str, name: str) -> str:
+        if kind != "department":
+            return name
+        org = await self.deps.org()
+        found = org.department(name)
+        return found.name if found else name
+
+    async def digest(self, row: Pending) -> None:
+        entries = list(row.payload.get("items", []))
+        refs = sorted({ref for e in entries for ref in e.get("case_refs") or []})
+        enterprises = {c.ref: c.enterprise for c in await self.deps.cases.find_refs(refs)}
+
+        async def build(chat_id: int, for_party: bool) -> Reply:
+            ctx = await self._context(chat_id)
+            return calendar_texts.digest(entries, calendar_texts.DigestContext(
+                chat_id, ctx.tr, ctx.aliases, ctx.codec, ctx.today, enterprises), for_party)
+
+        if row.recipient_kind == "coordinators":
+            await self._to_coordinators(lambda chat_id: build(chat_id, False))
+            return
+        chat_id = await self._party_chat(row.recipient_kind, row.recipient)
+        await send(self.application.bot, chat_id, await build(chat_id, True))
+
+    async def notice(self, row: Pending) -> None:
+        notice = await self.deps.calendar.notice(int(row.payload["notice_id"]))
+        cases = await self.deps.cases.find_refs(notice.case_refs)
+        org = await self.deps.org()
+        party = await self._party_name(notice.party_kind, notice.party)
+
+        async def build(chat_id: int) -> Reply:
+            ctx = await self._context(chat_id)
+            return calendar_texts.notice_reply(notice, cases, commission=org.prefecture.commission,
+                                               party=party, tr=ctx.tr)
+
+        if row.recipient_kind == "coordinators":
+            await self._to_coordinators(build)
+            return
+        chat_id = await self._party_chat(row.recipient_kind, row.recipient)
+        await send(self.application.bot, chat_id, await build(chat_id))
+
+    async def summons(self, row: Pending) -> None:
+        summons = await self.deps.calendar.summons(int(row.payload["summons_id"]))
+        party = await self._party_name(summons.party_kind, summons.party)
+
+        async def build(chat_id: int, summoned: bool) -> Reply:
+            ctx = await self._context(chat_id)
+            return calendar_texts.summons_reply(summons, party=party, tr=ctx.tr,
+                                                tz=self.deps.settings.tz,
+                                                codec=ctx.codec if summoned else None,
+                                                chat_id=chat_id)
+
+        if row.recipient_kind == "coordinators":
+            await self._to_coordinators(lambda chat_id: build(chat_id, False))
+            return
+        chat_id = await self._party_chat(row.recipient_kind, row.recipient)
+        await send(self.application.bot, chat_id, await build(chat_id, True))
+
     async def text(self, row: Pending) -> None:
+        async def build(chat_id: int) -> Reply:
+            ctx = await self._context(chat_id)
+            return Reply(ctx.tr.gettext(str(row.payload["message"]),
+                                        **dict(row.payload.get("params", {}))))
+
+        if row.recipient_kind == "coordinators":
+            await self._to_coordinators(build)
+            return
         chat_id = int(row.recipient)
-        ctx = await self._context(chat_id)
-        await send(self.application.bot, chat_id,
-                   Reply(ctx.tr.gettext(str(row.payload["message"]),
-                                        **dict(row.payload.get("params", {})))))
+        await send(self.application.bot, chat_id, await build(chat_id))
 
 
 def _required(view: CaseView, department: str) -> bool:
@@ -319,4 +388,7 @@ _ROUTES: dict[str, Callable[[Delivery, Pending], Awaitable[None]]] = {
     Kind.NO_CHAT: Delivery.no_chat,
     Kind.BOT_REMOVED: Delivery.bot_removed,
     Kind.TEXT: Delivery.text,
+    Kind.DIGEST: Delivery.digest,
+    Kind.NOTICE: Delivery.notice,
+    Kind.SUMMONS: Delivery.summons,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -39,6 +40,12 @@ async def case_ids(session: AsyncSession, *, refs: Sequence[str]) -> dict[str, i
         )
         found.update({ref: case_id for ref, case_id in rows.all() if case_id is not None})
     return found
+
+
+async def cases_by_refs(session: AsyncSession, *, refs: Sequence[str]) -> list[Case]:
+    rows = await session.exec(select(Case).where(col(Case.ref).in_(list(refs)))
+                              .order_by(col(Case.ref)))
+    return list(rows.all())
 
 
 async def list_cases(
@@ -89,6 +96,17 @@ async def next_event_seq(session: AsyncSession, *, case_id: int) -> int:
         select(func.max(col(Event.seq))).where(col(Event.case_id) == case_id)
     )
     return int(current.one_or_none() or 0) + 1
+
+
+async def append_event(session: AsyncSession, *, case_id: int, seq: int | None = None,
+                       **fields: Any) -> Event:
+    """Add the case's next event (``seq`` when the caller already knows it)."""
+    if seq is None:
+        seq = await next_event_seq(session, case_id=case_id)
+    event = Event(case_id=case_id, seq=seq, **fields)
+    session.add(event)
+    await session.flush()
+    return event
 
 
 async def bump_case_version(session: AsyncSession, *, case: Case,

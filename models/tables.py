@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -98,6 +100,12 @@ class Case(SQLModel, table=True):
     state: str = Field(sa_column=Column(String(32), nullable=False))
     deadline: date | None = Field(default=None)
     pending_extension_months: int | None = Field(default=None)
+    # Coordinators' controls over the escalation ladder.
+    paused: bool = Field(default=False,
+                         sa_column=Column(Boolean, nullable=False, server_default=false()))
+    skipped_steps: list[str] = Field(default_factory=list,
+                                     sa_column=Column(JSONText, nullable=False,
+                                                      server_default="[]"))
     exited_capacity: Decimal | None = Field(default=None, sa_column=Column(Numeric(16, 4)))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -271,3 +279,81 @@ class ProcessedUpdate(SQLModel, table=True):
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     processed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
+# -- the calendar: yearly duties, what the scheduler has sent, notices and summonses ------------
+
+
+class Obligation(SQLModel, table=True):
+    """A yearly duty of one department or county/park (work plan, report, letter)."""
+
+    __tablename__ = "obligations"
+    __table_args__ = (
+        UniqueConstraint("kind", "year", "party", name="uq_obligations_kind_year_party"),
+        Index("ix_obligations_due", "due", "confirmed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    year: int = Field(nullable=False)
+    party: str = Field(sa_column=Column(String(100), nullable=False))
+    party_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    due: date
+    opened_on: date
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    confirmed_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+
+
+class SentKey(SQLModel, table=True):
+    """A nudge or escalation step already sent, superseded or covered: never sent again."""
+
+    __tablename__ = "sent_keys"
+
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    subject: str = Field(sa_column=Column(String(120), nullable=False, index=True))
+    outbox_key: str | None = Field(default=None, sa_column=Column(String(255)))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Notice(SQLModel, table=True):
+    """A numbered notice (通报): numbered per year with no gaps and no reuse."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("year", "number", name="uq_notices_year_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(nullable=False)
+    number: int = Field(nullable=False)
+    code: str = Field(sa_column=Column(String(64), nullable=False))
+    key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
+    party: str = Field(sa_column=Column(String(100), nullable=False))
+    party_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    case_refs: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    obligation: str | None = Field(default=None, sa_column=Column(String(64)))
+    deadline: date | None = Field(default=None)
+    issued_on: date
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Summons(SQLModel, table=True):
+    """An interview summons (约谈) of a county's or department's responsible leader."""
+
+    __tablename__ = "summonses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
+    party: str = Field(sa_column=Column(String(100), nullable=False))
+    party_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    leader: str | None = Field(default=None, sa_column=Column(String(200)))
+    case_refs: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    obligation: str | None = Field(default=None, sa_column=Column(String(64)))
+    notice_id: int | None = Field(default=None, sa_column=Column(ForeignKey("notices.id")))
+    meets_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    place: str = Field(sa_column=Column(String(200), nullable=False))
+    rsvp: str | None = Field(default=None, sa_column=Column(String(16)))  # accept | decline
+    rsvp_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONText))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -226,6 +226,11 @@ class CaseService:
             return await queries.list_cases(session, region=region, states=states,
                                             clause=clause, department=department)
 
+    async def find_refs(self, refs: Sequence[str]) -> list[Case]:
+        """The cases with these references (in reference order)."""
+        async with self.sessions() as session:
+            return await queries.cases_by_refs(session, refs=refs)
+
     async def coordinator_queue(self) -> list[CaseView]:
         """Open cases that wait for a coordinator (groups to resolve, hand-backs)."""
         open_states = [s.value for s in State if s not in CLOSED_STATES]

@@ -79,6 +79,9 @@ class Kind(StrEnum):
     NO_CHAT = "no_chat"  # coordinators: a department has no bound chat
     BOT_REMOVED = "bot_removed"  # coordinators: the bot was removed from a bound chat
     TEXT = "text"  # a plain message (msgid + params) to a chat
+    DIGEST = "digest"  # the calendar: every nudge and reminder for one chat, in one message
+    NOTICE = "notice"  # a numbered notice (通报) with its .docx
+    SUMMONS = "summons"  # an interview summons (约谈), with RSVP buttons for the summoned
 
 
 @dataclass(frozen=True)

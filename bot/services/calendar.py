@@ -1,0 +1,532 @@
+"""The calendar's database side: snapshots for the pure rules, and recording what is due.
+
+A sweep (run by the APScheduler job in ``scheduler/jobs.py``, or by ``duban preview`` without
+writing anything):
+
+1. marks cases whose deadline passed as overdue (a system step, with its event);
+2. opens the yearly duties of the years in view (idempotent);
+3. reads snapshots with indexed queries limited to the window in which anything can be due,
+   so the cost follows what is due, not how many cases are stored;
+4. asks :func:`scheduler.rules.due_items` what is due at ``now``;
+5. in **one transaction** records every key the due items discharge (``sent_keys``; a key
+   already there aborts the transaction, so two overlapping sweeps cannot both send), numbers
+   the notices, creates the summonses, writes the cases' events, and queues one digest per
+   chat, plus the notice documents and the summons invitations, in the outbox.
+
+The outbox then delivers (see ``bot.services.outbox`` for the claim/send/record protocol).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.i18n import N_, DubanError
+from bot.org import Org
+from bot.policy.catalog import Catalog
+from bot.routing import ACTIVE_STATUSES, AssignmentStatus
+from bot.services.cases import SYSTEM, CaseService, Who
+from bot.services.outbox import Kind, enqueue, enqueue_many
+from bot.workflow import CLOSED_STATES, Actor, State, StepInput
+from models import queries
+from models.db import transaction
+from models.tables import Assignment, Case, Event, Notice, Obligation, SentKey, Summons
+from scheduler import rules
+from scheduler.rules import CaseSnapshot, DeptStatus, DueItem, NoticeHistory, ObligationSnapshot
+from scheduler.workdays import UNCOVERED_YEAR_MESSAGE, WorkCalendar, uncovered_year_key
+
+log = logging.getLogger(__name__)
+
+WINDOW_BACK = timedelta(days=60)  # the ladder ends 15 working days after a deadline
+WINDOW_AHEAD = timedelta(days=35)  # the first nudge is 30 days before
+OPEN = [s.value for s in State if s not in CLOSED_STATES]
+OVERDUE_FROM = (State.RECTIFYING, State.SEALED, State.SHUTDOWN_ORDERED)
+COMPLETING_STEPS = frozenset({"confirm_rectified", "confirm_exit", "confirm_dismantled"})
+SUMMONS_HOUR = time(10, 0)
+SUMMONS_AFTER_WORKING_DAYS = 3
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    marked_overdue: tuple[str, ...]
+    items: tuple[DueItem, ...]  # recorded and queued
+    waiting: tuple[DueItem, ...]  # due at the next moment the bot may send
+    notices: tuple[str, ...]  # codes issued
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    cases: list[CaseSnapshot]
+    obligations: list[ObligationSnapshot]
+    notices: list[NoticeHistory]
+    sent: set[str]
+    obligation_ids: dict[str, int]  # "kind/year:party" -> row id
+
+
+@dataclass
+class CalendarService:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    catalog: Catalog
+    calendar: WorkCalendar
+    cases: CaseService
+    org: Callable[[], Awaitable[Org]]
+    _warned_years: set[int] = field(default_factory=set, repr=False)
+
+    # -- the sweep --------------------------------------------------------------------------
+
+    async def preview(self, at: datetime) -> list[DueItem]:
+        """What a sweep at ``at`` would send, from the database as it is; writes nothing."""
+        org = await self.org()
+        today = at.astimezone(self.clock.tz).date()
+        snap = await self._snapshot(today, org, create=False, overdue_as_of=today)
+        return rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, at,
+                               self.calendar, org.escalation, self.clock.tz)
+
+    async def sweep(self) -> SweepReport:
+        """Record and queue everything due now; safe to run twice or concurrently."""
+        now = self.clock.now()
+        org = await self.org()
+        today = now.astimezone(self.clock.tz).date()
+        marked = await self._mark_overdue(today)
+        for attempt in range(3):
+            snap = await self._snapshot(today, org, create=True)
+            items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, now,
+                                    self.calendar, org.escalation, self.clock.tz)
+            ready = [i for i in items if i.send_after <= now]
+            try:
+                codes = await self._record(ready, snap, org, now)
+            except IntegrityError:
+                log.info("sweep raced another sweep (attempt %d); reading again", attempt + 1)
+                continue
+            await self._warn_uncovered_years(snap, now)
+            return SweepReport(tuple(marked), tuple(ready),
+                               tuple(i for i in items if i.send_after > now), tuple(codes))
+        raise DubanError(N_("The calendar could not record its sweep; it will try again."))
+
+    async def _mark_overdue(self, today: date) -> list[str]:
+        async with self.sessions() as session:
+            rows = await session.exec(
+                select(col(Case.ref)).where(
+                    col(Case.state).in_([s.value for s in OVERDUE_FROM]),
+                    col(Case.deadline) < today))
+            refs = list(rows.all())
+        marked = []
+        for ref in refs:
+            try:
+                await self.cases.take_step(ref, StepInput("mark_overdue", Actor.SYSTEM), SYSTEM)
+                marked.append(ref)
+            except DubanError:  # e.g. this clause has no overdue step in this state
+                continue
+        return marked
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    async def _snapshot(self, today: date, org: Org, *, create: bool,
+                        overdue_as_of: date | None = None) -> Snapshot:
+        if create:
+            await self._open_years(today, org)
+        async with self.sessions() as session:
+            cases = await self._window_cases(session, today)
+            ids = [c.id for c in cases if c.id is not None]
+            assignments = await _by_case(session, Assignment, ids)
+            events = await _by_case(session, Event, ids)
+            obligations = (await session.exec(select(Obligation).where(
+                col(Obligation.due) >= today - WINDOW_BACK,
+                col(Obligation.due) <= today + WINDOW_AHEAD))).all()
+            notices = (await session.exec(select(Notice).where(
+                col(Notice.issued_on) >= today - timedelta(
+                    days=org.escalation.second_notice_window_days)))).all()
+            subjects = [c.ref for c in cases] + [f"{o.kind}/{o.year}" for o in obligations]
+            sent = await _sent_keys(session, subjects)
+        snapshots = [self._case_snapshot(c, assignments.get(c.id or 0, []),
+                                         events.get(c.id or 0, []), overdue_as_of)
+                     for c in cases]
+        duties = [ObligationSnapshot(
+            kind=o.kind, year=o.year, due=o.due, party=o.party, party_kind=o.party_kind,
+            confirmed=o.confirmed_at is not None, role=o.role, opened_on=o.opened_on)
+            for o in obligations]
+        if not create:  # a preview: the duties a sweep would open, without writing them
+            known = {(o.kind, o.year, o.party) for o in obligations}
+            duties += [spec for spec in self._duties(today, org)
+                       if (spec.kind, spec.year, spec.party) not in known
+                       and today - WINDOW_BACK <= spec.due <= today + WINDOW_AHEAD]
+        return Snapshot(
+            cases=snapshots,
+            obligations=duties,
+            notices=[NoticeHistory(n.party, n.issued_on) for n in notices],
+            sent=sent,
+            obligation_ids={f"{o.kind}/{o.year}:{o.party}": o.id or 0 for o in obligations},
+        )
+
+    async def _window_cases(self, session: AsyncSession, today: date) -> list[Case]:
+        """Open cases with a deadline in the window, or waiting to be accepted."""
+        recent = datetime.combine(today - timedelta(days=30), time(), self.clock.tz)
+        pending = select(col(Assignment.case_id)).where(
+            col(Assignment.status) == AssignmentStatus.PENDING.value,
+            col(Assignment.required).is_(True), col(Assignment.created_at) >= recent)
+        rows = await session.exec(select(Case).where(
+            col(Case.state).in_(OPEN),
+            or_(col(Case.deadline).between(today - WINDOW_BACK, today + WINDOW_AHEAD),
+                col(Case.id).in_(pending))))
+        return list(rows.all())
+
+    def _case_snapshot(self, case: Case, assignments: Sequence[Assignment],
+                       events: Sequence[Event], overdue_as_of: date | None) -> CaseSnapshot:
+        tz = self.clock.tz
+        since_change = _since_last_change(events)
+        confirmed = {e.department_key for e in since_change
+                     if e.kind in COMPLETING_STEPS and e.department_key}
+        routed_on = case.created_at.astimezone(tz).date()
+        required = tuple(
+            DeptStatus(a.department_key, accepted=a.status == AssignmentStatus.ACCEPTED,
+                       confirmed=a.department_key in confirmed,
+                       routed_on=max(routed_on, a.created_at.astimezone(tz).date()))
+            for a in assignments
+            if a.required and a.department_key and a.status in ACTIVE_STATUSES)
+        state = case.state
+        if (overdue_as_of is not None and case.deadline is not None
+                and case.deadline < overdue_as_of and State(state) in OVERDUE_FROM):
+            state = State.OVERDUE.value  # what the sweep would mark first
+        return CaseSnapshot(
+            ref=case.ref, region=case.region_name, clause=case.clause, state=state,
+            deadline=case.deadline, deadline_kind=_deadline_kind(case, events),
+            routed_on=routed_on, required=required, paused=case.paused,
+            skipped_steps=frozenset(case.skipped_steps or ()),
+            failing_exit=False)
+
+    def _duties(self, today: date, org: Org) -> list[ObligationSnapshot]:
+        """This year's duties and last year's (whose annual report is due this January)."""
+        specs: list[ObligationSnapshot] = []
+        for year in (today.year - 1, today.year):
+            for spec in rules.obligations_for_year(year, self.catalog, org.regions,
+                                                   org.departments):
+                opened = max(date(spec.year, 1, 1), min(today, spec.due))
+                specs.append(replace(spec, opened_on=spec.opened_on or opened))
+        return specs
+
+    async def _open_years(self, today: date, org: Org) -> None:
+        """Create the yearly duties of this year and of last year's annual report."""
+        specs = self._duties(today, org)
+        async with transaction(self.sessions) as session:
+            existing = {(o.kind, o.year, o.party) for o in (await session.exec(
+                select(Obligation).where(col(Obligation.year).in_(
+                    [today.year - 1, today.year])))).all()}
+            for spec in specs:
+                if (spec.kind, spec.year, spec.party) not in existing:
+                    session.add(Obligation(kind=spec.kind, year=spec.year, party=spec.party,
+                                           party_kind=spec.party_kind, role=spec.role,
+                                           due=spec.due, opened_on=spec.opened_on or spec.due))
+
+    # -- recording --------------------------------------------------------------------------
+
+    async def _record(self, items: Sequence[DueItem], snap: Snapshot, org: Org,
+                      now: datetime) -> list[str]:
+        if not items:
+            return []
+        codes: list[str] = []
+        async with transaction(self.sessions) as session:
+            stamp = now.isoformat()
+            await session.exec(insert(SentKey), params=[
+                {"key": key, "subject": _subject_of(key), "outbox_key": None, "created_at": now}
+                for item in items for key in item.done_keys])
+            digests: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+            for item in items:
+                entry = _entry(item, snap)
+                if item.kind == rules.KIND_NOTICE:
+                    code = await self._issue_notice(session, item, org, now)
+                    codes.append(code)
+                elif item.kind == rules.KIND_SUMMONS:
+                    await self._summon(session, item, org, now)
+                else:
+                    if item.kind == rules.KIND_CREDIT_FLAG:
+                        await self._case_event(session, item.case_refs, "credit_flag", now,
+                                               {"deadline": _iso(item.deadline)})
+                    digests[(item.recipient_kind, item.recipient)].append(entry)
+            await enqueue_many(session, [
+                {"key": f"digest:{kind}:{name}:{stamp}", "kind": Kind.DIGEST,
+                 "recipient_kind": kind, "recipient": name, "payload": {"items": entries}}
+                for (kind, name), entries in digests.items()], now)
+        return codes
+
+    async def _issue_notice(self, session: AsyncSession, item: DueItem, org: Org,
+                            now: datetime) -> str:
+        today = now.astimezone(self.clock.tz).date()
+        highest = (await session.exec(select(func.max(col(Notice.number))).where(
+            col(Notice.year) == today.year))).one()
+        number = int(highest or 0) + 1
+        code = rules.format_notice_number(org.prefecture.notice_prefix, today.year, number)
+        notice = Notice(year=today.year, number=number, code=code, key=item.key,
+                        party=item.party, party_kind=item.party_kind,
+                        case_refs=list(item.case_refs), obligation=item.obligation,
+                        deadline=item.deadline, issued_on=today, created_at=now)
+        session.add(notice)
+        await session.flush()
+        await self._case_event(session, item.case_refs, "notice", now,
+                               {"code": code, "deadline": _iso(item.deadline)})
+        for kind, name in (("coordinators", "*"), (item.party_kind, item.party)):
+            await enqueue(session, key=f"notice:{notice.id}:{kind}:{name}", kind=Kind.NOTICE,
+                          recipient_kind=kind, recipient=name, now=now,
+                          payload={"notice_id": notice.id})
+        return code
+
+    async def _summon(self, session: AsyncSession, item: DueItem, org: Org,
+                      now: datetime) -> None:
+        today = now.astimezone(self.clock.tz).date()
+        day = self.calendar.add_working_days(today, SUMMONS_AFTER_WORKING_DAYS)
+        meets_at = datetime.combine(day, SUMMONS_HOUR, self.clock.tz)
+        leader = None
+        if item.party_kind == rules.REGION:
+            region = org.region(item.party)
+            leader = region.leader if region else None
+        else:
+            department = org.department(item.party)
+            leader = department.leader if department else None
+        latest_notice = (await session.exec(select(Notice).where(
+            col(Notice.party) == item.party).order_by(col(Notice.id).desc()))).first()
+        summons = Summons(key=item.key, party=item.party, party_kind=item.party_kind,
+                          leader=leader, case_refs=list(item.case_refs),
+                          obligation=item.obligation,
+                          notice_id=latest_notice.id if latest_notice else None,
+                          meets_at=meets_at, place=org.prefecture.commission + "会议室",
+                          created_at=now, updated_at=now)
+        session.add(summons)
+        await session.flush()
+        await self._case_event(session, item.case_refs, "summons", now,
+                               {"summons": summons.id, "meets_at": meets_at.isoformat()})
+        for kind, name in (("coordinators", "*"), (item.party_kind, item.party)):
+            await enqueue(session, key=f"summons:{summons.id}:{kind}:{name}",
+                          kind=Kind.SUMMONS, recipient_kind=kind, recipient=name, now=now,
+                          payload={"summons_id": summons.id})
+
+    async def _case_event(self, session: AsyncSession, refs: Sequence[str], kind: str,
+                          now: datetime, payload: dict[str, Any]) -> None:
+        for ref in refs:
+            case = await queries.case_by_ref(session, ref=ref)
+            if case is not None and case.id is not None:
+                await queries.append_event(session, case_id=case.id, at=now, kind=kind,
+                                           actor_role="system", actor_name="duban",
+                                           payload=payload)
+
+    async def _warn_uncovered_years(self, snap: Snapshot, now: datetime) -> None:
+        years = rules.years_in_view(snap.cases, snap.obligations, now, self.clock.tz)
+        for year in self.calendar.uncovered_years(years):
+            if year in self._warned_years:
+                continue
+            async with transaction(self.sessions) as session:
+                await enqueue(session, key=uncovered_year_key(year), kind=Kind.TEXT,
+                              recipient_kind="coordinators", recipient="*", now=now,
+                              payload={"message": UNCOVERED_YEAR_MESSAGE,
+                                       "params": {"year": year}})
+            self._warned_years.add(year)
+
+    # -- coordinators' controls -----------------------------------------------------------------
+
+    async def set_paused(self, ref: str, paused: bool, reason: str, who: Who) -> Case:
+        return await self._control(ref, who, "paused" if paused else "resumed", reason,
+                                   paused=paused)
+
+    async def skip(self, ref: str, step: str, reason: str, who: Who) -> Case:
+        if not rules.is_step_name(step):
+            raise DubanError(N_("Unknown escalation step {step}; use one of {steps}."),
+                             step=step, steps="T-30 … T-0, overdue, reminder, notice, summons")
+        return await self._control(ref, who, "skipped", reason, skip=step)
+
+    async def _control(self, ref: str, who: Who, kind: str, reason: str, *,
+                       paused: bool | None = None, skip: str | None = None) -> Case:
+        if not who.is_coordinator:
+            raise DubanError(N_("Only coordinators can do this."))
+        if not reason.strip():
+            raise DubanError(N_("Give a reason; it is recorded."))
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            case = (await session.exec(select(Case).where(col(Case.ref) == ref))).one_or_none()
+            if case is None:
+                raise DubanError(N_("No case with reference {ref}."), ref=ref)
+            if paused is not None:
+                case.paused = paused
+            if skip is not None:
+                case.skipped_steps = sorted({*(case.skipped_steps or ()), skip})
+            case.updated_at, case.version = now, case.version + 1
+            session.add(case)
+            await queries.append_event(session, case_id=case.id or 0, at=now, kind=kind,
+                                       actor_id=who.telegram_id, actor_name=who.name,
+                                       actor_role=who.role, chat_id=who.chat_id,
+                                       payload={"reason": reason.strip(), "step": skip})
+        return case
+
+    # -- yearly duties ------------------------------------------------------------------------
+
+    async def confirm_obligation(self, obligation_id: int, evidence: Sequence[str],
+                                 who: Who) -> Obligation:
+        """A department or county confirms its yearly duty with the document it sent."""
+        if not evidence:
+            raise DubanError(N_("This step needs evidence: a photo or a document."))
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            obligation = await session.get(Obligation, obligation_id)
+            if obligation is None:
+                raise DubanError(N_("This duty is unknown."))
+            own = (who.department == obligation.party if obligation.party_kind == "department"
+                   else who.region == obligation.party)
+            if not (own or who.is_coordinator):
+                raise DubanError(N_("Only the liaisons of this department or county, or "
+                                    "coordinators, can do this."))
+            if obligation.confirmed_at is not None:
+                raise DubanError(N_("This duty is already confirmed."))
+            obligation.confirmed_at, obligation.confirmed_by = now, who.telegram_id
+            obligation.evidence = list(evidence)
+            session.add(obligation)
+        return obligation
+
+    async def obligations(self, *, party: str | None = None,
+                          year: int | None = None) -> list[Obligation]:
+        async with self.sessions() as session:
+            statement = select(Obligation)
+            if party is not None:
+                statement = statement.where(col(Obligation.party) == party)
+            if year is not None:
+                statement = statement.where(col(Obligation.year) == year)
+            return list((await session.exec(statement.order_by(col(Obligation.due)))).all())
+
+    # -- summonses ----------------------------------------------------------------------------
+
+    async def notice(self, notice_id: int) -> Notice:
+        async with self.sessions() as session:
+            found = await session.get(Notice, notice_id)
+        if found is None:
+            raise DubanError(N_("No notice number {id}."), id=notice_id)
+        return found
+
+    async def summons(self, summons_id: int) -> Summons:
+        async with self.sessions() as session:
+            found = await session.get(Summons, summons_id)
+        if found is None:
+            raise DubanError(N_("No summons number {id}."), id=summons_id)
+        return found
+
+    async def rsvp(self, summons_id: int, answer: str, who: Who) -> Summons:
+        if answer not in ("accept", "decline"):
+            raise DubanError(N_("Answer accept or decline."))
+        return await self._update_summons(summons_id, who, summoned=True, rsvp=answer,
+                                          rsvp_by=who.telegram_id)
+
+    async def reschedule(self, summons_id: int, meets_at: datetime, place: str | None,
+                         who: Who) -> Summons:
+        if meets_at <= self.clock.now():
+            raise DubanError(N_("The new time must be in the future."))
+        values: dict[str, Any] = {"meets_at": meets_at, "rsvp": None}
+        if place:
+            values["place"] = place.strip()[:200]
+        return await self._update_summons(summons_id, who, summoned=False, **values)
+
+    async def record_outcome(self, summons_id: int, attendees: str, summary: str,
+                             commitments: str, who: Who) -> Summons:
+        outcome = {"attendees": attendees, "summary": summary, "commitments": commitments,
+                   "recorded_by": who.name}
+        return await self._update_summons(summons_id, who, summoned=False, outcome=outcome)
+
+    async def _update_summons(self, summons_id: int, who: Who, *, summoned: bool,
+                              **values: Any) -> Summons:
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            summons = await session.get(Summons, summons_id)
+            if summons is None:
+                raise DubanError(N_("No summons number {id}."), id=summons_id)
+            mine = (who.department == summons.party or who.region == summons.party)
+            if summoned and not (mine or who.is_coordinator):
+                raise DubanError(N_("Only the liaisons of this department or county, or "
+                                    "coordinators, can do this."))
+            if not summoned and not who.is_coordinator:
+                raise DubanError(N_("Only coordinators can do this."))
+            if summons.outcome is not None:
+                raise DubanError(N_("This summons has already taken place."))
+            for key, value in values.items():
+                setattr(summons, key, value)
+            summons.updated_at = now
+            session.add(summons)
+            await self._case_event(session, summons.case_refs, "summons_updated", now,
+                                   {"summons": summons_id, **{k: str(v) for k, v in
+                                                              values.items()}})
+            await enqueue(session, key=f"summons-update:{summons_id}:{now.isoformat()}",
+                          kind=Kind.SUMMONS, recipient_kind="coordinators", recipient="*",
+                          now=now, payload={"summons_id": summons_id})
+            if not summoned:
+                await enqueue(session, key=f"summons-update:{summons_id}:{now.isoformat()}:p",
+                              kind=Kind.SUMMONS, recipient_kind=summons.party_kind,
+                              recipient=summons.party, now=now,
+                              payload={"summons_id": summons_id})
+        return summons
+
+
+def _deadline_kind(case: Case, events: Sequence[Event]) -> str:
+    if case.clause == "九":
+        return "exit"
+    if case.state == State.SEALED or (case.clause == "八" and case.deadline is not None):
+        return "dismantling"
+    if any(e.kind == "approve_extension" for e in events):
+        return "extension"
+    return "rectification"
+
+
+def _since_last_change(events: Sequence[Event]) -> list[Event]:
+    last = 0
+    for index, event in enumerate(events):
+        if event.to_state is not None and event.to_state != event.from_state:
+            last = index
+    return list(events[last + 1:])
+
+
+def _entry(item: DueItem, snap: Snapshot) -> dict[str, Any]:
+    obligation_id = None
+    if item.obligation:
+        obligation_id = snap.obligation_ids.get(f"{item.obligation}:{item.party}")
+    return {"key": item.key, "kind": item.kind, "step": item.step,
+            "case_refs": list(item.case_refs), "obligation": item.obligation,
+            "obligation_id": obligation_id, "party": item.party,
+            "party_kind": item.party_kind, "deadline": _iso(item.deadline),
+            "due_at": item.due_at.isoformat()}
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _subject_of(key: str) -> str:
+    """The case ref or obligation id a key is about (its third field)."""
+    parts = key.split(":")
+    return parts[2] if len(parts) > 2 else key
+
+
+async def _sent_keys(session: AsyncSession, subjects: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(subjects), 500):
+        chunk = list(subjects[start:start + 500])
+        rows = await session.exec(select(col(SentKey.key)).where(
+            col(SentKey.subject).in_(chunk)))
+        found.update(rows.all())
+    return found
+
+
+async def _by_case(session: AsyncSession, model: Any, ids: Sequence[int]) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        order = [col(model.case_id), col(model.seq)] if model is Event else [col(model.id)]
+        rows = await session.exec(select(model).where(col(model.case_id).in_(chunk))
+                                  .order_by(*order))
+        for row in rows.all():
+            grouped[row.case_id].append(row)
+    return grouped
+
