@@ -15,9 +15,16 @@ from models.tables import SQLModel
 target_metadata = SQLModel.metadata
 
 
+def _include(obj: object, name: str | None, type_: str, reflected: bool,
+             compare_to: object) -> bool:
+    """APScheduler keeps its job store table in the same database; it is not ours."""
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      include_object=_include)
     with context.begin_transaction():
         context.run_migrations()
 

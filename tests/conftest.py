@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -29,6 +30,7 @@ from bot.policy.catalog import Catalog, load_default_catalog
 from bot.services.cases import CaseService, Who
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory, upgrade
+from models.db import session_factory as _sessions
 
 POSTGRES_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("DUBAN_REQUIRE_POSTGRES") == "1"
@@ -139,3 +141,15 @@ async def services(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
     org = OrgService(sessions)
     await org.load(demo_org)
     return Services(CaseService(sessions, catalog, clock), org, clock)
+
+
+@pytest.fixture
+async def bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
+              demo_org: Org) -> AsyncIterator[Any]:
+    from tests.bot_harness import start_bot
+
+    await OrgService(_sessions(engine)).load(demo_org)
+    started = await start_bot(engine, clock, catalog)
+    yield started
+    await started.app.shutdown()
+

@@ -3,76 +3,21 @@ database (both back-ends); only Telegram's HTTP side is a recording fake."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import Update
 
-from bot.app import Deps, DubanApplication, build_application
 from bot.clock import ManualClock
-from bot.org import Org
 from bot.policy.catalog import Catalog
-from bot.services.org import OrgService
-from bot.settings import Settings
 from bot.workflow import State
-from handlers.delivery import Delivery
-from models.db import session_factory
-from tests.telegram_fakes import RecordingRequest, Sent, Users
+from tests.bot_harness import Bot, start_bot
 
 COORDINATION, ENVIRONMENT, INDUSTRY, REFORM, MANAS = -1001, -1002, -1003, -1004, -1005
 COORDINATOR = (10001, "王玮中")
 ENV_LIAISON = (20002, "环保联络员")
 OUTSIDER = (55555, "路人")
 TOKEN = "123456:TEST-TOKEN"
-
-
-@dataclass
-class Bot:
-    app: DubanApplication
-    fake: RecordingRequest
-    users: Users
-    clock: ManualClock
-
-    async def feed(self, update: dict[str, Any]) -> None:
-        await self.app.process_update(Update.de_json(update, self.app.bot))
-
-    async def say(self, user: tuple[int, str], chat: int, text: str) -> None:
-        await self.feed(self.users.message(user, chat, text))
-
-    async def press(self, user: tuple[int, str], sent: Sent, label: str) -> dict[str, Any]:
-        before = len(self.fake.alerts)
-        await self.feed(self.users.press(user, sent, sent.button(label)))
-        assert len(self.fake.alerts) == before + 1, "every press is answered"
-        return self.fake.alerts[-1]
-
-    async def deliver(self) -> int:
-        return await Delivery(self.app).deliver_due()
-
-    def last(self, chat: int) -> Sent:
-        return self.fake.last(chat)
-
-
-async def start_bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
-                    fake: RecordingRequest | None = None, users: Users | None = None) -> Bot:
-    settings = Settings(telegram_bot_token=TOKEN)
-    deps = Deps(settings=settings, clock=clock, engine=engine, catalog=catalog)
-    fake = fake or RecordingRequest()
-    app = build_application(deps, request=fake)
-    await app.initialize()
-    await deps.chats.bootstrap_coordinators()
-    return Bot(app, fake, users or Users(), clock)
-
-
-@pytest.fixture
-async def bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
-              demo_org: Org) -> AsyncIterator[Bot]:
-    await OrgService(session_factory(engine)).load(demo_org)
-    started = await start_bot(engine, clock, catalog)
-    yield started
-    await started.app.shutdown()
 
 
 async def bind_all(bot: Bot) -> None:
