@@ -132,12 +132,23 @@ def notice_document(notice: Notice, cases: Sequence[Case], *, commission: str, p
     return Document(title=title, blocks=tuple(blocks), sheet="notice")
 
 
+def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> str:
+    """The cases by reference, or the yearly duty in words ("2026年…报告")."""
+    if refs:
+        return "、".join(refs)
+    if obligation:
+        kind, year = obligation.split("/")
+        return tr.gettext(N_("{duty} ({year})"), duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)),
+                          year=year)
+    return ""
+
+
 def notice_reply(notice: Notice, cases: Sequence[Case], *, commission: str, party: str,
                  tr: Translator) -> Reply:
     document = notice_document(notice, cases, commission=commission, party=party, tr=tr)
     buffer = io.BytesIO()
     write_docx(document, tr, buffer)
-    refs = "、".join(notice.case_refs) or (notice.obligation or "")
+    refs = items_text(notice.case_refs, notice.obligation, tr)
     caption = tr.gettext(N_("📣 Notice {code}: {party} is overdue ({items})."),
                          code=notice.code, party=party, items=refs)
     return Reply(caption, document=(f"{notice.code}.docx", buffer.getvalue()))
@@ -149,7 +160,7 @@ def notice_reply(notice: Notice, cases: Sequence[Case], *, commission: str, part
 def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
                   codec: ButtonCodec | None, chat_id: int) -> Reply:
     """The summons; the summoned side gets RSVP buttons (``codec`` given)."""
-    items = "、".join(summons.case_refs) or (summons.obligation or "")
+    items = items_text(summons.case_refs, summons.obligation, tr)
     lines = [tr.gettext(N_("🏛 Interview summons (约谈): {leader} of {party} is called to "
                            "a meeting at {when}, {place}, about overdue work ({items})."),
                         leader=summons.leader or tr.gettext(N_("the responsible leader")),
