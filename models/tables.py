@@ -120,6 +120,7 @@ class Assignment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("case_id", "target", name="uq_assignments_case_target"),
         Index("ix_assignments_department_status", "department_key", "status"),
+        Index("ix_assignments_status_created", "status", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

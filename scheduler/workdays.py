@@ -129,6 +129,10 @@ class WorkCalendar:
         self._declared_years = frozenset(extra_years)
         self._library_years = None if library_years is None else frozenset(library_years)
         self._coverage: dict[int, bool] = {}
+        # chinesecalendar validates every date against its whole table (slow); a day's
+        # answer never changes for one calendar, so it is kept.
+        self._days: dict[date, bool] = {}
+        self._added: dict[tuple[date, int], date] = {}
 
     def __repr__(self) -> str:
         return (f"WorkCalendar(overrides={len(self._overrides)} days, "
@@ -166,6 +170,12 @@ class WorkCalendar:
 
     def is_working_day(self, d: date) -> bool:
         """Whether ``d`` is a working day (holidays off, 调休 weekend days worked)."""
+        known = self._days.get(d)
+        if known is None:
+            known = self._days[d] = self._working(d)
+        return known
+
+    def _working(self, d: date) -> bool:
         override = self._overrides.get(d)
         if override is not None:
             return override
@@ -189,10 +199,13 @@ class WorkCalendar:
         """
         if n < 0:
             raise ValueError("add_working_days counts forward only (n >= 0)")
-        current = d
-        for _ in range(n):
-            current = self.next_working_day(current, inclusive=False)
-        return current
+        found = self._added.get((d, n))
+        if found is None:
+            current = d
+            for _ in range(n):
+                current = self.next_working_day(current, inclusive=False)
+            found = self._added[(d, n)] = current
+        return found
 
     def working_days_between(self, a: date, b: date) -> int:
         """The number of working days ``x`` with ``a < x <= b`` (negative when ``b < a``)."""

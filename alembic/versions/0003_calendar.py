@@ -83,14 +83,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.create_index('ix_assignments_status_created', ['status', 'created_at'],
+                              unique=False)
+
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('paused', sa.Boolean(), server_default=sa.false(),
                                       nullable=False))
-        batch_op.add_column(sa.Column('skipped_steps', sa.Text(), server_default='[]', nullable=False))
-
+        batch_op.add_column(sa.Column('skipped_steps', sa.Text(), server_default='[]',
+                                      nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.drop_index('ix_assignments_status_created')
+
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_column('skipped_steps')
         batch_op.drop_column('paused')

@@ -23,9 +23,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -141,7 +142,7 @@ class CalendarService:
             cases = await self._window_cases(session, today)
             ids = [c.id for c in cases if c.id is not None]
             assignments = await _by_case(session, Assignment, ids)
-            events = await _by_case(session, Event, ids)
+            events = await _event_summaries(session, ids)
             obligations = (await session.exec(select(Obligation).where(
                 col(Obligation.due) >= today - WINDOW_BACK,
                 col(Obligation.due) <= today + WINDOW_AHEAD))).all()
@@ -183,7 +184,8 @@ class CalendarService:
         return list(rows.all())
 
     def _case_snapshot(self, case: Case, assignments: Sequence[Assignment],
-                       events: Sequence[Event], overdue_as_of: date | None) -> CaseSnapshot:
+                       events: Sequence[EventSummary], overdue_as_of: date | None
+                       ) -> CaseSnapshot:
         tz = self.clock.tz
         since_change = _since_last_change(events)
         confirmed = {e.department_key for e in since_change
@@ -470,7 +472,31 @@ class CalendarService:
         return summons
 
 
-def _deadline_kind(case: Case, events: Sequence[Event]) -> str:
+class EventSummary(NamedTuple):
+    """The columns of an event the rules need (no payload to decode)."""
+
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    department_key: str | None
+
+
+async def _event_summaries(session: AsyncSession,
+                           ids: Sequence[int]) -> dict[int, list[EventSummary]]:
+    grouped: dict[int, list[EventSummary]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        rows = await session.exec(  # type: ignore[call-overload]  # five columns
+            sa_select(col(Event.case_id), col(Event.kind), col(Event.from_state),
+                      col(Event.to_state), col(Event.department_key))
+            .where(col(Event.case_id).in_(chunk)).order_by(col(Event.case_id),
+                                                             col(Event.seq)))
+        for case_id, *fields in rows.all():
+            grouped[case_id].append(EventSummary(*fields))
+    return grouped
+
+
+def _deadline_kind(case: Case, events: Sequence[EventSummary]) -> str:
     if case.clause == "九":
         return "exit"
     if case.state == State.SEALED or (case.clause == "八" and case.deadline is not None):
@@ -480,7 +506,7 @@ def _deadline_kind(case: Case, events: Sequence[Event]) -> str:
     return "rectification"
 
 
-def _since_last_change(events: Sequence[Event]) -> list[Event]:
+def _since_last_change(events: Sequence[EventSummary]) -> list[EventSummary]:
     last = 0
     for index, event in enumerate(events):
         if event.to_state is not None and event.to_state != event.from_state:
@@ -523,9 +549,8 @@ async def _by_case(session: AsyncSession, model: Any, ids: Sequence[int]) -> dic
     grouped: dict[int, list[Any]] = defaultdict(list)
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
-        order = [col(model.case_id), col(model.seq)] if model is Event else [col(model.id)]
         rows = await session.exec(select(model).where(col(model.case_id).in_(chunk))
-                                  .order_by(*order))
+                                  .order_by(col(model.id)))
         for row in rows.all():
             grouped[row.case_id].append(row)
     return grouped

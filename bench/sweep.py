@@ -1,0 +1,118 @@
+"""The calendar's sweep: 10k cases due among 10k / 100k / 1M stored.
+
+``python bench/sweep.py [--stored 10000 100000 1000000] [--due 10000] [--database URL]``
+
+Cases are written straight into the tables (bulk inserts: this measures the sweep, not the
+import). The due cases are rectifying energy cases whose deadline is seven days after the
+sweep, so each of their two departments gets its T-7 nudge; the others' deadlines are a year
+away. Reported: the sweep that records and queues everything (one transaction), and a preview
+of the same instant (read only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert, text
+
+from bot.clock import ManualClock
+from bot.org import load_demo_org
+from bot.policy.catalog import load_default_catalog
+from bot.services.calendar import CalendarService
+from bot.services.cases import CaseService
+from bot.services.org import OrgService
+from models.db import create_engine, session_factory, upgrade
+from models.tables import Assignment, Case, Event
+from scheduler.workdays import WorkCalendar
+
+SWEEP_AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Asia/Shanghai
+BATCH = 20_000
+
+
+async def seed(url: str, stored: int, due: int) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    await OrgService(session_factory(engine)).load(load_demo_org())
+    regions = [r.name for r in load_demo_org().regions]
+    created = SWEEP_AT - timedelta(days=200)
+    near = (SWEEP_AT + timedelta(days=7)).date()
+    far = date(2027, 11, 30)
+    for start in range(0, stored, BATCH):
+        ids = range(start + 1, min(stored, start + BATCH) + 1)
+        cases = [{"id": i, "ref": f"S{i:08d}", "region_name": regions[i % len(regions)],
+                  "enterprise": f"企业{i}", "industry": "cement", "clause": "四",
+                  "clauses": ["四"], "capacity": None, "unit": None, "equipment": None,
+                  "registered_on": created.date(), "description": "", "state": "rectifying",
+                  "deadline": near if i <= due else far, "pending_extension_months": None,
+                  "exited_capacity": None, "closed_at": None, "created_at": created,
+                  "updated_at": created, "version": 1, "paused": False, "skipped_steps": []}
+                 for i in ids]
+        assignments = [{"case_id": i, "target": d, "department_key": d, "as_written": d,
+                        "role": "responsible", "required": True, "status": "accepted",
+                        "clause": "四", "tag_raw": "工业和信息化、发展改革主管部门负责",
+                        "reason": None, "created_at": created}
+                       for i in ids for d in ("industry", "development_reform")]
+        events = [{"case_id": i, "seq": 1, "at": created, "kind": "created",
+                   "from_state": None, "to_state": "routed", "actor_id": None,
+                   "actor_name": "bench", "actor_role": "system", "department_key": None,
+                   "chat_id": None, "payload": {}} for i in ids]
+        async with engine.begin() as connection:
+            await connection.execute(insert(Case), cases)
+            await connection.execute(insert(Assignment), assignments)
+            await connection.execute(insert(Event), events)
+    async with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            await connection.execute(text("ANALYZE"))
+        else:
+            await connection.execute(text("ANALYZE"))
+    await engine.dispose()
+
+
+async def measure(url: str) -> tuple[float, float, int]:
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    clock = ManualClock(SWEEP_AT)
+    catalog = load_default_catalog()
+    cases = CaseService(sessions, catalog, clock)
+    calendar = CalendarService(sessions, clock, catalog, WorkCalendar(), cases,
+                               OrgService(sessions).current)
+    start = time.perf_counter()
+    preview = await calendar.preview(SWEEP_AT)
+    preview_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    report = await calendar.sweep()
+    sweep_seconds = time.perf_counter() - start
+    await engine.dispose()
+    assert len(report.items) == len([i for i in preview if i.send_after <= SWEEP_AT])
+    return sweep_seconds, preview_seconds, len(report.items)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stored", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
+    args = parser.parse_args()
+    print("| stored cases | due cases | items queued | sweep (record + queue) | preview |")
+    print("|---|---|---|---|---|")
+    for stored in args.stored:
+        with tempfile.TemporaryDirectory() as folder:
+            url = args.database or f"sqlite+aiosqlite:///{Path(folder) / 'sweep.db'}"
+            began = time.perf_counter()
+            asyncio.run(seed(url, stored, min(args.due, stored)))
+            print(f"(seeded {stored:,} in {time.perf_counter() - began:.0f} s)", file=sys.stderr)
+            sweep_s, preview_s, items = asyncio.run(measure(url))
+        print(f"| {stored:,} | {min(args.due, stored):,} | {items:,} | {sweep_s:.2f} s | "
+              f"{preview_s:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
