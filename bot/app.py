@@ -141,7 +141,9 @@ def rate_limiter(settings: Settings) -> AIORateLimiter:
     in the sandbox and tests only the overall limit, so a demo chat is not paced at one
     message every three seconds. Both retry on RetryAfter."""
     if settings.mode == "production":
-        return AIORateLimiter(max_retries=5)
+        # Telegram's 30 a second, paced evenly: a bucket of 30 would first let a burst of 30
+        # through, which a strict one-second window answers with 429 and a wait.
+        return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=5)
     return AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=0,
                           max_retries=5)
 
