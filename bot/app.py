@@ -42,6 +42,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("overdue", N_("Overdue cases")),
     ("newcase", N_("Register a case (coordinators)")),
     ("lists", N_("Yellow and red card lists: /lists yellow")),
+    ("report", N_("The county's yearly report: /report 玛纳斯县 2026")),
     ("bind", N_("Bind this chat (coordinators): /bind 环保局")),
     ("invite", N_("An invite code for this chat (coordinators)")),
     ("join", N_("Register as this chat's liaison: /join CODE")),

@@ -341,3 +341,7 @@ CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF S
                    "(STEP: T-7, overdue, reminder, notice, summons …).")
 SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
 RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")
+STATUS_CHART = N_("Capacity exited this year by industry, and overdue cases by county.")
+REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
+REPORT_SENT = N_("{name}: check it, have it approved and stamped, then upload the stamped scan "
+                 "with the button on the yearly reminder.")

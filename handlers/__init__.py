@@ -40,6 +40,7 @@ COMMAND_HANDLERS = {
     "summons": commands.summons,
     "reschedule": commands.reschedule,
     "outcome": commands.outcome,
+    "report": commands.report,
 }
 
 

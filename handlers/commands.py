@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from telegram import Update
 
@@ -12,9 +15,13 @@ from bot.cards import Button, Reply, question_reply
 from bot.clock import local_today
 from bot.dialogs import Flow
 from bot.i18n import N_, DubanError
+from bot.reports.charts import status_chart
+from bot.reports.county import load_county_report, write_county_report
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
 from handlers.common import display_name, identify, say
 from handlers.context import DubanContext
+
+log = logging.getLogger(__name__)
 
 
 def _args(context: DubanContext) -> str:
@@ -180,6 +187,31 @@ async def status(update: Update, context: DubanContext) -> None:
     result = await context.deps.status.status(today, region)
     await say(update, context, texts.status_text(
         result, tr, org.alias_table(), title=region or org.prefecture.name, year=today.year))
+    try:
+        chart = await status_chart(context.deps.sessions, org, tr, today=today, region=region)
+    except DubanError as error:  # no Chinese font on this machine: the numbers are enough
+        log.warning("status chart skipped: %s", error)
+        return
+    await say(update, context, Reply(tr.gettext(texts.STATUS_CHART), photo=chart))
+
+
+async def report(update: Update, context: DubanContext) -> None:
+    """/report 玛纳斯县 2026: the 30 November county report as .xlsx and .docx."""
+    tr = await context.translator(update)
+    args = list(context.args or [])
+    today = local_today(context.deps.clock)
+    if not args:
+        await say(update, context, tr.gettext(texts.REPORT_USAGE))
+        return
+    year = int(args[1]) if len(args) > 1 and args[1].isdigit() else today.year
+    org = await context.deps.org()
+    loaded = await load_county_report(context.deps.sessions, org, args[0], year=year,
+                                      today=today)
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_county_report(loaded, tr, Path(folder))
+        for path in (files.xlsx, files.docx):
+            await say(update, context, Reply(tr.gettext(texts.REPORT_SENT, name=path.name),
+                                             document=(path.name, path.read_bytes())))
 
 
 async def case(update: Update, context: DubanContext) -> None:

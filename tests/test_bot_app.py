@@ -330,3 +330,16 @@ def _with_retry_after(do_request: Any) -> Any:
                                     "parameters": {"retry_after": 0}}).encode()
 
     return wrapped
+
+
+async def test_status_sends_a_chart_and_report_sends_the_county_files(bot: Bot) -> None:
+    await bind_all(bot)
+    await new_case(bot)
+    await bot.say(COORDINATOR, COORDINATION, "/status 玛纳斯县")
+    photos = bot.fake.called("sendPhoto")
+    assert photos and photos[-1]["chat_id"] == COORDINATION
+    await bot.say(COORDINATOR, COORDINATION, "/report 玛纳斯 2026")
+    names = [c["caption"].split("：")[0] for c in bot.fake.called("sendDocument")]
+    assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".docx") for n in names)
+    await bot.say(COORDINATOR, COORDINATION, "/report 火星县 2026")
+    assert "火星县" in bot.last(COORDINATION).text
