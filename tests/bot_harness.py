@@ -44,6 +44,13 @@ class Bot:
     def last(self, chat: int) -> Sent:
         return self.fake.last(chat)
 
+    def last_with(self, chat: int, marker: str) -> str:
+        """The text of the latest message in ``chat`` that contains ``marker``."""
+        for sent in reversed(self.fake.in_chat(chat)):
+            if marker in sent.text:
+                return sent.text
+        raise AssertionError(f"no message with {marker!r} in {chat}")
+
 
 async def start_bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
                     fake: RecordingRequest | None = None, users: Users | None = None) -> Bot:

@@ -110,11 +110,11 @@ async def test_story_case_card_accept_step_with_photo_and_refusals(bot: Bot) -> 
     assert view.events[-1].actor_name == "环保联络员"
 
     await bot.say(COORDINATOR, COORDINATION, "/status 玛纳斯")
-    assert "玛纳斯县" in bot.last(COORDINATION).text
-    assert "在办 1" in bot.last(COORDINATION).text or "1 /" in bot.last(COORDINATION).text
+    status = bot.last_with(COORDINATION, "📊")
+    assert "玛纳斯县" in status and "在办 1" in status
     await bot.say(COORDINATOR, COORDINATION, "/lang en")
     await bot.say(COORDINATOR, COORDINATION, "/status manasi")
-    assert "Open 1" in bot.last(COORDINATION).text
+    assert "Open 1" in bot.last_with(COORDINATION, "📊")
 
 
 async def test_forged_and_foreign_buttons_are_refused(bot: Bot) -> None:
