@@ -484,8 +484,7 @@ def case_reroute(app: App, ref: str, targets: tuple[str, ...], group: str | None
 @pass_app
 def case_pause(app: App, ref: str, reason: str) -> None:
     """Pause the reminders and escalation of case REF (the reason is recorded)."""
-    app.run(lambda engine: app.calendar(engine).set_paused(ref, True, reason, CONSOLE))
-    app.say(N_("Done: case {ref} is now {state}."), ref=ref, state="paused")
+    _set_paused(app, ref, reason, paused=True)
 
 
 @case.command("resume")
@@ -494,8 +493,13 @@ def case_pause(app: App, ref: str, reason: str) -> None:
 @pass_app
 def case_resume(app: App, ref: str, reason: str) -> None:
     """Resume the reminders and escalation of case REF."""
-    app.run(lambda engine: app.calendar(engine).set_paused(ref, False, reason, CONSOLE))
-    app.say(N_("Done: case {ref} is now {state}."), ref=ref, state="resumed")
+    _set_paused(app, ref, reason, paused=False)
+
+
+def _set_paused(app: App, ref: str, reason: str, *, paused: bool) -> None:
+    app.run(lambda engine: app.calendar(engine).set_paused(ref, paused, reason, CONSOLE))
+    app.say(N_("Done: case {ref} is now {state}."), ref=ref,
+            state="paused" if paused else "resumed")
 
 
 @case.command("skip")

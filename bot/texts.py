@@ -252,6 +252,17 @@ BOT_REMOVED_NOTICE = N_("⚠ I was removed from “{title}” ({target}); that c
                         "bound.")
 REROUTED = N_("Case {ref} routed to {department}.")
 
+FILE_TOO_LARGE = N_("The file is too large: at most {limit} MB.")
+IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file again.")
+CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF STEP reason "
+                   "(STEP: T-7, overdue, reminder, notice, summons …).")
+SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
+RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")
+STATUS_CHART = N_("Capacity exited this year by industry, and overdue cases by county.")
+REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
+REPORT_SENT = N_("{name}: check it, have it approved and stamped, then upload the stamped scan "
+                 "with the button on the yearly reminder.")
+
 HELP_COMMON = N_("/status [county] — where things stand\n/case REF — a case's timeline\n"
                  "/overdue — overdue cases\n/lists yellow|red — the card lists\n"
                  "/whoami — who I think you are\n/lang zh|en — language\n"
@@ -335,13 +346,3 @@ def case_list_text(cases: Sequence[Case], tr: Translator, *, title: str,
     if not cases:
         return tr.gettext(empty)
     return "\n".join([tr.gettext(title, n=len(cases)), *(case_line(c, tr) for c in cases)])
-FILE_TOO_LARGE = N_("The file is too large: at most {limit} MB.")
-IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file again.")
-CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF STEP reason "
-                   "(STEP: T-7, overdue, reminder, notice, summons …).")
-SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
-RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")
-STATUS_CHART = N_("Capacity exited this year by industry, and overdue cases by county.")
-REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
-REPORT_SENT = N_("{name}: check it, have it approved and stamped, then upload the stamped scan "
-                 "with the button on the yearly reminder.")

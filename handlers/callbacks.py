@@ -101,10 +101,16 @@ async def _hand_back(update: Update, context: DubanContext, data: ButtonData,
     return None
 
 
+def _refused_to_non_coordinators(identity: Identity, personal: Translator) -> Reply | None:
+    if identity.coordinator:
+        return None
+    return Reply(personal.gettext(texts.COORDINATORS_ONLY), alert=True)
+
+
 async def _extension(update: Update, context: DubanContext, data: ButtonData,
                      identity: Identity, personal: Translator) -> Reply | None:
-    if not identity.coordinator:
-        return Reply(personal.gettext(texts.COORDINATORS_ONLY), alert=True)
+    if refused := _refused_to_non_coordinators(identity, personal):
+        return refused
     chat = update.effective_chat
     assert chat is not None
     view = await context.deps.cases.get_by_id(data.int_arg(0))
@@ -122,8 +128,8 @@ async def _extension(update: Update, context: DubanContext, data: ButtonData,
 
 async def _reroute(update: Update, context: DubanContext, data: ButtonData,
                    identity: Identity, personal: Translator) -> Reply | None:
-    if not identity.coordinator:
-        return Reply(personal.gettext(texts.COORDINATORS_ONLY), alert=True)
+    if refused := _refused_to_non_coordinators(identity, personal):
+        return refused
     chat = update.effective_chat
     assert chat is not None
     view = await context.deps.cases.get_by_id(data.int_arg(0))
@@ -164,8 +170,8 @@ async def _cancel(update: Update, context: DubanContext, data: ButtonData,
 
 async def _bind(update: Update, context: DubanContext, data: ButtonData,
                 identity: Identity, personal: Translator) -> Reply | None:
-    if not identity.coordinator:
-        return Reply(personal.gettext(texts.COORDINATORS_ONLY), alert=True)
+    if refused := _refused_to_non_coordinators(identity, personal):
+        return refused
     org = await context.deps.org()
     if data.args[0] == "d":
         target = BindTarget(ChatKind.DEPARTMENT, department=data.args[1])
