@@ -157,11 +157,19 @@ def notice_reply(notice: Notice, cases: Sequence[Case], *, commission: str, part
 # -- summonses (约谈) -----------------------------------------------------------------------------
 
 
+SUMMONS_REMINDER_LINES: Mapping[str, str] = {
+    "day": N_("⏰ Reminder: the interview summons is tomorrow."),
+    "hour": N_("⏰ Reminder: the interview summons starts in one hour."),
+}
+
+
 def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
-                  codec: ButtonCodec | None, chat_id: int) -> Reply:
+                  codec: ButtonCodec | None, chat_id: int,
+                  reminder: str | None = None) -> Reply:
     """The summons; the summoned side gets RSVP buttons (``codec`` given)."""
     items = items_text(summons.case_refs, summons.obligation, tr)
-    lines = [tr.gettext(N_("🏛 Interview summons (约谈): {leader} of {party} is called to "
+    lines = [tr.gettext(SUMMONS_REMINDER_LINES[reminder])] if reminder else []
+    lines += [tr.gettext(N_("🏛 Interview summons (约谈): {leader} of {party} is called to "
                            "a meeting at {when}, {place}, about overdue work ({items})."),
                         leader=summons.leader or tr.gettext(N_("the responsible leader")),
                         party=party, when=texts.fmt_datetime(summons.meets_at, tr, tz),

@@ -351,7 +351,8 @@ class Delivery:
             return calendar_texts.summons_reply(summons, party=party, tr=ctx.tr,
                                                 tz=self.deps.settings.tz,
                                                 codec=ctx.codec if summoned else None,
-                                                chat_id=chat_id)
+                                                chat_id=chat_id,
+                                                reminder=row.payload.get("reminder"))
 
         if row.recipient_kind == "coordinators":
             await self._to_coordinators(lambda chat_id: build(chat_id, False))

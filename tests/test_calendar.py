@@ -291,3 +291,31 @@ async def test_random_sweeps_send_every_due_step_once(services: Services,
                             and k.endswith(f":{step}")]
                 assert matching, f"{ref} {department} {step} neither sent nor superseded"
     assert await OutboxStore(services.cases.sessions).pending_count() >= 0
+
+
+async def test_summons_reminders_the_day_before_and_an_hour_before(
+        services: Services, calendar: CalendarService) -> None:
+    services.clock.set(at(date(2026, 1, 20)))
+    await rectifying(services, "M-1", date(2026, 1, 15))
+    for day in (date(2026, 7, 24), date(2026, 8, 5)):
+        services.clock.set(at(day))
+        await calendar.sweep()
+    first = (await outbox(services, Kind.SUMMONS))[0]
+    summons = await calendar.summons(int(first.payload["summons_id"]))
+
+    def reminders(rows: list[Outbox], name: str) -> list[Outbox]:
+        return [r for r in rows if r.payload.get("reminder") == name
+                and r.payload["summons_id"] == summons.id]
+
+    services.clock.set(summons.meets_at - timedelta(hours=23))
+    await calendar.sweep()
+    await calendar.sweep()
+    rows = await outbox(services, Kind.SUMMONS)
+    assert len(reminders(rows, "day")) == 2  # the coordinators and the summoned department
+    assert reminders(rows, "hour") == []
+    services.clock.set(summons.meets_at - timedelta(minutes=30))
+    await calendar.sweep()
+    assert len(reminders(await outbox(services, Kind.SUMMONS), "hour")) == 2
+    services.clock.set(summons.meets_at + timedelta(minutes=5))
+    await calendar.sweep()
+    assert len(reminders(await outbox(services, Kind.SUMMONS), "hour")) == 2, "once each"

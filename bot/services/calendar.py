@@ -18,6 +18,7 @@ The outbox then delivers (see ``bot.services.outbox`` for the claim/send/record 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,6 +57,7 @@ OVERDUE_FROM = (State.RECTIFYING, State.SEALED, State.SHUTDOWN_ORDERED)
 COMPLETING_STEPS = frozenset({"confirm_rectified", "confirm_exit", "confirm_dismantled"})
 SUMMONS_HOUR = time(10, 0)
 SUMMONS_AFTER_WORKING_DAYS = 3
+SUMMONS_REMINDERS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)))
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class CalendarService:
                 log.info("sweep raced another sweep (attempt %d); reading again", attempt + 1)
                 continue
             await self._warn_uncovered_years(snap, now)
+            await self._remind_summonses(now)
             return SweepReport(tuple(marked), tuple(ready),
                                tuple(i for i in items if i.send_after > now), tuple(codes))
         raise DubanError(N_("The calendar could not record its sweep; it will try again."))
@@ -257,7 +260,8 @@ class CalendarService:
                                                {"deadline": _iso(item.deadline)})
                     digests[(item.recipient_kind, item.recipient)].append(entry)
             await enqueue_many(session, [
-                {"key": f"digest:{kind}:{name}:{stamp}", "kind": Kind.DIGEST,
+                {"key": f"digest:{kind}:{name}:{stamp}:{_fingerprint(entries)}",
+                 "kind": Kind.DIGEST,
                  "recipient_kind": kind, "recipient": name, "payload": {"items": entries}}
                 for (kind, name), entries in digests.items()], now)
         return codes
@@ -320,6 +324,34 @@ class CalendarService:
                 await queries.append_event(session, case_id=case.id, at=now, kind=kind,
                                            actor_role="system", actor_name="duban",
                                            payload=payload)
+
+    async def _remind_summonses(self, now: datetime) -> None:
+        """The day before and one hour before a summons, remind both sides (once each; a
+        new time gives new keys)."""
+        async with self.sessions() as session:
+            upcoming = (await session.exec(select(Summons).where(
+                col(Summons.outcome).is_(None), col(Summons.meets_at) > now,
+                col(Summons.meets_at) <= now + SUMMONS_REMINDERS[0][1]))).all()
+        for summons in upcoming:
+            if summons.rsvp == "decline":
+                continue
+            for name, before in SUMMONS_REMINDERS:
+                if now < summons.meets_at - before:
+                    continue
+                key = f"summons_reminder:summons:{summons.id}:{summons.party}:" \
+                      f"{summons.meets_at.isoformat()}:{name}"
+                try:
+                    async with transaction(self.sessions) as session:
+                        session.add(SentKey(key=key, subject=f"summons/{summons.id}",
+                                            created_at=now))
+                        await session.flush()
+                        for kind, party in (("coordinators", "*"),
+                                            (summons.party_kind, summons.party)):
+                            await enqueue(session, key=f"{key}:{kind}", kind=Kind.SUMMONS,
+                                          recipient_kind=kind, recipient=party, now=now,
+                                          payload={"summons_id": summons.id, "reminder": name})
+                except IntegrityError:  # already reminded (another sweep)
+                    continue
 
     async def _warn_uncovered_years(self, snap: Snapshot, now: datetime) -> None:
         years = rules.years_in_view(snap.cases, snap.obligations, now, self.clock.tz)
@@ -523,6 +555,12 @@ def _entry(item: DueItem, snap: Snapshot) -> dict[str, Any]:
             "obligation_id": obligation_id, "party": item.party,
             "party_kind": item.party_kind, "deadline": _iso(item.deadline),
             "due_at": item.due_at.isoformat()}
+
+
+def _fingerprint(entries: Sequence[dict[str, Any]]) -> str:
+    """Digests of two sweeps at the same simulated instant must not share a key."""
+    keys = "\n".join(sorted(str(e["key"]) for e in entries))
+    return hashlib.sha1(keys.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 def _iso(value: date | None) -> str | None:
