@@ -461,32 +461,18 @@ class CaseService:
         if not await queries.bump_case_version(session, case=case, values=values):
             raise _Conflict()
 
-    def _event(self, case: Case, who: Who, *, kind: str, seq: int,
-               from_state: State | None = None, to_state: State | None = None,
-               department: str | None = None, payload: dict[str, Any] | None = None) -> Event:
-        assert case.id is not None
-        return Event(
-            case_id=case.id, seq=seq, at=self.clock.now(), kind=kind,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value if to_state else None,
-            actor_id=who.telegram_id, actor_name=who.name, actor_role=who.role,
-            department_key=department, chat_id=who.chat_id, payload=payload or {},
-        )
-
     async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
                       from_state: State | None = None, to_state: State | None = None,
                       department: str | None = None, payload: dict[str, Any] | None = None,
                       seq: int | None = None) -> Event:
         """Append the case's next event (``seq`` when the caller knows it)."""
         assert case.id is not None
-        if seq is None:
-            seq = await queries.next_event_seq(session, case_id=case.id)
-        event = self._event(case, who, kind=kind, seq=seq,
-                            from_state=from_state, to_state=to_state, department=department,
-                            payload=payload)
-        session.add(event)
-        await session.flush()
-        return event
+        return await queries.append_event(
+            session, case_id=case.id, seq=seq, at=self.clock.now(), kind=kind,
+            from_state=from_state.value if from_state else None,
+            to_state=to_state.value if to_state else None,
+            actor_id=who.telegram_id, actor_name=who.name, actor_role=who.role,
+            department_key=department, chat_id=who.chat_id, payload=payload or {})
 
     async def _retrying(self, work: Callable[[AsyncSession], Any]) -> Any:
         """Run ``work`` in a transaction; on a concurrent write, start over on fresh data."""
