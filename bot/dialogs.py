@@ -128,7 +128,7 @@ class Retry(Exception):
 INDUSTRY_CHOICES = (("steel", N_("steel")), ("coal", N_("coal")), ("cement", N_("cement")),
                     ("electrolytic_aluminium", N_("electrolytic aluminium")),
                     ("flat_glass", N_("flat glass")), ("other", N_("other")))
-CONFIRM_CHOICES = (Choice(N_("Confirm"), "yes"), Choice(N_("Cancel"), "no"))
+CONFIRM_CHOICES = (Choice(N_("Confirm"), "yes"),)  # the cancel button is added to every question
 
 
 @dataclass
