@@ -263,7 +263,9 @@ function toast(text, kind = "info") {
   const item = document.createElement("div");
   item.className = `toast toast-${kind}`;
   item.textContent = text;
-  $("toasts").append(item);
+  const box = $("toasts");
+  box.append(item);
+  while (box.children.length > 3) box.firstElementChild.remove();  // the newest three
   setTimeout(() => item.remove(), kind === "error" ? 8000 : 5000);
 }
 
