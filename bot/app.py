@@ -170,6 +170,7 @@ async def _post_shutdown(application: Application) -> None:
 
 
 _SCHEDULER = "duban.scheduler"
+_FIRST_SWEEP = "duban.first-sweep"
 
 
 def start_calendar(app: DubanApplication) -> None:
@@ -184,7 +185,8 @@ def start_calendar(app: DubanApplication) -> None:
     scheduler = build_scheduler(app.deps.settings, app.deps.settings.database_url, sweep)
     scheduler.start()
     app.bot_data[_SCHEDULER] = scheduler
-    app.create_task(sweep(), name="duban.first-sweep")
+    app.bot_data[_FIRST_SWEEP] = asyncio.get_running_loop().create_task(
+        sweep(), name=_FIRST_SWEEP)
 
 
 async def register_commands(application: DubanApplication) -> None:

@@ -42,7 +42,10 @@ class Undeliverable(Exception):
 
 def start_delivery(application: DubanApplication) -> None:
     delivery = Delivery(application)
-    application.bot_data[_TASK] = application.create_task(delivery.run(), name=_TASK)
+    # post_init runs before the application counts as running, so the task is created on the
+    # loop directly (PTB would warn) and cancelled in stop_delivery.
+    application.bot_data[_TASK] = asyncio.get_running_loop().create_task(delivery.run(),
+                                                                         name=_TASK)
 
 
 async def stop_delivery(application: DubanApplication) -> None:
