@@ -95,7 +95,7 @@ def capacity_text(case: Case, tr: Translator) -> str:
     return f"{fmt_number(case.capacity, tr)} {case.unit or ''}".strip()
 
 
-def case_line(case: Case, tr: Translator, regions_label: bool = True) -> str:
+def case_line(case: Case, tr: Translator) -> str:
     """One line per case, for lists."""
     return tr.gettext(
         N_("{ref} · {enterprise} · {region} · clause ({clause}) · {state} · deadline {deadline}"),

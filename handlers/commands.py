@@ -15,6 +15,7 @@ from bot.cards import Button, Reply, question_reply
 from bot.clock import local_today
 from bot.dialogs import Flow
 from bot.i18n import N_, DubanError
+from bot.org import Org
 from bot.reports.charts import status_chart
 from bot.reports.county import load_county_report, write_county_report
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
@@ -62,10 +63,7 @@ async def bind(update: Update, context: DubanContext) -> None:
     await bind_to(update, context, target)
 
 
-def _bind_data(context: DubanContext, chat_id: int, target: BindTarget, org: object) -> str:
-    from bot.org import Org
-
-    assert isinstance(org, Org)
+def _bind_data(context: DubanContext, chat_id: int, target: BindTarget, org: Org) -> str:
     if target.kind is ChatKind.DEPARTMENT:
         return context.deps.codec.pack(chat_id, Action.BIND, "d", target.department)
     names = [r.name for r in org.regions]
