@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -99,3 +100,21 @@ class DubanError(Exception):
 
     def render(self, translator: Translator) -> str:
         return translator.gettext(self.message, **self.params)
+
+
+class ProblemsError(DubanError):
+    """A file with problems: a headline (``{source}``, ``{count}``) and every problem in it,
+    one per line, so the whole file is reported at once."""
+
+    def __init__(self, headline: str, problems: Iterable[DubanError], *,
+                 source: str = "") -> None:
+        self.problems: tuple[DubanError, ...] = tuple(problems)
+        self.source = source
+        super().__init__(headline, source=source, count=len(self.problems))
+
+    def __str__(self) -> str:
+        return "\n".join([super().__str__(), *(f"- {p}" for p in self.problems)])
+
+    def render(self, translator: Translator) -> str:
+        return "\n".join([super().render(translator),
+                          *(f"- {p.render(translator)}" for p in self.problems)])

@@ -47,7 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.departments import DEFAULT_ALIASES, AliasTable
-from bot.i18n import N_, DubanError, Translator
+from bot.i18n import N_, DubanError, ProblemsError
 from bot.matching import (
     DEPARTMENT_SUFFIXES,
     REGION_SUFFIXES,
@@ -138,27 +138,12 @@ class EscalationSettings:
     office_hours: tuple[time, time] = (time(9, 0), time(17, 30))
 
 
-class OrgError(DubanError):
+class OrgError(ProblemsError):
     """The organisation file has problems; ``problems`` lists every one of them."""
 
     def __init__(self, problems: Iterable[DubanError], *, source: str = "") -> None:
-        self.problems: tuple[DubanError, ...] = tuple(problems)
-        self.source = source
-        super().__init__(
-            N_("The organisation file {source} has {count} problem(s)"),
-            source=source,
-            count=len(self.problems),
-        )
-
-    def __str__(self) -> str:
-        lines = [super().__str__()]
-        lines.extend(f"- {problem}" for problem in self.problems)
-        return "\n".join(lines)
-
-    def render(self, translator: Translator) -> str:
-        lines = [super().render(translator)]
-        lines.extend(f"- {problem.render(translator)}" for problem in self.problems)
-        return "\n".join(lines)
+        super().__init__(N_("The organisation file {source} has {count} problem(s)"),
+                         problems, source=source)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from bot.dates import parse_date
-from bot.i18n import N_, DubanError, Translator
+from bot.i18n import N_, DubanError, ProblemsError
 
 __all__ = [
     "DEFAULT_OFFICE_HOURS",
@@ -285,24 +285,12 @@ def next_send_time(
 # --- the override file ------------------------------------------------------------------
 
 
-class OverrideError(DubanError):
+class OverrideError(ProblemsError):
     """The holiday override file has problems; ``problems`` lists every one of them."""
 
     def __init__(self, problems: Iterable[DubanError], *, source: str = "") -> None:
-        self.problems: tuple[DubanError, ...] = tuple(problems)
-        self.source = source
-        super().__init__(
-            N_("The holiday override file {source} has {count} problem(s)"),
-            source=source, count=len(self.problems),
-        )
-
-    def __str__(self) -> str:
-        return "\n".join([super().__str__(), *(f"- {p}" for p in self.problems)])
-
-    def render(self, translator: Translator) -> str:
-        lines = [super().render(translator)]
-        lines.extend(f"- {p.render(translator)}" for p in self.problems)
-        return "\n".join(lines)
+        super().__init__(N_("The holiday override file {source} has {count} problem(s)"),
+                         problems, source=source)
 
 
 def load_overrides(path: str | Path) -> Overrides:
