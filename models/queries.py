@@ -76,6 +76,22 @@ async def list_cases(
     return list((await session.exec(statement)).all())
 
 
+async def queue_case_ids(session: AsyncSession, *, states: Sequence[str],
+                         waiting: Sequence[str], active: Sequence[str]) -> list[int]:
+    """Cases in ``states`` with an assignment in a ``waiting`` status (a group to resolve,
+    a hand-back), or with no required department in an ``active`` status; by registration."""
+    waiting_ids = select(col(Assignment.case_id)).where(col(Assignment.status).in_(waiting))
+    staffed_ids = select(col(Assignment.case_id)).where(
+        col(Assignment.required).is_(True), col(Assignment.department_key).is_not(None),
+        col(Assignment.status).in_(active))
+    rows = await session.exec(
+        select(col(Case.id)).where(
+            col(Case.state).in_(list(states)),
+            col(Case.id).in_(waiting_ids) | col(Case.id).not_in(staffed_ids))
+        .order_by(col(Case.registered_on), col(Case.ref)))
+    return [case_id for case_id in rows.all() if case_id is not None]
+
+
 async def assignments_for(session: AsyncSession, *, case_id: int) -> list[Assignment]:
     rows = await session.exec(
         select(Assignment).where(col(Assignment.case_id) == case_id)

@@ -233,10 +233,12 @@ class CaseService:
 
     async def coordinator_queue(self) -> list[CaseView]:
         """Open cases that wait for a coordinator (groups to resolve, hand-backs)."""
-        open_states = [s.value for s in State if s not in CLOSED_STATES]
         async with self.sessions() as session:
-            views = [await self._view(session, c.ref)
-                     for c in await queries.list_cases(session, states=open_states)]
+            ids = await queries.queue_case_ids(
+                session, states=open_states(),
+                waiting=[AssignmentStatus.UNRESOLVED.value, AssignmentStatus.RETURNED.value],
+                active=[s.value for s in ACTIVE_STATUSES])
+            views = [await self._view(session, case_id) for case_id in ids]
         return [v for v in views if v.needs_coordinator]
 
     async def get_by_id(self, case_id: int) -> CaseView:

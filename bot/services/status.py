@@ -21,6 +21,7 @@ from bot.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
 from models.tables import Assignment, Case
 
 OPEN = [s.value for s in State if s not in CLOSED_STATES]
+YELLOW = [s.value for s in YELLOW_STATES]
 RED_CLAUSES = [clause for clause, w in WORKFLOWS.items() if w.failing_exit]
 
 
@@ -65,7 +66,7 @@ class StatusService:
             for clause, state, count in rows.all():
                 bucket = result.closed_by_clause if state not in OPEN else result.open_by_clause
                 bucket[clause] = bucket.get(clause, 0) + count
-                if state in [s.value for s in YELLOW_STATES]:
+                if state in YELLOW:
                     result.yellow += count
                 if state == State.EXITED and clause in RED_CLAUSES:
                     result.red += count
@@ -142,7 +143,7 @@ class StatusService:
         async with self.sessions() as session:
             if which == "yellow":
                 statement = select(Case).where(
-                    col(Case.state).in_([s.value for s in YELLOW_STATES]))
+                    col(Case.state).in_(YELLOW))
             else:
                 statement = select(Case).where(col(Case.state) == State.EXITED.value,
                                                col(Case.clause).in_(RED_CLAUSES))
