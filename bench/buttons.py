@@ -26,11 +26,11 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
 from bot.app import Deps, build_application
-from bot.buttons import Action
-from bot.casefile import CaseInput
-from bot.clock import ManualClock
-from bot.org import load_demo_org
-from bot.policy.catalog import load_default_catalog
+from bot.core.buttons import Action
+from bot.core.casefile import CaseInput
+from bot.core.clock import ManualClock
+from bot.core.org import load_demo_org
+from bot.core.policy.catalog import load_default_catalog
 from bot.services.cases import Who
 from bot.services.chats import BindTarget, ChatKind
 from bot.services.org import OrgService

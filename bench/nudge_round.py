@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import Deps, build_application
-from bot.clock import ManualClock
-from bot.emulator.server import run_emulator
-from bot.org import load_demo_org
-from bot.policy.catalog import load_default_catalog
+from bot.core.clock import ManualClock
+from bot.core.org import load_demo_org
+from bot.core.policy.catalog import load_default_catalog
+from bot.devtools.emulator.server import run_emulator
 from bot.services.org import OrgService
 from bot.services.outbox import Kind, enqueue_many
 from bot.settings import Settings

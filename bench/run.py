@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.casefile import read_case_file
-from bot.clock import ManualClock
-from bot.org import load_demo_org
-from bot.policy.catalog import load_default_catalog
-from bot.policy.parser import parse_policy
+from bot.core.casefile import read_case_file
+from bot.core.clock import ManualClock
+from bot.core.org import load_demo_org
+from bot.core.policy.catalog import load_default_catalog
+from bot.core.policy.parser import parse_policy
 from bot.services.cases import CaseService, Who
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory, upgrade

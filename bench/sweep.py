@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text
 
-from bot.clock import ManualClock
-from bot.org import load_demo_org
-from bot.policy.catalog import load_default_catalog
+from bot.core.clock import ManualClock
+from bot.core.org import load_demo_org
+from bot.core.policy.catalog import load_default_catalog
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.org import OrgService

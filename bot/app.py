@@ -16,15 +16,15 @@ from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot.buttons import ButtonCodec
-from bot.clock import Clock
-from bot.dialogs import DialogService
-from bot.i18n import N_, SUPPORTED_LOCALES, get_translator
-from bot.org import Org
-from bot.policy.catalog import Catalog
+from bot.core.buttons import ButtonCodec
+from bot.core.clock import Clock
+from bot.core.i18n import N_, SUPPORTED_LOCALES, get_translator
+from bot.core.org import Org
+from bot.core.policy.catalog import Catalog
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.chats import ChatService
+from bot.services.dialogs import DialogService
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
 from bot.services.status import StatusService

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from telegram import Update
 
 from bot.app import Deps, build_application
-from bot.clock import Clock, FileClock, SystemClock
-from bot.i18n import N_, DubanError
-from bot.org import load_org
-from bot.policy.catalog import Catalog
+from bot.core.clock import Clock, FileClock, SystemClock
+from bot.core.i18n import N_, DubanError
+from bot.core.org import load_org
+from bot.core.policy.catalog import Catalog
 from bot.services.org import OrgService
 from bot.settings import Settings
 from models.db import create_engine, session_factory, upgrade

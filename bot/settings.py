@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.clock import DEFAULT_TIMEZONE
-from bot.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
+from bot.core.clock import DEFAULT_TIMEZONE
+from bot.core.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
 from models.db import DEFAULT_DATABASE_URL
 
 # Setting name -> TOML key

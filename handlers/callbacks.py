@@ -6,17 +6,17 @@ import logging
 
 from telegram import Update
 
-from bot import texts
-from bot.buttons import Action, ButtonData, ButtonError
-from bot.cards import Reply, finished_reply, question_reply
-from bot.dialogs import Answer, Finished, Flow, Question, step_needs
-from bot.i18n import DubanError, Translator
+from bot.core.buttons import Action, ButtonData, ButtonError
+from bot.core.i18n import DubanError, Translator
+from bot.core.workflow import Actor, StepInput, workflow_for
+from bot.render import texts
+from bot.render.cards import Reply, finished_reply, question_reply
 from bot.services.chats import BindTarget, ChatKind, Identity
-from bot.workflow import Actor, StepInput, workflow_for
+from bot.services.dialogs import Answer, Finished, Flow, Question, step_needs
 from handlers import commands
 from handlers.common import identify
 from handlers.context import DubanContext
-from handlers.render import send
+from handlers.sending import send
 
 log = logging.getLogger(__name__)
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 from telegram import Update
 
-from bot import calendar_texts, texts
-from bot.buttons import Action
-from bot.cards import Button, Reply, question_reply
-from bot.clock import local_today
-from bot.dialogs import Flow
-from bot.i18n import N_, DubanError
-from bot.org import Org
-from bot.reports.charts import status_chart
-from bot.reports.county import load_county_report, write_county_report
+from bot.core.buttons import Action
+from bot.core.clock import local_today
+from bot.core.i18n import N_, DubanError
+from bot.core.org import Org
+from bot.render import calendar_texts, texts
+from bot.render.cards import Button, Reply, question_reply
+from bot.render.reports.charts import status_chart
+from bot.render.reports.county import load_county_report, write_county_report
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
+from bot.services.dialogs import Flow
 from handlers.common import display_name, identify, say
 from handlers.context import DubanContext
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.cards import Reply
-from bot.i18n import DubanError, Translator
+from bot.core.i18n import DubanError, Translator
+from bot.render.cards import Reply
 from bot.services.chats import Identity
 from handlers.context import DubanContext
-from handlers.render import send
+from handlers.sending import send
 
 
 def display_name(update: Update) -> str:

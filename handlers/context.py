@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.app import Deps, DubanApplication
-from bot.i18n import Translator, get_translator
+from bot.core.i18n import Translator, get_translator
 
 
 class DubanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],

@@ -17,16 +17,16 @@ from typing import Any
 from sqlmodel import col, select
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import calendar_texts, cards, texts
 from bot.app import Deps, DubanApplication
-from bot.cards import CardContext, Reply
-from bot.clock import local_today
-from bot.i18n import get_translator
-from bot.routing import ACTIVE_STATUSES
+from bot.core.clock import local_today
+from bot.core.i18n import get_translator
+from bot.core.routing import ACTIVE_STATUSES
+from bot.render import calendar_texts, cards, texts
+from bot.render.cards import CardContext, Reply
 from bot.services.cases import CaseView, open_states
 from bot.services.chats import BindTarget, ChatKind
 from bot.services.outbox import Kind, Pending, enqueue
-from handlers.render import edit, send
+from handlers.sending import edit, send
 from models.db import transaction
 from models.tables import Assignment, Card, Case, ChatBinding
 

@@ -6,8 +6,8 @@ import logging
 
 from telegram import Update
 
-from bot import texts
-from bot.i18n import DubanError
+from bot.core.i18n import DubanError
+from bot.render import texts
 from handlers.common import say
 from handlers.context import DubanContext
 

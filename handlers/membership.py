@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import ChatMember, Update
 
-from bot import texts
+from bot.render import texts
 from handlers.common import say
 from handlers.context import DubanContext
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from telegram import Update
 
-from bot import texts
-from bot.casefile import read_case_bytes
-from bot.clock import local_today
-from bot.dialogs import Answer, Evidence
-from bot.i18n import DubanError
+from bot.core.casefile import read_case_bytes
+from bot.core.clock import local_today
+from bot.core.i18n import DubanError
+from bot.render import texts
+from bot.services.dialogs import Answer, Evidence
 from handlers.callbacks import reply_outcome
 from handlers.common import identify, say
 from handlers.context import DubanContext

@@ -75,7 +75,7 @@ The escalation ladder
 =====================
 
 From a deadline D that passed without the party's confirmation (numbers from
-:class:`~bot.org.EscalationSettings`; "wd" are working days counted after D, so a deadline on
+:class:`~bot.core.org.EscalationSettings`; "wd" are working days counted after D, so a deadline on
 a holiday does not eat into the grace):
 
 ============================  ==============================  ============================
@@ -168,11 +168,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple, Protocol
 
-from bot.dates import month_end
-from bot.i18n import N_
-from bot.org import EscalationSettings
-from bot.policy.catalog import Catalog
-from bot.workflow import CLOSED_STATES
+from bot.core.dates import month_end
+from bot.core.i18n import N_
+from bot.core.org import EscalationSettings
+from bot.core.policy.catalog import Catalog
+from bot.core.workflow import CLOSED_STATES
 from scheduler.workdays import SHANGHAI, WorkCalendar, next_send_time
 
 __all__ = [
@@ -301,7 +301,7 @@ class CaseSnapshot:
     ref: str
     region: str
     clause: str
-    state: str  # a bot.workflow.State value
+    state: str  # a bot.core.workflow.State value
     deadline: date | None
     deadline_kind: str  # rectification | extension | dismantling | exit
     routed_on: date

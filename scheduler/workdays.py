@@ -47,8 +47,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from bot.dates import parse_date
-from bot.i18n import N_, DubanError, ProblemsError
+from bot.core.dates import parse_date
+from bot.core.i18n import N_, DubanError, ProblemsError
 
 __all__ = [
     "DEFAULT_OFFICE_HOURS",

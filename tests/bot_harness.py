@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 
 from bot.app import Deps, DubanApplication, build_application
-from bot.clock import ManualClock
-from bot.policy.catalog import Catalog
+from bot.core.clock import ManualClock
+from bot.core.policy.catalog import Catalog
 from bot.settings import Settings
 from handlers.delivery import Delivery
 from tests.telegram_fakes import RecordingRequest, Sent, Users

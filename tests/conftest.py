@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import ManualClock
-from bot.org import Org, load_demo_org
-from bot.policy.catalog import Catalog, load_default_catalog
+from bot.core.clock import ManualClock
+from bot.core.org import Org, load_demo_org
+from bot.core.policy.catalog import Catalog, load_default_catalog
 from bot.services.cases import CaseService, Who
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory, upgrade

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import ManualClock
-from bot.policy.catalog import Catalog
-from bot.workflow import State
+from bot.core.clock import ManualClock
+from bot.core.policy.catalog import Catalog
+from bot.core.workflow import State
 from tests.bot_harness import Bot, start_bot
 
 COORDINATION, ENVIRONMENT, INDUSTRY, REFORM, MANAS = -1001, -1002, -1003, -1004, -1005

@@ -12,13 +12,13 @@ from decimal import Decimal
 import pytest
 from sqlmodel import col, select
 
-from bot.casefile import CaseInput
-from bot.clock import ManualClock
-from bot.i18n import DubanError
+from bot.core.casefile import CaseInput
+from bot.core.clock import ManualClock
+from bot.core.i18n import DubanError
+from bot.core.workflow import Actor, State, StepInput
 from bot.services.calendar import CalendarService
 from bot.services.cases import Who
 from bot.services.outbox import Kind, OutboxStore
-from bot.workflow import Actor, State, StepInput
 from models.tables import Notice, Outbox, SentKey
 from scheduler.workdays import WorkCalendar
 from tests.conftest import COORDINATOR, Services

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.clock import ManualClock
+from bot.core.clock import ManualClock
 from bot.services.outbox import CLAIM_LEASE, Kind
 from handlers.delivery import Delivery
 from tests.bot_harness import Bot

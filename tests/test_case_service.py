@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.casefile import CaseInput
-from bot.i18n import DubanError
+from bot.core.casefile import CaseInput
+from bot.core.i18n import DubanError
+from bot.core.workflow import Actor, State, StepInput
 from bot.services.cases import Who
-from bot.workflow import Actor, State, StepInput
 from tests.conftest import COORDINATOR, Services
 
 INDUSTRY = Who(role="liaison", name="工信联络员", telegram_id=20001, department="industry")
@@ -234,7 +234,7 @@ async def test_random_actions_record_exactly_the_successful_ones(services: Servi
     every success writes one event, every refusal writes nothing."""
     import random
 
-    from bot.workflow import workflow_for
+    from bot.core.workflow import workflow_for
 
     rng = random.Random(seed)
     clause = ["四", "五", "六", "七", "八", "九"][seed % 6]

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from bot import casefile
-from bot.casefile import (
+from bot.core import casefile
+from bot.data import DATA_DIR
+from bot.core.casefile import (
     CaseFileResult,
     RowError,
     _from_cn,
@@ -26,8 +27,8 @@ from bot.casefile import (
     read_case_file,
     read_case_rows,
 )
-from bot.i18n import DubanError, get_translator
-from bot.org import Org, load_demo_org
+from bot.core.i18n import DubanError, get_translator
+from bot.core.org import Org, load_demo_org
 
 TODAY = date(2026, 11, 29)
 EN_HEADER = ["ref", "county", "enterprise", "industry", "clause", "capacity", "unit",
@@ -158,7 +159,7 @@ def test_gbk_csv(org: Org, tmp_path: Path) -> None:
 
 
 def test_demo_case_file(org: Org) -> None:
-    path = Path(casefile.__file__).parent / "data" / "demo_cases.csv"
+    path = DATA_DIR / "demo_cases.csv"
     result = read_case_file(path, org, today=TODAY)
     assert result.errors == ()
     assert 10 <= len(result.valid) <= 15

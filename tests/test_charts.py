@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.image import imread
 
-from bot.i18n import DubanError
-from bot.reports.charts import (
+from bot.core.i18n import DubanError
+from bot.render.reports.charts import (
     FONT_ENV,
     find_cjk_font,
     has_cjk_glyphs,
@@ -26,7 +26,7 @@ from bot.reports.charts import (
     render_status_chart,
     status_chart,
 )
-from bot.reports.data import CaseRow, summarize
+from bot.services.reports import CaseRow, summarize
 from tests.conftest import Services
 from tests.test_reports import EN, ZH, build_year
 

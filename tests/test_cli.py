@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.cli import main
+from bot.cli.main import main
 
 HEADER = "ref,county,enterprise,industry,clause,capacity,unit,registered_on,description\n"
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.dates import add_months, parse_date
-from bot.i18n import DubanError
+from bot.core.dates import add_months, parse_date
+from bot.core.i18n import DubanError
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator.client import ChatMessage, EmChat, EmulatorClient, EmUser
-from bot.emulator.server import run_emulator
+from bot.devtools.emulator.client import ChatMessage, EmChat, EmulatorClient, EmUser
+from bot.devtools.emulator.server import run_emulator
 
 TOKEN = "424242:E2E-TEST-TOKEN"
 ROOT = Path(__file__).resolve().parent.parent

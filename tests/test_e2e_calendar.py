@@ -13,15 +13,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot.casefile import CaseInput
-from bot.clock import FileClock, ManualClock
-from bot.emulator.server import run_emulator
-from bot.org import load_demo_org
-from bot.policy.catalog import load_default_catalog
+from bot.core.casefile import CaseInput
+from bot.core.clock import FileClock, ManualClock
+from bot.core.org import load_demo_org
+from bot.core.policy.catalog import load_default_catalog
+from bot.core.workflow import Actor, StepInput
+from bot.devtools.emulator.server import run_emulator
 from bot.services.cases import CaseService, Who
 from bot.services.chats import BindTarget, ChatKind, ChatService
 from bot.services.org import OrgService
-from bot.workflow import Actor, StepInput
 from models.db import create_engine, session_factory, upgrade
 from tests.test_e2e import DEMO_ORG, WAIT, BotProcess
 

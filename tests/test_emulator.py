@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.emulator import EmulatorClient, EmulatorError, RunningEmulator, run_emulator
-from bot.emulator.state import (
+from bot.devtools.emulator import EmulatorClient, EmulatorError, RunningEmulator, run_emulator
+from bot.devtools.emulator.state import (
     detect_entities,
     image_size,
     parse_html,
@@ -596,7 +596,7 @@ async def test_persistence_across_restarts(tmp_path: Path) -> None:
 
 async def test_command_line_prints_the_base_url() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.emulator", "--port", "0", "--token", TOKEN,
+        sys.executable, "-m", "bot.devtools.emulator", "--port", "0", "--token", TOKEN,
         stdout=asyncio.subprocess.PIPE,
     )
     try:

@@ -26,7 +26,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.emulator import EmulatorClient, RunningEmulator, run_emulator
+from bot.devtools.emulator import EmulatorClient, RunningEmulator, run_emulator
 
 TOKEN = "777000:PTB-round-trip"
 BOT_NAME = "duban_emulator_bot"

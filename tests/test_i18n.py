@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import DubanError, get_translator, normalize_locale
+from bot.core.i18n import DubanError, get_translator, normalize_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"

@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 import pytest
 from openpyxl import load_workbook
 
-from bot.i18n import DubanError
-from bot.reports.lists import (
+from bot.core.i18n import DubanError
+from bot.render.reports.lists import (
     ListFormat,
     ListKind,
     PublicList,

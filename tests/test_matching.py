@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.i18n import DubanError, get_translator
-from bot.matching import (
+from bot.core.i18n import DubanError, get_translator
+from bot.core.matching import (
     DEPARTMENT_SUFFIXES,
     AmbiguousNameError,
     MatchResult,

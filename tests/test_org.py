@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.departments import BUILTIN_DEPARTMENTS
-from bot.i18n import DubanError, get_translator
-from bot.matching import AmbiguousNameError, UnknownNameError
-from bot.org import (
+from bot.core.departments import BUILTIN_DEPARTMENTS
+from bot.core.i18n import DubanError, get_translator
+from bot.core.matching import AmbiguousNameError, UnknownNameError
+from bot.core.org import (
     EscalationSettings,
     Org,
     OrgError,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.policy.catalog import Catalog, load_catalog
-from bot.policy.cli import policy_group
+from bot.cli.policy import policy_group
+from bot.core.policy.catalog import Catalog, load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "bot" / "data" / "seed_policy.txt"

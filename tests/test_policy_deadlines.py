@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.policy.deadlines import extract_deadlines
+from bot.core.policy.deadlines import extract_deadlines
 
 
 def shapes(text: str) -> list[tuple[str, dict[str, int]]]:

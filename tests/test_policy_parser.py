@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.departments import DEFAULT_ALIASES
-from bot.i18n import DubanError
-from bot.policy.catalog import (
+from bot.core.departments import DEFAULT_ALIASES
+from bot.core.i18n import DubanError
+from bot.core.policy.catalog import (
     Catalog,
     Clause,
     Deadline,
@@ -22,7 +22,7 @@ from bot.policy.catalog import (
     parse_chinese_number,
     to_chinese_number,
 )
-from bot.policy.parser import (
+from bot.core.policy.parser import (
     MAX_BYTES,
     decode_policy_bytes,
     parse_policy,

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from bot.cliapp import App
-from bot.i18n import normalize_locale
-from bot.reports.cli import lists_command, report_group
+from bot.cli.app import App
+from bot.cli.reports import lists_command, report_group
+from bot.core.i18n import normalize_locale
 from bot.settings import Settings
 from tests.conftest import Services
 from tests.test_reports import build_year

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.org import EscalationSettings, load_demo_org
-from bot.policy.catalog import Catalog, Clause, Deadline, Paragraph, load_default_catalog
+from bot.core.org import EscalationSettings, load_demo_org
+from bot.core.policy.catalog import Catalog, Clause, Deadline, Paragraph, load_default_catalog
 from scheduler.rules import (
     AnnualRule,
     CaseSnapshot,

@@ -21,18 +21,18 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientSession, FormData
 
-from bot.clock import FileClock
-from bot.emulator.client import EmulatorClient
-from bot.i18n import DubanError
-from bot.org import load_demo_org
-from bot.routing import AssignmentStatus
-from bot.sandbox import Sandbox, SandboxOptions
-from bot.sandbox import web as sandbox_web
-from bot.sandbox.seed import SANDBOX_START, STAGES, chat_specs, personas, seed_database
-from bot.sandbox.web import ClockPanel, split_text
+from bot.core.clock import FileClock
+from bot.core.i18n import DubanError
+from bot.core.org import load_demo_org
+from bot.core.routing import AssignmentStatus
+from bot.core.workflow import State
+from bot.devtools.emulator.client import EmulatorClient
+from bot.devtools.sandbox import Sandbox, SandboxOptions
+from bot.devtools.sandbox import web as sandbox_web
+from bot.devtools.sandbox.seed import SANDBOX_START, STAGES, chat_specs, personas, seed_database
+from bot.devtools.sandbox.web import ClockPanel, split_text
 from bot.services.cases import CaseService
 from bot.services.outbox import Kind, OutboxStore
-from bot.workflow import State
 from models.db import create_engine, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -388,8 +388,8 @@ def test_only_loopback_addresses(tmp_path: Path) -> None:
 
 @in_module_loop
 async def test_duban_sandbox_runs_until_ctrl_c(tmp_path: Path) -> None:
-    script = ("import sys; from bot.cliapp import App; from bot.settings import load_settings; "
-              "from bot.sandbox.cli import sandbox_command; "
+    script = ("import sys; from bot.cli.app import App; from bot.settings import load_settings; "
+              "from bot.cli.sandbox import sandbox_command; "
               "sandbox_command.main(sys.argv[1:], obj=App(load_settings()))")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TELEGRAM_"))}
     process = await asyncio.create_subprocess_exec(

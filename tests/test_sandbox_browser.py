@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.sandbox import Sandbox, SandboxOptions
+from bot.devtools.sandbox import Sandbox, SandboxOptions
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("DUBAN_REQUIRE_BROWSER") == "1"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import DubanError
+from bot.core.i18n import DubanError
 from bot.settings import load_settings
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.i18n import DubanError, get_translator
+from bot.core.i18n import DubanError, get_translator
 from scheduler.workdays import (
     DayOverride,
     OverrideError,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.i18n import DubanError
-from bot.workflow import (
+from bot.core.i18n import DubanError
+from bot.core.workflow import (
     CLOSED_STATES,
     WORKFLOWS,
     Actor,

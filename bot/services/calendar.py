@@ -33,14 +33,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import Clock
-from bot.i18n import N_, DubanError
-from bot.org import Org
-from bot.policy.catalog import Catalog
-from bot.routing import ACTIVE_STATUSES, AssignmentStatus
+from bot.core.clock import Clock
+from bot.core.i18n import N_, DubanError
+from bot.core.org import Org
+from bot.core.policy.catalog import Catalog
+from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
+from bot.core.workflow import CLOSED_STATES, Actor, State, StepInput
 from bot.services.cases import SYSTEM, CaseService, Who
 from bot.services.outbox import Kind, enqueue, enqueue_many
-from bot.workflow import CLOSED_STATES, Actor, State, StepInput
 from models import queries
 from models.db import transaction
 from models.tables import Assignment, Case, Event, Notice, Obligation, SentKey, Summons

@@ -18,13 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.casefile import CaseInput
-from bot.clock import Clock, local_today
-from bot.i18n import N_, DubanError
-from bot.policy.catalog import Catalog
-from bot.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
-from bot.services.outbox import Kind, enqueue, enqueue_many
-from bot.workflow import (
+from bot.core.casefile import CaseInput
+from bot.core.clock import Clock, local_today
+from bot.core.i18n import N_, DubanError
+from bot.core.policy.catalog import Catalog
+from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
+from bot.core.workflow import (
     CLOSED_STATES,
     Actor,
     CaseFacts,
@@ -35,6 +34,7 @@ from bot.workflow import (
     decide,
     workflow_for,
 )
+from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
 from models.tables import Assignment, Case, Event

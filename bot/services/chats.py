@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import Clock
-from bot.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
-from bot.matching import MatchResult
-from bot.org import Org
+from bot.core.clock import Clock
+from bot.core.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
+from bot.core.matching import MatchResult
+from bot.core.org import Org
 from bot.services.cases import Who
 from bot.services.outbox import enqueue
 from models.db import transaction

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.departments import DEFAULT_ALIASES
-from bot.i18n import N_, DubanError
-from bot.org import EscalationSettings, Org, OrgDepartment, Person, Prefecture, Region
+from bot.core.departments import DEFAULT_ALIASES
+from bot.core.i18n import N_, DubanError
+from bot.core.org import EscalationSettings, Org, OrgDepartment, Person, Prefecture, Region
 from models import queries
 from models.db import transaction
 from models.tables import Department, Setting

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.routing import AssignmentStatus
-from bot.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from bot.core.routing import AssignmentStatus
+from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
 from models.tables import Assignment, Case
 
 OPEN = [s.value for s in State if s not in CLOSED_STATES]

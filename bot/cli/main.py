@@ -1,0 +1,516 @@
+"""The ``duban`` command line.
+
+``duban`` alone sets up a local demo (the 昌州 organisation and a dozen cases in a SQLite file)
+and prints where things stand. The subcommands reach every core service: the policy catalog,
+the organisation, cases and their workflow, and the database.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.cli.app import App, pass_app
+from bot.cli.policy import policy_group
+from bot.cli.reports import lists_command, report_group
+from bot.cli.sandbox import sandbox_command
+from bot.core.casefile import CaseFileResult, read_case_file
+from bot.core.clock import local_today
+from bot.core.i18n import N_, DubanError, get_translator, normalize_locale
+from bot.core.org import Org, load_demo_org, load_org
+from bot.core.workflow import Actor, State, StepInput
+from bot.data import DATA_DIR
+from bot.render import texts
+from bot.services.cases import CaseService, Who, is_overdue, open_states
+from bot.services.chats import ChatKind, ChatService
+from bot.settings import load_settings
+from models.db import current_revision, session_factory
+
+CONSOLE = Who(role="console", name="console")
+
+
+class DubanGroup(click.Group):
+    """Turns errors a person can act on into a clear message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DubanError as error:
+            tr = get_translator(ctx.obj.settings.locale if isinstance(ctx.obj, App) else None)
+            click.echo(tr.gettext(N_("Error: {message}"), message=error.render(tr)), err=True)
+            ctx.exit(1)
+        except OperationalError as error:
+            tr = get_translator(ctx.obj.settings.locale if isinstance(ctx.obj, App) else None)
+            click.echo(tr.gettext(N_("Error: the database cannot be reached ({reason})."),
+                                  reason=str(error.orig)), err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=DubanGroup, invoke_without_command=True)
+@click.option("--database", envvar="DATABASE_URL", help="Database URL (default: ./duban.db).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Language of the output (default: DUBAN_LOCALE or zh).")
+@click.version_option(package_name="duban")
+@click.pass_context
+def main(ctx: click.Context, database: str | None, lang: str | None) -> None:
+    """督办 duban: routes backward-capacity cases to departments and follows them up."""
+    try:
+        settings = load_settings()
+    except DubanError as error:
+        click.echo(error.render(get_translator(None)), err=True)
+        ctx.exit(2)
+    if lang:
+        settings = replace(settings, locale=normalize_locale(lang))
+    if database:
+        settings = replace(settings, database_url=database)
+    ctx.obj = App(settings=settings, database=database)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run if settings.telegram_bot_token else sandbox_command)
+
+
+main.add_command(policy_group, "policy")
+main.add_command(report_group, "report")
+main.add_command(lists_command, "lists")
+main.add_command(sandbox_command, "sandbox")
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--reset", is_flag=True, help="Start over: delete the local demo database first.")
+@pass_app
+def demo(app: App, reset: bool) -> None:
+    """Set up the demo organisation and cases locally and show where things stand."""
+    url = app.database or app.settings.database_url
+    if reset and url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1]) if "///" in url else None
+        if path and path.exists():
+            path.unlink()
+    org = load_demo_org()
+    demo_file = DATA_DIR / "demo_cases.csv"
+
+    async def work(engine: AsyncEngine) -> None:
+        await app.org(engine).load(org)
+        result = read_case_file(demo_file, org, today=local_today(app.clock))
+        if result.errors:
+            raise DubanError(N_("The demo case file is broken; please report this."))
+        cases = app.cases(engine)
+        report = await cases.import_cases(result.valid, CONSOLE)
+        click.echo(texts.import_report(report, app.tr))
+        click.echo("")
+        await _overview(app, cases, org)
+
+    app.run(work)
+    click.echo("")
+    app.say(N_("Database: {url}"), url=url)
+    app.say(N_("Try: duban case list · duban case show {ref} · duban policy show 四 · "
+               "duban org show · duban --help"), ref=_first_demo_ref(demo_file))
+
+
+def _first_demo_ref(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    return lines[1].split(",", 1)[0] if len(lines) > 1 else "REF"
+
+
+async def _overview(app: App, cases: CaseService, org: Org) -> None:
+    everything = await cases.find()
+    today = local_today(app.clock)
+    app.say(N_("{prefecture}: {total} cases, {open} open, {overdue} overdue."),
+            prefecture=org.prefecture.name, total=len(everything),
+            open=sum(1 for c in everything if c.state in open_states()),
+            overdue=sum(1 for c in everything if is_overdue(c, today)))
+    by_region = Counter(c.region_name for c in everything)
+    for region, count in sorted(by_region.items()):
+        app.say(N_("- {region}: {count}"), region=region, count=count)
+    queue = await cases.coordinator_queue()
+    if queue:
+        app.say(N_("Waiting for a coordinator: {refs}"), refs=", ".join(v.case.ref for v in queue))
+    upcoming = sorted((c for c in everything if c.deadline and c.state in open_states()),
+                      key=lambda c: c.deadline or date.max)[:5]
+    if upcoming:
+        app.say(N_("Next deadlines:"))
+        for case in upcoming:
+            click.echo("  " + texts.case_line(case, app.tr))
+
+
+# -- the bot --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--webhook-url", help="Public HTTPS URL Telegram posts updates to (webhook mode).")
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook listen address.")
+@click.option("--port", default=8443, show_default=True, type=int, help="Webhook port.")
+@click.option("--secret-token", envvar="DUBAN_WEBHOOK_SECRET",
+              help="Secret Telegram sends with each webhook request (required for webhooks).")
+@pass_app
+def run(app: App, webhook_url: str | None, listen: str, port: int,
+        secret_token: str | None) -> None:
+    """Run the bot: long polling, or a webhook server with --webhook-url."""
+    from bot.runner import WebhookOptions, configure_logging, run_bot
+
+    configure_logging(app.settings)
+    webhook = None
+    if webhook_url:
+        path = webhook_url.rstrip("/").rsplit("/", 1)[-1] or "telegram"
+        webhook = WebhookOptions(webhook_url, secret_token or "", listen, port, path)
+    run_bot(app.settings, app.catalog, webhook)
+
+
+# -- the calendar -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--at", "at", required=True,
+              help="The instant, e.g. 2026-12-01T09:00+08:00 (no offset: the org's time zone).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_app
+def preview(app: App, at: str, fmt: str) -> None:
+    """What the calendar would send at an instant, without sending anything."""
+    try:
+        instant = datetime.fromisoformat(at)
+    except ValueError:
+        raise DubanError(N_("“{value}” is not a date and time like 2026-12-01T09:00+08:00."),
+                         value=at) from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=app.settings.tz)
+
+    async def work(engine: AsyncEngine) -> list[dict[str, Any]]:
+        items = await app.calendar(engine).preview(instant)
+        chats = ChatService(session_factory(engine), app.clock)
+        coordination = await chats.chat_for(kind=ChatKind.COORDINATION)
+        rows = []
+        for item in items:
+            if item.recipient_kind == "coordinators":
+                chat = coordination
+            else:
+                chat = await chats.chat_for(kind=ChatKind(item.recipient_kind),
+                                            key=item.recipient)
+            rows.append({"key": item.key, "kind": item.kind, "chat": chat,
+                         "recipient": f"{item.recipient_kind}:{item.recipient}",
+                         "case_refs": list(item.case_refs), "obligation": item.obligation,
+                         "due_at": item.due_at.isoformat(), "step": item.step,
+                         "send_after": item.send_after.isoformat()})
+        return rows
+
+    rows = app.run(work)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['due_at']}  {row['kind']:<16} {row['step']:<12} {row['recipient']}  "
+                   + " ".join(row["case_refs"] or [row["obligation"] or ""]))
+    click.echo(app.tr.ngettext("{n} message would be sent.", "{n} messages would be sent.",
+                               len(rows)))
+
+
+@main.command()
+@pass_app
+def sweep(app: App) -> None:
+    """Run the calendar's sweep once now (the bot runs it on its own every few minutes)."""
+
+    async def work(engine: AsyncEngine) -> Any:
+        return await app.calendar(engine).sweep()
+
+    report = app.run(work)
+    app.say(N_("Marked overdue: {overdue}; queued: {queued}; notices: {notices}."),
+            overdue=len(report.marked_overdue), queued=len(report.items),
+            notices="、".join(report.notices) or "—")
+
+
+# -- database ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database: migrations."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Apply the migrations (also done by every other command)."""
+
+    async def work(engine: AsyncEngine) -> str | None:
+        return await current_revision(engine)
+
+    app.say(N_("Database is at revision {revision}."), revision=app.run(work))
+
+
+# -- organisation -----------------------------------------------------------------------------
+
+
+@main.group()
+def org() -> None:
+    """The organisation: counties, parks, departments, people."""
+
+
+@org.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def org_load(app: App, file: Path) -> None:
+    """Load (or update) the organisation from a TOML FILE."""
+    loaded = load_org(file)
+    report = app.run(lambda engine: app.org(engine).load(loaded))
+    app.say(N_("Loaded {prefecture}: {regions} counties and parks, {departments} departments, "
+               "{people} people."), prefecture=loaded.prefecture.name, regions=report.regions,
+            departments=report.departments, people=report.people)
+
+
+@org.command("show")
+@pass_app
+def org_show(app: App) -> None:
+    """Show the stored organisation."""
+    stored: Org = app.run(lambda engine: app.org(engine).current())
+    tr = app.tr
+    app.say(N_("{prefecture} ({commission}); notices numbered {prefix}〔year〕n号"),
+            prefecture=stored.prefecture.name, commission=stored.prefecture.commission,
+            prefix=stored.prefecture.notice_prefix)
+    for heading, regions in ((N_("Counties:"), stored.counties), (N_("Parks:"), stored.parks)):
+        app.say(heading)
+        for region in regions:
+            also = f"  ({'、'.join(region.aliases)})" if region.aliases else ""
+            click.echo(f"  {region.name}{also}")
+    app.say(N_("Departments:"))
+    aliases = stored.alias_table()
+    for department in stored.departments:
+        official = aliases.name(department.key, tr.locale)
+        click.echo(f"  {department.key}: {department.name} / {official}")
+    app.say(N_("People:"))
+    for person in stored.people:
+        where = person.department or person.region or ""
+        role = tr.gettext(N_("coordinator") if person.is_coordinator else N_("liaison"))
+        click.echo(f"  {person.name} ({person.telegram_id}) {role} {where}".rstrip())
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+
+@main.group()
+def case() -> None:
+    """Cases: import, list, show, and their workflow steps."""
+
+
+@case.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid rows even when some rows are bad.")
+@pass_app
+def case_import(app: App, file: Path, skip_invalid: bool) -> None:
+    """Import cases from a .csv or .xlsx FILE (validated first; same ref twice is a no-op)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        result = _read_with_progress(app, file, stored)
+        if result.errors:
+            click.echo(texts.row_errors(result.errors, app.tr), err=True)
+            if not skip_invalid:
+                raise DubanError(N_("Nothing was imported: fix the rows above, or use "
+                                    "--skip-invalid to import the {n} valid rows."),
+                                 n=len(result.valid))
+        cases = app.cases(engine)
+        if sys.stderr.isatty():
+            with click.progressbar(length=len(result.valid), file=sys.stderr,
+                                   label=app.tr.gettext(N_("Importing"))) as bar:
+                report = await cases.import_cases(result.valid, CONSOLE,
+                                                  progress=lambda done: bar.update(1))
+        else:
+            report = await cases.import_cases(result.valid, CONSOLE)
+        click.echo(texts.import_report(report, app.tr))
+
+    app.run(work)
+
+
+def _read_with_progress(app: App, file: Path, stored: Org) -> CaseFileResult:
+    today = local_today(app.clock)
+    if not sys.stderr.isatty():
+        return read_case_file(file, stored, today=today)
+    with click.progressbar(length=0, file=sys.stderr,
+                           label=app.tr.gettext(N_("Checking rows"))) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return read_case_file(file, stored, today=today, progress=progress)
+
+
+@case.command("list")
+@click.option("--county", "region", help="A county or park (forgiving match).")
+@click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in State]))
+@click.option("--clause", help="A clause such as 四.")
+@click.option("--department", help="A department (key or name).")
+@click.option("--open", "only_open", is_flag=True, help="Only cases not closed.")
+@pass_app
+def case_list(app: App, region: str | None, states: tuple[str, ...], clause: str | None,
+              department: str | None, only_open: bool) -> None:
+    """List cases."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        region_name = stored.resolve_region(region).name if region else None
+        department_key = stored.resolve_department(department).key if department else None
+        clause_ref = app.catalog.find_clause(clause).ref if clause else None
+        wanted = list(states) or (open_states() if only_open else None)
+        found = await app.cases(engine).find(region=region_name, states=wanted,
+                                             clause=clause_ref, department=department_key)
+        for item in found:
+            click.echo(texts.case_line(item, app.tr))
+        click.echo(app.tr.ngettext("{n} case.", "{n} cases.", len(found)))
+
+    app.run(work)
+
+
+@case.command("show")
+@click.argument("ref")
+@pass_app
+def case_show(app: App, ref: str) -> None:
+    """Show a case: facts, state, deadline, assignments and why, timeline."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        view = await app.cases(engine).get(ref)
+        click.echo(texts.case_detail(view, app.tr, stored.alias_table(), app.settings.tz))
+
+    app.run(work)
+
+
+@case.command("queue")
+@pass_app
+def case_queue(app: App) -> None:
+    """Cases waiting for a coordinator (groups to resolve, hand-backs, nobody assigned)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        queue = await app.cases(engine).coordinator_queue()
+        for view in queue:
+            click.echo(texts.case_line(view.case, app.tr))
+            for group in view.unresolved_groups:
+                app.say(N_("  group to resolve: {group}"), group=group.as_written)
+            for returned in view.returned:
+                app.say(N_("  handed back by {department}: {reason}"),
+                        department=returned.department_key, reason=returned.reason or "")
+        click.echo(app.tr.ngettext("{n} case.", "{n} cases.", len(queue)))
+
+    app.run(work)
+
+
+@case.command("step")
+@click.argument("ref")
+@click.argument("step")
+@click.option("--department", help="Act for this department (key or name).")
+@click.option("--evidence", multiple=True, help="An evidence reference (file name, photo id).")
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="Date (YYYY-MM-DD).")
+@click.option("--capacity", type=float)
+@click.option("--note")
+@click.option("--reason")
+@click.option("--months", type=int)
+@pass_app
+def case_step(app: App, ref: str, step: str, department: str | None, evidence: tuple[str, ...],
+              on: Any, capacity: float | None, note: str | None, reason: str | None,
+              months: int | None) -> None:
+    """Take workflow STEP on case REF (e.g. accept, order_rectification, measure:line_sealed).
+
+    With --department the step is taken for that department, else as a coordinator.
+    """
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        key = stored.resolve_department(department).key if department else None
+        action = StepInput(step=step, actor=Actor.DEPARTMENT if key else Actor.COORDINATOR,
+                           department=key, evidence=evidence, on=on.date() if on else None,
+                           capacity=capacity, note=note, reason=reason, months=months)
+        result = await app.cases(engine).take_step(ref, action, CONSOLE)
+        if result.outcome.completes:
+            app.say(N_("Done: case {ref} is now {state}."), ref=ref,
+                    state=texts.state_label(result.view.case.state, app.tr))
+        else:
+            names = stored.alias_table()
+            app.say(N_("Recorded; waiting for: {departments}."),
+                    departments="、".join(sorted(names.name(d, app.tr.locale)
+                                                for d in result.outcome.waiting_for)))
+
+    app.run(work)
+
+
+@case.command("hand-back")
+@click.argument("ref")
+@click.option("--department", required=True)
+@click.option("--reason", required=True)
+@pass_app
+def case_hand_back(app: App, ref: str, department: str, reason: str) -> None:
+    """A department hands case REF back as not its duty (非本部门职责)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        key = stored.resolve_department(department).key
+        await app.cases(engine).hand_back(ref, key, reason, CONSOLE)
+        app.say(N_("Case {ref} handed back; the coordinators will re-route it."), ref=ref)
+
+    app.run(work)
+
+
+@case.command("reroute")
+@click.argument("ref")
+@click.option("--to", "targets", multiple=True, required=True, help="A department; repeatable.")
+@click.option("--group", help="Resolve this by-duty group of the case (e.g. 相关部门).")
+@click.option("--reason")
+@pass_app
+def case_reroute(app: App, ref: str, targets: tuple[str, ...], group: str | None,
+                 reason: str | None) -> None:
+    """Route case REF to departments (a coordinator's re-routing or group resolution)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        stored = await app.org(engine).current()
+        keys = [stored.resolve_department(t).key for t in targets]
+        view = await app.cases(engine).reroute(ref, keys, CONSOLE, group=group, reason=reason)
+        names = stored.alias_table()
+        app.say(N_("Case {ref} now waits for: {departments}."), ref=ref,
+                departments="、".join(sorted(names.name(d, app.tr.locale)
+                                            for d in view.required_departments)))
+
+    app.run(work)
+
+
+@case.command("pause")
+@click.argument("ref")
+@click.option("--reason", required=True)
+@pass_app
+def case_pause(app: App, ref: str, reason: str) -> None:
+    """Pause the reminders and escalation of case REF (the reason is recorded)."""
+    _set_paused(app, ref, reason, paused=True)
+
+
+@case.command("resume")
+@click.argument("ref")
+@click.option("--reason", required=True)
+@pass_app
+def case_resume(app: App, ref: str, reason: str) -> None:
+    """Resume the reminders and escalation of case REF."""
+    _set_paused(app, ref, reason, paused=False)
+
+
+def _set_paused(app: App, ref: str, reason: str, *, paused: bool) -> None:
+    app.run(lambda engine: app.calendar(engine).set_paused(ref, paused, reason, CONSOLE))
+    app.say(N_("Done: case {ref} is now {state}."), ref=ref,
+            state="paused" if paused else "resumed")
+
+
+@case.command("skip")
+@click.argument("ref")
+@click.argument("step")
+@click.option("--reason", required=True)
+@pass_app
+def case_skip(app: App, ref: str, step: str, reason: str) -> None:
+    """Skip one escalation STEP of case REF (T-7, overdue, reminder, notice, summons …)."""
+    app.run(lambda engine: app.calendar(engine).skip(ref, step, reason, CONSOLE))
+    app.say(N_("Done: case {ref} is now {state}."), ref=ref, state=f"skip {step}")
+
+

@@ -1,0 +1,490 @@
+"""Case workflows: one state machine per clause type, written as data.
+
+A workflow is a set of named steps. Each step moves a case from one of its ``sources`` to its
+``target`` state, is taken by a given actor (a department liaison, a coordinator or the system),
+and says what it needs (evidence, a date, a capacity figure, a note, a reason). Steps marked
+``joint`` move the case only when every required department has taken them; until then each
+department's confirmation is recorded and the case stays where it is.
+
+The machines follow the clauses of the guiding opinion (工信部联产业〔2017〕30号):
+
+* （四） energy: rectify within 6 months, at most one extension of at most 3 months, else exit.
+* （五） environment: restricted production or stop and rectify; serious cases closed with the
+  approval of the government that has the power.
+* （六） quality: stop and rectify; not rectified within 6 months, closed with approval.
+* （七） safety: stopped at once; still unsafe, closed and licences revoked.
+* （八） technology: dismantle at once, or cut, seal, announce and dismantle by a set date.
+* （九） exit: close the enterprise or cut power and water, remove power units, seal equipment.
+
+Everything here is pure: it takes the case's facts and ``today`` and answers; the services
+write the results and the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from bot.core.dates import add_months
+from bot.core.i18n import N_, DubanError
+
+
+class State(StrEnum):
+    ROUTED = "routed"
+    ACCEPTED = "accepted"
+    RECTIFYING = "rectifying"
+    EXTENSION_REQUESTED = "extension_requested"
+    RECTIFIED = "rectified"
+    OVERDUE = "overdue"
+    CLOSURE_REQUESTED = "closure_requested"
+    SHUTDOWN_ORDERED = "shutdown_ordered"
+    SEALED = "sealed"
+    EXITED = "exited"
+
+
+class Actor(StrEnum):
+    DEPARTMENT = "department"
+    COORDINATOR = "coordinator"
+    SYSTEM = "system"
+
+
+class Need(StrEnum):
+    """What a step asks for before it is recorded."""
+
+    EVIDENCE = "evidence"  # a photo or a document
+    DATE = "date"  # a date (not in the future for completions; in the future for set dates)
+    FUTURE_DATE = "future_date"
+    CAPACITY = "capacity"
+    NOTE = "note"
+    REASON = "reason"
+    MONTHS = "months"  # 1 to 3, for extension requests
+
+
+class Measure(StrEnum):
+    """Exit measures a department confirms one by one (（八）（九）)."""
+
+    PRODUCTION_STOPPED = "production_stopped"
+    POWER_WATER_CUT = "power_water_cut"
+    POWER_UNITS_REMOVED = "power_units_removed"
+    LINE_SEALED = "line_sealed"
+    EQUIPMENT_DISMANTLED = "equipment_dismantled"
+    PUBLIC_COMMITMENT = "public_commitment"
+    WEBSITE_ANNOUNCEMENT = "website_announcement"
+    LICENCES_REVOKED = "licences_revoked"
+    ENTERPRISE_CLOSED = "enterprise_closed"
+
+
+MEASURE_LABELS: Mapping[Measure, str] = {
+    Measure.PRODUCTION_STOPPED: N_("production stopped"),
+    Measure.POWER_WATER_CUT: N_("power and water cut"),
+    Measure.POWER_UNITS_REMOVED: N_("power units removed"),
+    Measure.LINE_SEALED: N_("production line sealed"),
+    Measure.EQUIPMENT_DISMANTLED: N_("main equipment dismantled"),
+    Measure.PUBLIC_COMMITMENT: N_("public commitment not to restart"),
+    Measure.WEBSITE_ANNOUNCEMENT: N_("announcement on the government website"),
+    Measure.LICENCES_REVOKED: N_("licences revoked"),
+    Measure.ENTERPRISE_CLOSED: N_("enterprise closed or banned"),
+}
+
+STATE_LABELS: Mapping[State, str] = {
+    State.ROUTED: N_("routed, awaiting acceptance"),
+    State.ACCEPTED: N_("accepted"),
+    State.RECTIFYING: N_("rectifying"),
+    State.EXTENSION_REQUESTED: N_("extension requested"),
+    State.RECTIFIED: N_("rectified and verified"),
+    State.OVERDUE: N_("overdue"),
+    State.CLOSURE_REQUESTED: N_("closure submitted for government approval"),
+    State.SHUTDOWN_ORDERED: N_("shutdown ordered"),
+    State.SEALED: N_("sealed, awaiting dismantling"),
+    State.EXITED: N_("exited"),
+}
+
+CLOSED_STATES = frozenset({State.RECTIFIED, State.EXITED})
+# Yellow card: ordered to rectify by a deadline.
+YELLOW_STATES = frozenset({State.RECTIFYING, State.EXTENSION_REQUESTED})
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+    sources: frozenset[State]
+    target: State | None  # None: the case stays in its state (a measure, a date set)
+    actor: Actor = Actor.DEPARTMENT
+    needs: tuple[Need, ...] = ()
+    joint: bool = False
+    measure: Measure | None = None  # a measure step keeps the state and ticks one measure
+    requires_all_measures: bool = False
+    max_times: int | None = None
+    # Deadline effects
+    sets_deadline_from_date: bool = False  # the step's date becomes the deadline
+    extends_deadline: bool = False  # approved extension: deadline += requested months
+    clears_deadline: bool = False
+    requires_overdue: bool = False  # only once the deadline has passed
+
+
+@dataclass(frozen=True)
+class Workflow:
+    clause: str
+    title: str
+    initial_deadline_months: int | None
+    steps: tuple[Step, ...]
+    measures: tuple[Measure, ...] = ()
+    extension_max_months: int | None = None
+    failing_exit: bool = True  # an exit here means "closed after failing" (red card)
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise DubanError(N_("Unknown step {step} for clause {clause}."), step=name,
+                         clause=self.clause)
+
+    def states(self) -> frozenset[State]:
+        found: set[State] = {State.ROUTED}
+        for step in self.steps:
+            found |= step.sources
+            if step.target is not None:
+                found.add(step.target)
+        return frozenset(found)
+
+    def initial_deadline(self, registered_on: date) -> date | None:
+        if self.initial_deadline_months is None:
+            return None
+        return add_months(registered_on, self.initial_deadline_months)
+
+
+def _s(*states: State) -> frozenset[State]:
+    return frozenset(states)
+
+
+def _accept() -> Step:
+    return Step("accept", N_("Accept"), _s(State.ROUTED), State.ACCEPTED, joint=True)
+
+
+def _measure_steps(measures: Iterable[Measure], sources: frozenset[State]) -> tuple[Step, ...]:
+    return tuple(
+        Step(f"measure:{m.value}", MEASURE_LABELS[m], sources, None,
+             needs=(Need.EVIDENCE, Need.DATE), measure=m)
+        for m in measures
+    )
+
+
+def _exit_steps(measures: tuple[Measure, ...]) -> tuple[Step, ...]:
+    sources = _s(State.SHUTDOWN_ORDERED)
+    return (*_measure_steps(measures, sources),
+            Step("confirm_exit", N_("Confirm exit"), sources, State.EXITED,
+                 needs=(Need.CAPACITY, Need.NOTE), joint=True, requires_all_measures=True))
+
+
+def _overdue_step() -> Step:
+    return Step("mark_overdue", N_("Mark overdue"), _s(State.RECTIFYING), State.OVERDUE,
+                actor=Actor.SYSTEM, requires_overdue=True)
+
+
+def _rectified_step() -> Step:
+    return Step("confirm_rectified", N_("Confirm rectified and verified"), _s(State.RECTIFYING),
+                State.RECTIFIED, needs=(Need.EVIDENCE, Need.DATE), joint=True,
+                clears_deadline=True)
+
+
+_EXIT_MEASURES = (
+    Measure.POWER_WATER_CUT, Measure.POWER_UNITS_REMOVED, Measure.LINE_SEALED,
+    Measure.EQUIPMENT_DISMANTLED, Measure.PUBLIC_COMMITMENT, Measure.WEBSITE_ANNOUNCEMENT,
+)
+
+ENERGY = Workflow(
+    clause="四", title=N_("Energy consumption"), initial_deadline_months=6,
+    extension_max_months=3, measures=_EXIT_MEASURES,
+    steps=(
+        _accept(),
+        Step("order_rectification", N_("Order rectification"), _s(State.ACCEPTED),
+             State.RECTIFYING, needs=(Need.EVIDENCE,)),
+        Step("request_extension", N_("Request an extension"), _s(State.RECTIFYING),
+             State.EXTENSION_REQUESTED, needs=(Need.REASON, Need.MONTHS), max_times=1),
+        Step("approve_extension", N_("Approve the extension"), _s(State.EXTENSION_REQUESTED),
+             State.RECTIFYING, actor=Actor.COORDINATOR, extends_deadline=True),
+        Step("deny_extension", N_("Deny the extension"), _s(State.EXTENSION_REQUESTED),
+             State.RECTIFYING, actor=Actor.COORDINATOR, needs=(Need.REASON,)),
+        _rectified_step(),
+        _overdue_step(),
+        Step("report_failed", N_("Report still failing after rectification"),
+             _s(State.RECTIFYING), State.SHUTDOWN_ORDERED, needs=(Need.EVIDENCE, Need.NOTE),
+             clears_deadline=True),
+        Step("order_shutdown", N_("Order shutdown and exit"), _s(State.OVERDUE),
+             State.SHUTDOWN_ORDERED, needs=(Need.EVIDENCE,), clears_deadline=True),
+        *_exit_steps(_EXIT_MEASURES),
+    ),
+)
+
+_CLOSURE_MEASURES = (Measure.PRODUCTION_STOPPED, Measure.POWER_WATER_CUT, Measure.LINE_SEALED,
+                     Measure.PUBLIC_COMMITMENT)
+
+
+def _closure_steps() -> tuple[Step, ...]:
+    """Closure with the approval of the government that has the power （五）（六）."""
+    return (
+        Step("request_closure", N_("Submit closure for government approval"),
+             _s(State.RECTIFYING, State.OVERDUE), State.CLOSURE_REQUESTED,
+             needs=(Need.EVIDENCE, Need.NOTE), clears_deadline=True),
+        Step("confirm_closure_approved", N_("Government approved the closure"),
+             _s(State.CLOSURE_REQUESTED), State.SHUTDOWN_ORDERED, needs=(Need.EVIDENCE,)),
+        *_exit_steps(_CLOSURE_MEASURES),
+    )
+
+
+ENVIRONMENT = Workflow(
+    clause="五", title=N_("Environmental protection"), initial_deadline_months=None,
+    measures=_CLOSURE_MEASURES,
+    steps=(
+        _accept(),
+        Step("order_restriction", N_("Order restricted production or stop and rectify"),
+             _s(State.ACCEPTED), State.RECTIFYING, needs=(Need.EVIDENCE, Need.FUTURE_DATE),
+             sets_deadline_from_date=True),
+        _rectified_step(),
+        _overdue_step(),
+        *_closure_steps(),
+    ),
+)
+
+QUALITY = Workflow(
+    clause="六", title=N_("Product quality"), initial_deadline_months=6,
+    measures=_CLOSURE_MEASURES,
+    steps=(
+        _accept(),
+        Step("order_stop_rectify", N_("Order stop and rectify"), _s(State.ACCEPTED),
+             State.RECTIFYING, needs=(Need.EVIDENCE,)),
+        _rectified_step(),
+        _overdue_step(),
+        *_closure_steps(),
+    ),
+)
+
+_SAFETY_MEASURES = (Measure.PRODUCTION_STOPPED, Measure.LICENCES_REVOKED,
+                    Measure.POWER_WATER_CUT)
+
+SAFETY = Workflow(
+    clause="七", title=N_("Work safety"), initial_deadline_months=None,
+    measures=_SAFETY_MEASURES,
+    steps=(
+        _accept(),
+        Step("order_stop", N_("Order immediate stop for rectification"), _s(State.ACCEPTED),
+             State.RECTIFYING, needs=(Need.EVIDENCE, Need.DATE)),
+        Step("set_rectification_date", N_("Set a rectification deadline"), _s(State.RECTIFYING),
+             None, needs=(Need.FUTURE_DATE,), sets_deadline_from_date=True),
+        _rectified_step(),
+        _overdue_step(),
+        Step("report_failed", N_("Still unsafe after rectification: close"),
+             _s(State.RECTIFYING, State.OVERDUE), State.SHUTDOWN_ORDERED,
+             needs=(Need.EVIDENCE, Need.NOTE), clears_deadline=True),
+        *_exit_steps(_SAFETY_MEASURES),
+    ),
+)
+
+_SEAL_MEASURES = (Measure.POWER_WATER_CUT, Measure.POWER_UNITS_REMOVED, Measure.LINE_SEALED,
+                  Measure.PUBLIC_COMMITMENT, Measure.WEBSITE_ANNOUNCEMENT)
+
+TECHNOLOGY = Workflow(
+    clause="八", title=N_("Technology and equipment"), initial_deadline_months=None,
+    measures=_SEAL_MEASURES, failing_exit=False,
+    steps=(
+        _accept(),
+        Step("confirm_dismantled", N_("Confirm main equipment dismantled"),
+             _s(State.ACCEPTED, State.SEALED, State.OVERDUE), State.EXITED,
+             needs=(Need.EVIDENCE, Need.DATE, Need.CAPACITY), joint=True, clears_deadline=True),
+        *_measure_steps(_SEAL_MEASURES, _s(State.ACCEPTED)),
+        Step("set_dismantling_date", N_("Seal and set the dismantling date"),
+             _s(State.ACCEPTED), State.SEALED, needs=(Need.FUTURE_DATE,),
+             sets_deadline_from_date=True, requires_all_measures=True),
+        Step("mark_overdue", N_("Mark overdue"), _s(State.SEALED), State.OVERDUE,
+             actor=Actor.SYSTEM, requires_overdue=True),
+    ),
+)
+
+_EXIT_ONLY_MEASURES = (Measure.ENTERPRISE_CLOSED, Measure.POWER_WATER_CUT,
+                       Measure.POWER_UNITS_REMOVED, Measure.LINE_SEALED)
+
+EXIT = Workflow(
+    clause="九", title=N_("Capacity exit"), initial_deadline_months=None,
+    measures=_EXIT_ONLY_MEASURES, failing_exit=False,
+    steps=(
+        _accept(),
+        Step("order_shutdown", N_("Order shutdown and exit"), _s(State.ACCEPTED),
+             State.SHUTDOWN_ORDERED, needs=(Need.EVIDENCE, Need.FUTURE_DATE),
+             sets_deadline_from_date=True),
+        Step("mark_overdue", N_("Mark overdue"), _s(State.SHUTDOWN_ORDERED),
+             State.OVERDUE, actor=Actor.SYSTEM, requires_overdue=True),
+        *_measure_steps(_EXIT_ONLY_MEASURES, _s(State.SHUTDOWN_ORDERED, State.OVERDUE)),
+        Step("confirm_exit", N_("Confirm exit"), _s(State.SHUTDOWN_ORDERED, State.OVERDUE),
+             State.EXITED, needs=(Need.CAPACITY, Need.NOTE), joint=True,
+             requires_all_measures=True, clears_deadline=True),
+    ),
+)
+
+WORKFLOWS: Mapping[str, Workflow] = {
+    w.clause: w for w in (ENERGY, ENVIRONMENT, QUALITY, SAFETY, TECHNOLOGY, EXIT)
+}
+CASE_CLAUSES = tuple(WORKFLOWS)
+
+
+def workflow_for(clause: str) -> Workflow:
+    try:
+        return WORKFLOWS[clause]
+    except KeyError:
+        raise DubanError(
+            N_("Clause {clause} does not create work on a case; use one of {clauses}."),
+            clause=clause, clauses="、".join(CASE_CLAUSES),
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Deciding a step
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the workflow needs to know about a case to decide a step."""
+
+    clause: str
+    state: State
+    deadline: date | None
+    required_departments: frozenset[str]
+    # Confirmations of joint steps taken in the current state, by department.
+    confirmed: frozenset[tuple[str, str]] = frozenset()  # (step name, department)
+    measures_done: frozenset[Measure] = frozenset()
+    step_counts: Mapping[str, int] = field(default_factory=dict)
+    pending_extension_months: int | None = None
+
+
+@dataclass(frozen=True)
+class StepInput:
+    step: str
+    actor: Actor
+    department: str | None = None  # the acting department, for department steps
+    evidence: tuple[str, ...] = ()
+    on: date | None = None
+    capacity: float | None = None
+    note: str | None = None
+    reason: str | None = None
+    months: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a step: the new state (maybe unchanged), deadline and what to record."""
+
+    step: Step
+    from_state: State
+    to_state: State
+    deadline: date | None
+    completes: bool  # False when a joint step still waits for other departments
+    waiting_for: frozenset[str] = frozenset()
+
+
+MAX_NOTE = 1000
+MAX_CAPACITY = 10_000_000
+
+
+def decide(facts: CaseFacts, action: StepInput, today: date) -> Outcome:
+    """Check ``action`` against the workflow and return its outcome, or raise DubanError."""
+    workflow = workflow_for(facts.clause)
+    step = workflow.step(action.step)
+    if facts.state not in step.sources:
+        raise DubanError(
+            N_("Step “{step}” is not possible while the case is {state}."),
+            step=step.name, state=facts.state.value,
+        )
+    _check_actor(step, action, facts)
+    _check_needs(step, action, today, workflow)
+    if step.max_times is not None and facts.step_counts.get(step.name, 0) >= step.max_times:
+        raise DubanError(N_("Step “{step}” may be taken only {n} time(s) per case."),
+                         step=step.name, n=step.max_times)
+    if step.requires_overdue and (facts.deadline is None or today <= facts.deadline):
+        raise DubanError(N_("The deadline has not passed yet."))
+    if step.measure is not None and step.measure in facts.measures_done:
+        raise DubanError(N_("This measure is already confirmed."))
+    if step.requires_all_measures:
+        missing = [m for m in workflow.measures if m not in facts.measures_done]
+        if missing:
+            raise DubanError(N_("Confirm every exit measure first; missing: {missing}."),
+                             missing=", ".join(m.value for m in missing))
+
+    deadline = _new_deadline(step, action, facts)
+    if step.joint:
+        assert action.department is not None
+        if (step.name, action.department) in facts.confirmed:
+            raise DubanError(N_("Your department has already confirmed this step."))
+        done = {d for s, d in facts.confirmed if s == step.name} | {action.department}
+        waiting = facts.required_departments - done
+        if waiting:
+            return Outcome(step, facts.state, facts.state, facts.deadline, completes=False,
+                           waiting_for=frozenset(waiting))
+    target = facts.state if step.target is None else step.target
+    return Outcome(step, facts.state, target, deadline, completes=True)
+
+
+def _check_actor(step: Step, action: StepInput, facts: CaseFacts) -> None:
+    if step.actor is Actor.SYSTEM and action.actor is not Actor.SYSTEM:
+        if action.actor is not Actor.COORDINATOR:
+            raise DubanError(N_("Only the system or a coordinator can take this step."))
+        return
+    if step.actor is Actor.COORDINATOR and action.actor is not Actor.COORDINATOR:
+        raise DubanError(N_("Only a coordinator can take this step."))
+    if step.actor is Actor.DEPARTMENT:
+        if action.department is None:
+            raise DubanError(N_("Name the department that takes this step."))
+        if action.department not in facts.required_departments:
+            raise DubanError(
+                N_("Department {department} is not required to act on this case."),
+                department=action.department,
+            )
+
+
+def _check_needs(step: Step, action: StepInput, today: date, workflow: Workflow) -> None:
+    for need in step.needs:
+        if need is Need.EVIDENCE and not action.evidence:
+            raise DubanError(N_("This step needs evidence: a photo or a document."))
+        if need is Need.DATE:
+            if action.on is None:
+                raise DubanError(N_("This step needs a date."))
+            if action.on > today:
+                raise DubanError(N_("The date {date} is in the future; give the date it happened."),
+                                 date=action.on.isoformat())
+        if need is Need.FUTURE_DATE:
+            if action.on is None:
+                raise DubanError(N_("This step needs a date."))
+            if action.on <= today:
+                raise DubanError(N_("The date {date} must be after today."),
+                                 date=action.on.isoformat())
+        if need is Need.CAPACITY:
+            if action.capacity is None:
+                raise DubanError(N_("This step needs the capacity figure."))
+            if not 0 <= action.capacity < MAX_CAPACITY:
+                raise DubanError(N_("The capacity {capacity} is not plausible."),
+                                 capacity=action.capacity)
+        if need in (Need.NOTE, Need.REASON):
+            text = action.reason if need is Need.REASON else action.note
+            if not text or not text.strip():
+                raise DubanError(N_("This step needs a note or a reason."))
+        if need is Need.MONTHS:
+            limit = workflow.extension_max_months or 3
+            if action.months is None or not 1 <= action.months <= limit:
+                raise DubanError(N_("An extension is 1 to {limit} months."), limit=limit)
+    for text in (action.note, action.reason):
+        if text is not None and len(text) > MAX_NOTE:
+            raise DubanError(N_("The text is too long: at most {limit} characters."),
+                             limit=MAX_NOTE)
+
+
+def _new_deadline(step: Step, action: StepInput, facts: CaseFacts) -> date | None:
+    if step.clears_deadline:
+        return None
+    if step.sets_deadline_from_date:
+        return action.on
+    if step.extends_deadline:
+        if facts.deadline is None or not facts.pending_extension_months:
+            raise DubanError(N_("There is no pending extension to approve."))
+        return add_months(facts.deadline, facts.pending_extension_months)
+    return facts.deadline

@@ -1,0 +1,290 @@
+"""The 30 November county (park) report to the prefecture commission.
+
+The cover letter asks every county and park to report, by 30 November, the year's capacity
+exits and the enterprises closed by law (steel, cement, electrolytic aluminium, flat glass and
+other industries), approved and stamped by the local government. The report is pre-filled from
+the cases: a summary by industry (coal has its own row, as in clause （十九）), the enterprises
+that exited during the year with their equipment and capacity (the capacity confirmed at exit,
+else the registered one), subtotals per industry and a total (per unit: 万吨/年 is never added
+to 万重量箱/年), the county's cases still open, the 填报 lines, and room for the government's
+opinion and stamp.
+
+The table helpers here are shared with :mod:`bot.render.reports.letters`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.i18n import N_, DubanError, Translator
+from bot.core.org import PARK, Org, Region
+from bot.core.workflow import WORKFLOWS
+from bot.render.reports import Block, Cell, Document, Heading, Image, Paragraph, Table
+from bot.render.reports.charts import render_capacity_chart
+from bot.render.reports.docx_util import write_docx
+from bot.render.reports.xlsx_util import write_xlsx
+from bot.render.texts import fmt_date, fmt_number, industry_label, state_label
+from bot.services.reports import (
+    CaseRow,
+    Quantity,
+    Summary,
+    add_quantities,
+    by_industry,
+    check_year,
+    is_overdue,
+    region_data,
+    summarize,
+)
+
+_UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    xlsx: Path
+    docx: Path
+
+
+@dataclass(frozen=True)
+class CountyReport:
+    """Everything the county report says, read from the database."""
+
+    region: Region
+    year: int
+    commission: str
+    today: date
+    exited: tuple[CaseRow, ...]
+    open: tuple[CaseRow, ...]
+
+    @property
+    def summary(self) -> Summary:
+        return summarize(self.exited)
+
+
+async def load_county_report(sessions: async_sessionmaker[AsyncSession], org: Org,
+                             county: str, *, year: int, today: date) -> CountyReport:
+    """The report for ``county`` (matched forgivingly: 玛纳斯 = 玛纳斯县) and ``year``."""
+    region = org.resolve_region(county)
+    data = await region_data(sessions, org=org, region=region.name, year=check_year(year))
+    return CountyReport(region=region, year=year, commission=org.prefecture.commission,
+                        today=today, exited=data.exited, open=data.open)
+
+
+# -- shared pieces -----------------------------------------------------------------------------
+
+
+def clause_text(clause: str, tr: Translator) -> str:
+    """（四）能耗 — the clause and what it is about."""
+    workflow = WORKFLOWS.get(clause)
+    title = tr.gettext(workflow.title) if workflow else ""
+    return f"（{clause}）{title}"
+
+
+def quantities_text(quantities: Sequence[Quantity], tr: Translator) -> str:
+    """60 万吨/年、120 万重量箱/年 — or a dash when nothing is known."""
+    if not quantities:
+        return "—"
+    return "、".join(f"{fmt_number(q.amount, tr)} {q.unit}".strip() for q in quantities)
+
+
+def industry_table(summary: Summary, tr: Translator, caption: str) -> Table:
+    """Enterprises and capacity per industry, every industry listed, with a total."""
+    rows: list[tuple[Cell, ...]] = []
+    for line in summary.lines:
+        label = industry_label(line.industry, tr)
+        if not line.capacity:
+            rows.append((label, line.enterprises, None, None))
+        for i, quantity in enumerate(line.capacity):
+            rows.append((label, line.enterprises if i == 0 else None, quantity.amount,
+                         quantity.unit or None))
+    emphasis = _total_rows(rows, summary.enterprises, summary.capacity, tr.gettext(N_("Total")))
+    return Table(caption=caption, headers=(
+        tr.gettext(N_("Industry")), tr.gettext(N_("Enterprises")),
+        tr.gettext(N_("Capacity exited")), tr.gettext(N_("Unit")),
+    ), rows=tuple(rows), emphasis=emphasis)
+
+
+def _total_rows(rows: list[tuple[Cell, ...]], count: int, capacity: Sequence[Quantity],
+                label: str) -> frozenset[int]:
+    """Append one total row per unit (the count on the first); return their indexes."""
+    start = len(rows)
+    for i, quantity in enumerate(capacity or (None,)):
+        rows.append((label, count if i == 0 else None,
+                     quantity.amount if quantity else None,
+                     (quantity.unit or None) if quantity else None))
+    return frozenset(range(start, len(rows)))
+
+
+def exit_table(rows: Sequence[CaseRow], tr: Translator, caption: str, *,
+               with_region: bool) -> Table:
+    """The enterprises that exited, grouped by industry with subtotals and a total."""
+    headers = [tr.gettext(N_("No.")), tr.gettext(N_("Reference"))]
+    if with_region:
+        headers.append(tr.gettext(N_("County or park")))
+    headers += [tr.gettext(N_("Enterprise")), tr.gettext(N_("Industry")),
+                tr.gettext(N_("Equipment (production line)")),
+                tr.gettext(N_("Capacity exited")), tr.gettext(N_("Unit")),
+                tr.gettext(N_("Exit date")), tr.gettext(N_("Clause"))]
+    lead = 3 if with_region else 2  # columns before the enterprise name
+    cells: list[tuple[Cell, ...]] = []
+    emphasis: set[int] = set()
+    number = 0
+    for industry, group in by_industry(rows):
+        for row in group:
+            number += 1
+            region: tuple[Cell, ...] = (row.region,) if with_region else ()
+            cells.append((number, row.ref, *region, row.enterprise,
+                          industry_label(row.industry, tr), row.equipment,
+                          row.reported_capacity, row.unit, row.closed_on,
+                          clause_text(row.clause, tr)))
+        label = tr.gettext(N_("{industry} subtotal"), industry=industry_label(industry, tr))
+        emphasis |= _subtotal_rows(cells, group, label, lead, tr)
+    emphasis |= _subtotal_rows(cells, rows, tr.gettext(N_("Total")), lead, tr)
+    return Table(caption=caption, headers=tuple(headers), rows=tuple(cells),
+                 emphasis=frozenset(emphasis))
+
+
+def _subtotal_rows(cells: list[tuple[Cell, ...]], rows: Sequence[CaseRow], label: str,
+                   lead: int, tr: Translator) -> frozenset[int]:
+    """Rows "label | | n enterprises | amount | unit | |" under the enterprise table's columns,
+    one per unit; the label stands in the enterprise column."""
+    start = len(cells)
+    count = tr.ngettext("{n} enterprise", "{n} enterprises", len(rows))
+    for i, quantity in enumerate(add_quantities(rows) or (None,)):
+        cells.append((*(None,) * lead, label, None, count if i == 0 else None,
+                      quantity.amount if quantity else None,
+                      (quantity.unit or None) if quantity else None, None, None))
+    return frozenset(range(start, len(cells)))
+
+
+def open_table(rows: Sequence[CaseRow], tr: Translator, caption: str, today: date) -> Table:
+    cells: list[tuple[Cell, ...]] = [
+        (i, row.ref, row.enterprise, industry_label(row.industry, tr),
+         clause_text(row.clause, tr), state_label(row.state, tr), row.deadline,
+         tr.gettext(N_("overdue")) if is_overdue(row, today) else None)
+        for i, row in enumerate(rows, start=1)
+    ]
+    return Table(caption=caption, headers=(
+        tr.gettext(N_("No.")), tr.gettext(N_("Reference")), tr.gettext(N_("Enterprise")),
+        tr.gettext(N_("Industry")), tr.gettext(N_("Clause")), tr.gettext(N_("State")),
+        tr.gettext(N_("Deadline")), tr.gettext(N_("Overdue")),
+    ), rows=tuple(cells))
+
+
+def capacity_chart_block(summary: Summary, tr: Translator, *, year: int, title: str,
+                         font: Path | None) -> tuple[Block, ...]:
+    """The chart of capacity by industry, or nothing when nothing exited."""
+    if summary.empty:
+        return ()
+    png = render_capacity_chart(summary, tr, year=year, title=title, font=font)
+    return (Image(png=png, caption=title),)
+
+
+def safe_file_name(text: str) -> str:
+    return _UNSAFE_FILE_CHARS.sub("_", text).strip("._") or "report"
+
+
+def write_report_files(document: Document, tr: Translator, out_dir: Path) -> ReportFiles:
+    """Write ``document`` as .xlsx and .docx into ``out_dir`` (created when missing)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = safe_file_name(document.title)
+        files = ReportFiles(xlsx=out_dir / f"{stem}.xlsx", docx=out_dir / f"{stem}.docx")
+        write_xlsx(document, tr, files.xlsx)
+        write_docx(document, tr, files.docx)
+    except OSError as error:
+        raise DubanError(N_("Cannot write the report to {path}: {reason}"),
+                         path=str(out_dir), reason=error.strerror or str(error)) from None
+    return files
+
+
+# -- the county report -------------------------------------------------------------------------
+
+
+def county_title(report: CountyReport, tr: Translator) -> str:
+    return tr.gettext(N_("{region} {year} report on backward capacity exited and enterprises "
+                         "closed by law"), region=report.region.name, year=report.year)
+
+
+def county_document(report: CountyReport, tr: Translator, *,
+                    font: Path | None = None) -> Document:
+    summary = report.summary
+    name, year = report.region.name, report.year
+    blocks: list[Block] = [
+        Paragraph(tr.gettext(N_("{addressee}:"), addressee=report.commission)),
+        Paragraph(tr.gettext(N_(
+            "As required, {region} reports the backward production capacity exited and the "
+            "enterprises closed by law in {year} (steel, cement, electrolytic aluminium, flat "
+            "glass and other key industries) as follows."), region=name, year=year),
+            indent=True),
+        Paragraph(_summary_sentence(summary, tr, name, year), indent=True),
+        Heading(tr.gettext(N_("1. Exits by industry"))),
+        industry_table(summary, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
+                                                  "industry"), year=year)),
+        *capacity_chart_block(summary, tr, year=year, font=font,
+                              title=tr.gettext(N_("{region}: capacity exited in {year} by "
+                                                  "industry"), region=name, year=year)),
+        Heading(tr.gettext(N_("2. Enterprises exited or closed by law"))),
+    ]
+    if report.exited:
+        blocks.append(exit_table(report.exited, tr, tr.gettext(
+            N_("Table 2. Enterprises exited or closed by law in {year}"), year=year),
+            with_region=False))
+    else:
+        blocks.append(Paragraph(tr.gettext(N_("None.")), indent=True))
+    blocks.append(Heading(tr.gettext(N_("3. Cases still open"))))
+    if report.open:
+        blocks.append(open_table(report.open, tr, tr.gettext(
+            N_("Table 3. Open cases as of {date}"), date=fmt_date(report.today, tr)),
+            report.today))
+    else:
+        blocks.append(Paragraph(tr.gettext(N_("None.")), indent=True))
+    blocks += _sign_off(report, tr)
+    return Document(title=county_title(report, tr), blocks=tuple(blocks),
+                    sheet=tr.gettext(N_("County report")))
+
+
+def _summary_sentence(summary: Summary, tr: Translator, region: str, year: int) -> str:
+    if summary.empty:
+        return tr.gettext(N_("In {year}, no enterprise in {region} exited or was closed by "
+                             "law."), year=year, region=region)
+    return tr.ngettext(
+        "In {year}, {n} enterprise (production line) in {region} exited or was closed by law, "
+        "with a capacity of {capacity}.",
+        "In {year}, {n} enterprises (production lines) in {region} exited or were closed by "
+        "law, with a total capacity of {capacity}.",
+        summary.enterprises, year=year, region=region,
+        capacity=quantities_text(summary.capacity, tr))
+
+
+def _sign_off(report: CountyReport, tr: Translator) -> list[Block]:
+    """填报单位/填报人/日期, then room for the local government's opinion and stamp."""
+    name = report.region.name
+    opinion = (N_("Opinion of the {region} administrative committee:")
+               if report.region.kind == PARK else
+               N_("Opinion of the {region} people's government:"))
+    return [
+        Paragraph(""),
+        Paragraph(tr.gettext(N_("Reporting unit: {region} (stamp)"), region=name)),
+        Paragraph(tr.gettext(N_("Filled in by: ________    Telephone: ________"))),
+        Paragraph(tr.gettext(N_("Date of report: {date}"), date=fmt_date(report.today, tr))),
+        Paragraph(""),
+        Paragraph(tr.gettext(opinion, region=name), bold=True),
+        Paragraph(""),
+        Paragraph(""),
+        Paragraph(""),
+        Paragraph(tr.gettext(N_("(stamp)")), align="right"),
+        Paragraph(tr.gettext(N_("Year ____ Month ____ Day ____")), align="right"),
+    ]
+
+
+def write_county_report(report: CountyReport, tr: Translator, out_dir: Path, *,
+                        font: Path | None = None) -> ReportFiles:
+    return write_report_files(county_document(report, tr, font=font), tr, out_dir)

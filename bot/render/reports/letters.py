@@ -1,0 +1,260 @@
+"""The 31 December department letters (函告) and the 31 January annual summary.
+
+Clause （十九）: by the end of December, 发展改革, 环境保护, 质量技术监督 and 安全生产监管 each
+write to 工业和信息化, 能源 and 煤炭 at the same level listing the enterprises, equipment and
+capacity closed by law that year; by the end of January, 工业和信息化, 能源 and 煤炭 report the
+previous year's exits. A department's letter lists the cases that exited in the year in which
+it had a required part (an active assignment: one it handed back is not its closure). The
+summary covers every exit of the year, by county (park) and industry, and the overdue cases by
+county as of the day it is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.i18n import N_, DubanError, Translator
+from bot.core.org import Org, OrgDepartment, Region
+from bot.render.reports import Block, Cell, Document, Heading, Image, Paragraph, Table
+from bot.render.reports.charts import overdue_by_region, render_overdue_chart
+from bot.render.reports.county import (
+    ReportFiles,
+    capacity_chart_block,
+    exit_table,
+    industry_table,
+    quantities_text,
+    write_report_files,
+)
+from bot.render.texts import fmt_date, industry_label
+from bot.services.reports import (
+    LETTER_DEPARTMENTS,
+    LETTER_RECIPIENTS,
+    CaseRow,
+    Summary,
+    add_quantities,
+    all_open_cases,
+    by_industry,
+    check_year,
+    summarize,
+    year_exits,
+)
+
+
+@dataclass(frozen=True)
+class Letter:
+    department: OrgDepartment
+    recipients: tuple[str, ...]
+    year: int
+    today: date
+    exited: tuple[CaseRow, ...]
+
+
+@dataclass(frozen=True)
+class AnnualSummary:
+    prefecture: str
+    commission: str
+    regions: tuple[Region, ...]
+    year: int
+    today: date
+    exited: tuple[CaseRow, ...]
+    open: tuple[CaseRow, ...]
+
+
+def letter_department(org: Org, query: str) -> OrgDepartment:
+    """The department ``query`` names, if it is one of those that write the letter."""
+    department = org.resolve_department(query)
+    if department.key not in LETTER_DEPARTMENTS:
+        names = "、".join(_department_name(org, key) for key in LETTER_DEPARTMENTS)
+        raise DubanError(N_("{department} does not write the year-end letter; only {names} "
+                            "do."), department=department.name, names=names)
+    return department
+
+
+def _department_name(org: Org, key: str) -> str:
+    found = org.department(key)
+    return found.name if found else org.alias_table().name(key)
+
+
+async def load_letter(sessions: async_sessionmaker[AsyncSession], org: Org, department: str,
+                      *, year: int, today: date) -> Letter:
+    sender = letter_department(org, department)
+    exited = await year_exits(sessions, org=org, year=check_year(year), department=sender.key)
+    return Letter(department=sender,
+                  recipients=tuple(_department_name(org, k) for k in LETTER_RECIPIENTS),
+                  year=year, today=today, exited=exited)
+
+
+async def load_summary(sessions: async_sessionmaker[AsyncSession], org: Org, *, year: int,
+                       today: date) -> AnnualSummary:
+    exited = await year_exits(sessions, org=org, year=check_year(year))
+    return AnnualSummary(prefecture=org.prefecture.name, commission=org.prefecture.commission,
+                         regions=org.regions, year=year, today=today, exited=exited,
+                         open=await all_open_cases(sessions, org=org))
+
+
+def _signature(sender: str, today: date, tr: Translator) -> list[Block]:
+    return [
+        Paragraph(""),
+        Paragraph(sender, align="right"),
+        Paragraph(tr.gettext(N_("(stamp)")), align="right"),
+        Paragraph(fmt_date(today, tr), align="right"),
+    ]
+
+
+def _totals_sentence(summary: Summary, tr: Translator, year: int) -> str:
+    if summary.empty:
+        return tr.gettext(N_("No enterprise was closed by law or exited in {year}."), year=year)
+    return tr.ngettext(
+        "In {year}, {n} enterprise (production line) was closed by law or exited, with a "
+        "capacity of {capacity}.",
+        "In {year}, {n} enterprises (production lines) were closed by law or exited, with a "
+        "total capacity of {capacity}.",
+        summary.enterprises, year=year, capacity=quantities_text(summary.capacity, tr))
+
+
+# -- the 31 December letter ------------------------------------------------------------------------
+
+
+def letter_title(letter: Letter, tr: Translator) -> str:
+    return tr.gettext(N_("{department}: letter on the enterprises, equipment and capacity "
+                         "closed by law in {year}"), department=letter.department.name,
+                      year=letter.year)
+
+
+def letter_document(letter: Letter, tr: Translator, *, font: Path | None = None) -> Document:
+    summary = summarize(letter.exited)
+    year = letter.year
+    blocks: list[Block] = [
+        Paragraph(tr.gettext(N_("{addressee}:"), addressee="、".join(letter.recipients))),
+        Paragraph(tr.gettext(N_(
+            "As clause (19) of the guiding opinion requires, we list below the enterprises, "
+            "equipment and capacity of steel, coal, cement, electrolytic aluminium, flat glass "
+            "and other key industries closed by law and exited in {year}, to be counted in "
+            "this year's backward capacity exits."), year=year), indent=True),
+        Paragraph(_totals_sentence(summary, tr, year), indent=True),
+        industry_table(summary, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
+                                                  "industry"), year=year)),
+        *capacity_chart_block(summary, tr, year=year, font=font, title=tr.gettext(
+            N_("Capacity closed by law in {year}, by industry"), year=year)),
+    ]
+    if letter.exited:
+        blocks.append(exit_table(letter.exited, tr, tr.gettext(
+            N_("Table 2. Enterprises closed by law and exited in {year}"), year=year),
+            with_region=True))
+    blocks.append(Paragraph(tr.gettext(N_("We hereby inform you.")), indent=True))
+    blocks += _signature(letter.department.name, letter.today, tr)
+    return Document(title=letter_title(letter, tr), blocks=tuple(blocks),
+                    sheet=tr.gettext(N_("Year-end letter")))
+
+
+def write_letter(letter: Letter, tr: Translator, out_dir: Path, *,
+                 font: Path | None = None) -> ReportFiles:
+    return write_report_files(letter_document(letter, tr, font=font), tr, out_dir)
+
+
+# -- the 31 January summary ------------------------------------------------------------------------
+
+
+def summary_title(summary: AnnualSummary, tr: Translator) -> str:
+    return tr.gettext(N_("{prefecture} {year} report on backward production capacity exited"),
+                      prefecture=summary.prefecture, year=summary.year)
+
+
+def region_table(report: AnnualSummary, tr: Translator, caption: str) -> Table:
+    """Per county and park (in the org's order): a row per industry, a subtotal; then the
+    prefecture's total. Counties and parks without exits are listed with 0."""
+    rows: list[tuple[Cell, ...]] = []
+    emphasis: set[int] = set()
+    for region in report.regions:
+        exited = [row for row in report.exited if row.region == region.name]
+        for industry, group in by_industry(exited):
+            quantities = add_quantities(group) or (None,)
+            for i, quantity in enumerate(quantities):
+                rows.append((region.name, industry_label(industry, tr),
+                             len(group) if i == 0 else None,
+                             quantity.amount if quantity else None,
+                             (quantity.unit or None) if quantity else None))
+        emphasis |= _subtotal(rows, region.name, tr.gettext(N_("Subtotal")), exited)
+    emphasis |= _subtotal(rows, tr.gettext(N_("Total")), None, report.exited)
+    return Table(caption=caption, headers=(
+        tr.gettext(N_("County or park")), tr.gettext(N_("Industry")),
+        tr.gettext(N_("Enterprises")), tr.gettext(N_("Capacity exited")),
+        tr.gettext(N_("Unit")),
+    ), rows=tuple(rows), emphasis=frozenset(emphasis))
+
+
+def _subtotal(rows: list[tuple[Cell, ...]], first: str, second: str | None,
+              exited: list[CaseRow] | tuple[CaseRow, ...]) -> frozenset[int]:
+    start = len(rows)
+    for i, quantity in enumerate(add_quantities(exited) or (None,)):
+        rows.append((first, second, len(exited) if i == 0 else None,
+                     quantity.amount if quantity else None,
+                     (quantity.unit or None) if quantity else None))
+    return frozenset(range(start, len(rows)))
+
+
+def overdue_table(report: AnnualSummary, tr: Translator, caption: str) -> Table:
+    overdue = dict(overdue_by_region(report.open, report.today))
+    rows: list[tuple[Cell, ...]] = [
+        (region.name, sum(1 for row in report.open if row.region == region.name),
+         overdue.get(region.name, 0))
+        for region in report.regions
+    ]
+    rows.append((tr.gettext(N_("Total")), len(report.open), sum(overdue.values())))
+    return Table(caption=caption, headers=(
+        tr.gettext(N_("County or park")), tr.gettext(N_("Open cases")),
+        tr.gettext(N_("Overdue cases")),
+    ), rows=tuple(rows), emphasis=frozenset({len(rows) - 1}))
+
+
+def summary_document(report: AnnualSummary, tr: Translator, *,
+                     font: Path | None = None) -> Document:
+    totals = summarize(report.exited)
+    year = report.year
+    as_of = fmt_date(report.today, tr)
+    overdue = overdue_by_region(report.open, report.today, [r.name for r in report.regions])
+    overdue_title = tr.gettext(N_("Overdue cases by county and park as of {date}"), date=as_of)
+    blocks: list[Block] = [
+        Paragraph(tr.gettext(N_(
+            "As required, the backward production capacity exited in {prefecture} in {year}, "
+            "including what the development and reform, environmental protection, quality "
+            "supervision and work safety departments reported by letter, is summarised "
+            "below."), prefecture=report.prefecture, year=year), indent=True),
+        Paragraph(_totals_sentence(totals, tr, year), indent=True),
+        Heading(tr.gettext(N_("1. Exits by industry"))),
+        industry_table(totals, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
+                                                 "industry"), year=year)),
+        *capacity_chart_block(totals, tr, year=year, font=font, title=tr.gettext(
+            N_("{region}: capacity exited in {year} by industry"), region=report.prefecture,
+            year=year)),
+        Heading(tr.gettext(N_("2. Exits by county and park"))),
+        region_table(report, tr, tr.gettext(N_("Table 2. Capacity exited in {year} by county "
+                                                "and park"), year=year)),
+        Heading(tr.gettext(N_("3. Enterprises exited or closed by law"))),
+    ]
+    if report.exited:
+        blocks.append(exit_table(report.exited, tr, tr.gettext(
+            N_("Table 3. Enterprises exited or closed by law in {year}"), year=year),
+            with_region=True))
+    else:
+        blocks.append(Paragraph(tr.gettext(N_("None.")), indent=True))
+    blocks += [
+        Heading(tr.gettext(N_("4. Overdue cases"))),
+        overdue_table(report, tr, tr.gettext(N_("Table 4. Open and overdue cases as of "
+                                                "{date}"), date=as_of)),
+        Image(png=render_overdue_chart(overdue, tr, title=overdue_title, font=font),
+              caption=overdue_title),
+        *_signature(report.commission, report.today, tr),
+    ]
+    return Document(title=summary_title(report, tr), blocks=tuple(blocks),
+                    sheet=tr.gettext(N_("Annual summary")))
+
+
+def write_summary(report: AnnualSummary, tr: Translator, out_dir: Path, *,
+                  font: Path | None = None) -> ReportFiles:
+    return write_report_files(summary_document(report, tr, font=font), tr, out_dir)

@@ -1,0 +1,348 @@
+"""Rendering: the words a person reads about cases, in the reader's language.
+
+The command line and the chat handlers both render through these functions, so a case reads
+the same everywhere. Dates and numbers go through Babel in the reader's locale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+from bot.core.casefile import RowError
+from bot.core.departments import AliasTable
+from bot.core.i18n import N_, Translator
+from bot.core.workflow import MEASURE_LABELS, STATE_LABELS, Measure, State, workflow_for
+from bot.services.cases import CaseView, ImportReport
+from bot.services.status import Status
+from models.tables import Case, Event
+
+INDUSTRY_LABELS: Mapping[str, str] = {
+    "steel": N_("steel"),
+    "coal": N_("coal"),
+    "cement": N_("cement"),
+    "electrolytic_aluminium": N_("electrolytic aluminium"),
+    "flat_glass": N_("flat glass"),
+    "other": N_("other"),
+}
+
+ROLE_LABELS: Mapping[str, str] = {
+    "responsible": N_("responsible"),
+    "lead": N_("lead"),
+    "cooperate": N_("cooperate"),
+    "guide": N_("guide"),
+    "by_duty": N_("by duty"),
+}
+
+STATUS_LABELS: Mapping[str, str] = {
+    "pending": N_("not yet accepted"),
+    "accepted": N_("accepted"),
+    "informed": N_("informed"),
+    "returned": N_("handed back"),
+    "unresolved": N_("to be resolved by a coordinator"),
+    "resolved": N_("resolved"),
+}
+
+EVENT_LABELS: Mapping[str, str] = {
+    "created": N_("case registered and routed"),
+    "handed_back": N_("handed back as not this department's duty"),
+    "rerouted": N_("re-routed by a coordinator"),
+    "group_resolved": N_("group resolved into departments by a coordinator"),
+}
+
+
+def fmt_date(value: date | None, tr: Translator) -> str:
+    if value is None:
+        return "—"
+    return format_date(value, format="medium", locale=tr.babel_locale)
+
+
+def fmt_datetime(value: datetime, tr: Translator, tz: tzinfo) -> str:
+    return format_datetime(value, format="medium", tzinfo=tz, locale=tr.babel_locale)
+
+
+def fmt_number(value: Decimal | float | int | None, tr: Translator) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, locale=tr.babel_locale)
+
+
+def state_label(state: str, tr: Translator) -> str:
+    return tr.gettext(STATE_LABELS[State(state)])
+
+
+def industry_label(industry: str, tr: Translator) -> str:
+    label = INDUSTRY_LABELS.get(industry)
+    return tr.gettext(label) if label else industry
+
+
+def step_label(clause: str, step: str, tr: Translator) -> str:
+    if step in EVENT_LABELS:
+        return tr.gettext(EVENT_LABELS[step])
+    try:
+        return tr.gettext(workflow_for(clause).step(step).label)
+    except Exception:  # an event of a step no longer in the workflow still renders
+        return step
+
+
+def capacity_text(case: Case, tr: Translator) -> str:
+    if case.capacity is None:
+        return "—"
+    return f"{fmt_number(case.capacity, tr)} {case.unit or ''}".strip()
+
+
+def case_line(case: Case, tr: Translator) -> str:
+    """One line per case, for lists."""
+    return tr.gettext(
+        N_("{ref} · {enterprise} · {region} · clause ({clause}) · {state} · deadline {deadline}"),
+        ref=case.ref, enterprise=case.enterprise, region=case.region_name, clause=case.clause,
+        state=state_label(case.state, tr), deadline=fmt_date(case.deadline, tr),
+    )
+
+
+def case_detail(view: CaseView, tr: Translator, aliases: AliasTable, tz: tzinfo) -> str:
+    """A case in full: facts, state, deadline, assignments with why, and the timeline."""
+    case = view.case
+    lines = [
+        tr.gettext(N_("Case {ref}: {enterprise}"), ref=case.ref, enterprise=case.enterprise),
+        tr.gettext(N_("County or park: {region}"), region=case.region_name),
+        tr.gettext(N_("Industry: {industry}; capacity: {capacity}"),
+                   industry=industry_label(case.industry, tr), capacity=capacity_text(case, tr)),
+    ]
+    if case.equipment:
+        lines.append(tr.gettext(N_("Equipment: {equipment}"), equipment=case.equipment))
+    lines += [
+        tr.gettext(N_("Clause: {clauses}"), clauses="、".join(f"（{c}）" for c in case.clauses)),
+        tr.gettext(N_("Registered: {date}"), date=fmt_date(case.registered_on, tr)),
+        tr.gettext(N_("State: {state}"), state=state_label(case.state, tr)),
+        tr.gettext(N_("Deadline: {date}"), date=fmt_date(case.deadline, tr)),
+    ]
+    if case.pending_extension_months:
+        lines.append(tr.ngettext("Extension requested: {n} month",
+                                 "Extension requested: {n} months",
+                                 case.pending_extension_months))
+    if case.description:
+        lines.append(tr.gettext(N_("Facts: {text}"), text=case.description))
+    lines.append("")
+    lines.append(tr.gettext(N_("Assignments:")))
+    for a in view.assignments:
+        who = aliases.name(a.department_key, tr.locale) if a.department_key else a.as_written
+        lines.append(tr.gettext(
+            N_("- {who}: {role}, {status} (clause ({clause}) tag “{tag}”)"),
+            who=who, role=tr.gettext(ROLE_LABELS.get(a.role, a.role)),
+            status=tr.gettext(STATUS_LABELS.get(a.status, a.status)), clause=a.clause,
+            tag=a.tag_raw or "—",
+        ) + (tr.gettext(N_(" reason: {reason}"), reason=a.reason) if a.reason else ""))
+    if view.needs_coordinator:
+        lines.append(tr.gettext(N_("⚠ Waiting in the coordinators' queue.")))
+    measures = measures_done(view.events)
+    wanted = workflow_for(case.clause).measures
+    if measures and wanted:
+        lines.append(tr.gettext(N_("Exit measures: {done} of {total} confirmed"),
+                                done=len(measures & set(wanted)), total=len(wanted)))
+    lines.append("")
+    lines.append(tr.gettext(N_("Timeline:")))
+    lines.extend(event_line(case, e, tr, aliases, tz) for e in view.events)
+    return "\n".join(lines)
+
+
+def measures_done(events: Iterable[Event]) -> set[Measure]:
+    return {Measure(e.kind.split(":", 1)[1]) for e in events if e.kind.startswith("measure:")}
+
+
+def event_line(case: Case, event: Event, tr: Translator, aliases: AliasTable, tz: tzinfo) -> str:
+    who = event.actor_name or tr.gettext(N_("system"))
+    if event.department_key:
+        who = f"{who}（{aliases.name(event.department_key, tr.locale)}）"
+    if event.kind.startswith("measure:"):
+        what = tr.gettext(MEASURE_LABELS[Measure(event.kind.split(':', 1)[1])])
+    else:
+        what = step_label(case.clause, event.kind, tr)
+    line = f"{event.seq}. {fmt_datetime(event.at, tr, tz)} · {who} · {what}"
+    if event.to_state and event.to_state != event.from_state:
+        line += " → " + state_label(event.to_state, tr)
+    details = _payload_details(event.payload or {}, tr)
+    return line + (f" ({details})" if details else "")
+
+
+def _payload_details(payload: Mapping[str, object], tr: Translator) -> str:
+    parts: list[str] = []
+    if payload.get("evidence"):
+        parts.append(tr.gettext(N_("evidence: {items}"),
+                                items=", ".join(map(str, payload["evidence"]))))  # type: ignore[call-overload]
+    for key, label in (("date", N_("date: {value}")), ("note", N_("note: {value}")),
+                       ("reason", N_("reason: {value}")), ("months", N_("months: {value}")),
+                       ("capacity", N_("capacity: {value}")),
+                       ("deadline", N_("deadline: {value}"))):
+        if payload.get(key) is not None:
+            parts.append(tr.gettext(label, value=payload[key]))
+    if payload.get("waiting_for"):
+        parts.append(tr.gettext(N_("waiting for: {items}"),
+                                items=", ".join(map(str, payload["waiting_for"]))))  # type: ignore[call-overload]
+    if payload.get("departments"):
+        parts.append(", ".join(map(str, payload["departments"])))  # type: ignore[call-overload]
+    return "; ".join(parts)
+
+
+def import_report(report: ImportReport, tr: Translator) -> str:
+    return "\n".join([
+        tr.ngettext("Imported {n} new case.", "Imported {n} new cases.",
+                    len(report.created)),
+        tr.ngettext("{n} case was already there and is unchanged.",
+                    "{n} cases were already there and are unchanged.",
+                    len(report.unchanged)),
+    ])
+
+
+def row_errors(errors: Sequence[RowError], tr: Translator, limit: int = 200) -> str:
+    lines = [tr.ngettext("{n} problem found in the file:",
+                         "{n} problems found in the file:", len(errors))]
+    lines.extend(f"- {e.render(tr)}" for e in errors[:limit])
+    if len(errors) > limit:
+        lines.append(tr.gettext(N_("… and {n} more."), n=len(errors) - limit))
+    return "\n".join(lines)
+
+
+# -- chat texts -----------------------------------------------------------------------------------
+
+BOUND = N_("This chat is now bound to {target}.")
+UNBOUND = N_("This chat is no longer bound.")
+CHOOSE_TARGET = N_("“{query}” could mean several; which one is this chat for?")
+INVITE_MADE = N_("Invite code for this chat: {code}\nA liaison sends “/join {code}” here "
+                 "before {expires}. It works once.")
+JOINED = N_("Welcome, {name}: you are now a liaison of {target}.")
+LANG_SET = N_("Language set to English.")
+NOT_ALLOWED = N_("Only the liaisons of this department or county, or coordinators, can do "
+                 "this.")
+COORDINATORS_ONLY = N_("Only coordinators can do this.")
+BAD_BUTTON = N_("This button is not valid (any more). Nothing was changed.")
+NOT_YOUR_QUESTION = N_("This question is for someone else.")
+NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
+CANCELLED = N_("Cancelled; nothing was changed.")
+FAILED = N_("Something went wrong; nothing was changed. Try again, or /cancel.")
+DONE = N_("Done.")
+CASE_USAGE = N_("Send the case reference: /case REF")
+LISTS_USAGE = N_("Which list? /lists yellow or /lists red")
+LANG_USAGE = N_("Choose a language: /lang zh or /lang en")
+JOIN_USAGE = N_("Send the code you were given: /join CODE")
+NOT_BOUND = N_("This chat is not bound yet. A coordinator sends /bind followed by the "
+               "department, county or park (or “coordination”).")
+IMPORT_DONE = N_("Spreadsheet imported.")
+GREETING = N_("Hello, I am duban (督办). To set me up:\n"
+              "1. A coordinator binds this chat: /bind 环保局, /bind 玛纳斯县 or "
+              "/bind coordination.\n"
+              "2. The coordinator sends /invite; each liaison sends /join CODE.\n"
+              "3. Cases then arrive here as cards with buttons; /help lists the commands.")
+NO_CHAT_WARNING = N_("⚠ {department} has no bound chat; case {ref} waits in the coordinators' "
+                     "queue. Bind a chat with /bind {department}.")
+GROUP_WARNING = N_("⚠ Case {ref} ({enterprise}, {region}): the tag names “{group}”; "
+                   "choose the departments with `duban case reroute {ref} --group {group} "
+                   "--to …` or the buttons below.")
+HANDED_BACK_NOTICE = N_("↩ {department} handed back case {ref} ({enterprise}): {reason}\n"
+                        "Route it to:")
+EXTENSION_NOTICE = N_("⏳ {department} asks to extend case {ref} ({enterprise}) by {months} "
+                      "month(s): {reason}\nCurrent deadline: {deadline}.")
+EXTENSION_APPROVED = N_("✅ Extension for case {ref} approved; new deadline {deadline}.")
+EXTENSION_DENIED = N_("❌ Extension for case {ref} denied: {reason}")
+BOT_REMOVED_NOTICE = N_("⚠ I was removed from “{title}” ({target}); that chat is no longer "
+                        "bound.")
+REROUTED = N_("Case {ref} routed to {department}.")
+
+FILE_TOO_LARGE = N_("The file is too large: at most {limit} MB.")
+IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file again.")
+CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF STEP reason "
+                   "(STEP: T-7, overdue, reminder, notice, summons …).")
+SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
+RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")
+STATUS_CHART = N_("Capacity exited this year by industry, and overdue cases by county.")
+REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
+REPORT_SENT = N_("{name}: check it, have it approved and stamped, then upload the stamped scan "
+                 "with the button on the yearly reminder.")
+
+HELP_COMMON = N_("/status [county] — where things stand\n/case REF — a case's timeline\n"
+                 "/overdue — overdue cases\n/lists yellow|red — the card lists\n"
+                 "/whoami — who I think you are\n/lang zh|en — language\n"
+                 "/cancel — stop the current question")
+HELP_LIAISON = N_("/mine — this chat's open items\nPress the buttons on the case cards to "
+                  "accept a case, hand it back, or confirm a step with its evidence.")
+HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind this chat\n"
+                      "/invite — an invite code for liaisons\n/newcase — register a case\n"
+                      "Send me a .csv or .xlsx file in a private chat to import cases.")
+HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
+                   "in your department's or county's chat.")
+
+
+def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
+    parts = [tr.gettext(HELP_COMMON)]
+    if liaison or coordinator:
+        parts.append(tr.gettext(HELP_LIAISON))
+    if coordinator:
+        parts.append(tr.gettext(HELP_COORDINATOR))
+    if not (liaison or coordinator):
+        parts.append(tr.gettext(HELP_OUTSIDER))
+    return "\n\n".join(parts)
+
+
+def whoami_text(tr: Translator, *, name: str, user_id: int, role: str,
+                belongs_to: str | None, chat_target: str | None) -> str:
+    lines = [tr.gettext(N_("{name} (id {id})"), name=name, id=user_id),
+             tr.gettext(N_("Role: {role}"), role=tr.gettext(ROLE_NAMES.get(role, role)))]
+    if belongs_to:
+        lines.append(tr.gettext(N_("Liaison of: {target}"), target=belongs_to))
+    lines.append(tr.gettext(N_("This chat: {target}"), target=chat_target)
+                 if chat_target else tr.gettext(N_("This chat is not bound.")))
+    return "\n".join(lines)
+
+
+ROLE_NAMES: Mapping[str, str] = {
+    "coordinator": N_("coordinator"),
+    "liaison": N_("liaison"),
+    "outsider": N_("not registered"),
+}
+
+
+def status_text(status: Status, tr: Translator, aliases: AliasTable, *, title: str,
+                year: int) -> str:
+    """One screen, readable on a phone."""
+    lines = [tr.gettext(N_("📊 {title}"), title=title),
+             tr.gettext(N_("Open {open} · overdue {overdue} · closed {closed}"),
+                        open=status.open, overdue=status.overdue, closed=status.closed),
+             tr.gettext(N_("Yellow card {yellow} · red card {red}"), yellow=status.yellow,
+                        red=status.red)]
+    clauses = sorted(set(status.open_by_clause) | set(status.closed_by_clause),
+                     key=_clause_order)
+    if clauses:
+        lines.append(tr.gettext(N_("By clause (open / overdue / closed):")))
+        for clause in clauses:
+            lines.append(f"（{clause}） {status.open_by_clause.get(clause, 0)} / "
+                         f"{status.overdue_by_clause.get(clause, 0)} / "
+                         f"{status.closed_by_clause.get(clause, 0)}")
+    if status.open_by_industry:
+        lines.append(tr.gettext(N_("Open by industry:")) + " " + "，".join(
+            f"{industry_label(k, tr)} {v}" for k, v in sorted(status.open_by_industry.items())))
+    lines.append(tr.gettext(N_("Capacity exited in {year}:"), year=year))
+    if status.exited_capacity:
+        for (industry, unit), total in sorted(status.exited_capacity.items()):
+            lines.append(f"  {industry_label(industry, tr)} {fmt_number(total, tr)} {unit}")
+    else:
+        lines.append("  " + tr.gettext(N_("none yet")))
+    if status.unaccepted:
+        lines.append(tr.gettext(N_("Not yet accepted by:")) + " " + "，".join(
+            f"{aliases.name(k, tr.locale)} {v}" for k, v in sorted(status.unaccepted.items())))
+    return "\n".join(lines)
+
+
+def _clause_order(clause: str) -> int:
+    order = "一二三四五六七八九十"
+    return order.index(clause) if clause in order else 99
+
+
+def case_list_text(cases: Sequence[Case], tr: Translator, *, title: str,
+                   empty: str) -> str:
+    if not cases:
+        return tr.gettext(empty)
+    return "\n".join([tr.gettext(title, n=len(cases)), *(case_line(c, tr) for c in cases)])

@@ -1,0 +1,264 @@
+"""What the reports read: async queries that return plain frozen rows, and pure summaries.
+
+Only what a report may print leaves here: :class:`CaseRow` has no description, and events
+(with the names of the people who acted) are not read at all.
+
+Years are calendar years in the organisation's time zone: a case closed at 23:30 on
+31 December in Asia/Shanghai (15:30 UTC) counts for that year, one closed at 00:30 on 1 January
+for the next.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from bot.core.i18n import N_, DubanError
+from bot.core.org import Org
+from bot.core.routing import ACTIVE_STATUSES
+from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from models.tables import Assignment, Case
+
+# The order of clause （十九）: 钢铁、煤炭、水泥、电解铝、平板玻璃, then everything else.
+# Coal gets its own row: the guiding opinion names it among the key industries.
+INDUSTRY_ORDER: tuple[str, ...] = (
+    "steel", "coal", "cement", "electrolytic_aluminium", "flat_glass", "other",
+)
+# The departments that write the 31 December letter (clause （十九）).
+LETTER_DEPARTMENTS: tuple[str, ...] = ("development_reform", "environment", "quality", "safety")
+# … and the ones they write to, at the same level.
+LETTER_RECIPIENTS: tuple[str, ...] = ("industry", "energy", "coal")
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """The printable facts of one case."""
+
+    ref: str
+    region: str
+    enterprise: str
+    industry: str
+    clause: str
+    state: str
+    capacity: Decimal | None
+    exited_capacity: Decimal | None
+    unit: str | None
+    equipment: str | None
+    registered_on: date
+    deadline: date | None
+    closed_on: date | None  # the local date the case closed
+
+    @property
+    def reported_capacity(self) -> Decimal | None:
+        """The capacity confirmed at exit, else the registered capacity."""
+        return self.exited_capacity if self.exited_capacity is not None else self.capacity
+
+    @property
+    def industry_group(self) -> str:
+        return self.industry if self.industry in INDUSTRY_ORDER else "other"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    amount: Decimal
+    unit: str  # "" when the case gave no unit
+
+
+@dataclass(frozen=True)
+class IndustryLine:
+    industry: str
+    enterprises: int
+    capacity: tuple[Quantity, ...]  # one per unit; units are never added together
+
+
+@dataclass(frozen=True)
+class Summary:
+    lines: tuple[IndustryLine, ...]  # every industry of INDUSTRY_ORDER, in that order
+    enterprises: int
+    capacity: tuple[Quantity, ...]
+
+    @property
+    def empty(self) -> bool:
+        return self.enterprises == 0
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def check_year(year: int) -> int:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise DubanError(N_("The year must be between {first} and {last}; got {year}."),
+                         first=MIN_YEAR, last=MAX_YEAR, year=year)
+    return year
+
+
+def year_bounds(year: int, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The instants where ``year`` starts and ends in ``tz`` (end exclusive)."""
+    check_year(year)
+    return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
+
+
+def org_tz(org: Org) -> ZoneInfo:
+    return ZoneInfo(org.prefecture.timezone)
+
+
+def add_quantities(rows: Iterable[CaseRow]) -> tuple[Quantity, ...]:
+    """Capacity summed per unit, units in order of first appearance."""
+    sums: dict[str, Decimal] = {}
+    for row in rows:
+        amount = row.reported_capacity
+        if amount is not None:
+            unit = (row.unit or "").strip()
+            sums[unit] = sums.get(unit, Decimal(0)) + amount
+    return tuple(Quantity(amount, unit) for unit, amount in sums.items())
+
+
+def summarize(rows: Sequence[CaseRow]) -> Summary:
+    """Enterprises and capacity per industry (every industry listed, zero or not) and overall."""
+    by_industry: dict[str, list[CaseRow]] = defaultdict(list)
+    for row in rows:
+        by_industry[row.industry_group].append(row)
+    lines = tuple(
+        IndustryLine(industry, len(by_industry[industry]),
+                     add_quantities(by_industry[industry]))
+        for industry in INDUSTRY_ORDER
+    )
+    return Summary(lines, len(rows), add_quantities(rows))
+
+
+def by_industry(rows: Sequence[CaseRow]) -> list[tuple[str, list[CaseRow]]]:
+    """The rows grouped by industry, in INDUSTRY_ORDER, leaving out empty industries."""
+    groups: dict[str, list[CaseRow]] = defaultdict(list)
+    for row in rows:
+        groups[row.industry_group].append(row)
+    return [(industry, groups[industry]) for industry in INDUSTRY_ORDER if groups[industry]]
+
+
+def is_overdue(row: CaseRow, today: date) -> bool:
+    if State(row.state) in CLOSED_STATES:
+        return False
+    return row.state == State.OVERDUE or (row.deadline is not None and row.deadline < today)
+
+
+def red_card_clauses() -> list[str]:
+    """Clauses whose exit means "closed after failing" (red card)."""
+    return [clause for clause, workflow in WORKFLOWS.items() if workflow.failing_exit]
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+def _row(case: Case, tz: tzinfo) -> CaseRow:
+    return CaseRow(
+        ref=case.ref, region=case.region_name, enterprise=case.enterprise,
+        industry=case.industry, clause=case.clause, state=case.state,
+        capacity=_decimal(case.capacity), exited_capacity=_decimal(case.exited_capacity),
+        unit=case.unit, equipment=case.equipment, registered_on=case.registered_on,
+        deadline=case.deadline,
+        closed_on=case.closed_at.astimezone(tz).date() if case.closed_at is not None else None,
+    )
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+async def _rows(session: AsyncSession, statement: SelectOfScalar[Case],
+                tz: tzinfo) -> list[CaseRow]:
+    return [_row(case, tz) for case in (await session.exec(statement)).all()]
+
+
+def _department_filter(statement: SelectOfScalar[Case],
+                       department: str) -> SelectOfScalar[Case]:
+    """Cases where ``department`` has a required, active (not handed back) assignment."""
+    return statement.where(col(Case.id).in_(
+        select(col(Assignment.case_id)).where(
+            col(Assignment.department_key) == department,
+            col(Assignment.required).is_(True),
+            col(Assignment.status).in_([s.value for s in ACTIVE_STATUSES]),
+        )
+    ))
+
+
+async def exited_cases(session: AsyncSession, *, year: int, tz: tzinfo,
+                       region: str | None = None, department: str | None = None,
+                       clauses: Sequence[str] | None = None) -> list[CaseRow]:
+    """Cases that exited in ``year`` (local), by region, industry, enterprise."""
+    start, end = year_bounds(year, tz)
+    statement = select(Case).where(
+        col(Case.state) == State.EXITED.value,
+        col(Case.closed_at) >= start, col(Case.closed_at) < end,
+    )
+    if region is not None:
+        statement = statement.where(col(Case.region_name) == region)
+    if department is not None:
+        statement = _department_filter(statement, department)
+    if clauses is not None:
+        statement = statement.where(col(Case.clause).in_(list(clauses)))
+    statement = statement.order_by(col(Case.region_name), col(Case.industry),
+                                   col(Case.closed_at), col(Case.ref))
+    return await _rows(session, statement, tz)
+
+
+async def open_cases(session: AsyncSession, *, tz: tzinfo, region: str | None = None,
+                     states: Sequence[str] | None = None) -> list[CaseRow]:
+    """Cases not closed (or in ``states``), by deadline (none last), then reference."""
+    wanted = list(states) if states is not None else [
+        s.value for s in State if s not in CLOSED_STATES
+    ]
+    statement = select(Case).where(col(Case.state).in_(wanted))
+    if region is not None:
+        statement = statement.where(col(Case.region_name) == region)
+    statement = statement.order_by(col(Case.deadline).is_(None), col(Case.deadline),
+                                   col(Case.ref))
+    return await _rows(session, statement, tz)
+
+
+# -- what the documents and lists need, one transaction each ---------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionData:
+    exited: tuple[CaseRow, ...]
+    open: tuple[CaseRow, ...]
+
+
+async def region_data(sessions: async_sessionmaker[AsyncSession], *, org: Org, region: str,
+                      year: int) -> RegionData:
+    tz = org_tz(org)
+    async with sessions() as session:
+        exited = await exited_cases(session, year=year, tz=tz, region=region)
+        still_open = await open_cases(session, tz=tz, region=region)
+    return RegionData(tuple(exited), tuple(still_open))
+
+
+async def year_exits(sessions: async_sessionmaker[AsyncSession], *, org: Org, year: int,
+                     department: str | None = None,
+                     clauses: Sequence[str] | None = None) -> tuple[CaseRow, ...]:
+    async with sessions() as session:
+        return tuple(await exited_cases(session, year=year, tz=org_tz(org),
+                                        department=department, clauses=clauses))
+
+
+async def yellow_cases(sessions: async_sessionmaker[AsyncSession], *,
+                       org: Org) -> tuple[CaseRow, ...]:
+    async with sessions() as session:
+        return tuple(await open_cases(session, tz=org_tz(org),
+                                      states=[s.value for s in YELLOW_STATES]))
+
+
+async def all_open_cases(sessions: async_sessionmaker[AsyncSession], *, org: Org,
+                         region: str | None = None) -> tuple[CaseRow, ...]:
+    async with sessions() as session:
+        return tuple(await open_cases(session, tz=org_tz(org), region=region))
