@@ -25,7 +25,7 @@ from sqlalchemy import text
 from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
-from bot.app import Deps, build_application
+from bot.app import build_application, build_deps
 from bot.core.buttons import Action
 from bot.core.casefile import CaseInput
 from bot.core.clock import ManualClock
@@ -33,6 +33,7 @@ from bot.core.org import load_demo_org
 from bot.core.policy.catalog import load_default_catalog
 from bot.services.cases import Who
 from bot.services.chats import BindTarget, ChatKind
+from bot.services.deps import Deps
 from bot.services.org import OrgService
 from bot.settings import Settings
 from handlers.delivery import Delivery
@@ -81,14 +82,13 @@ async def duban_run(database: str, cases: int, presses: int) -> list[float]:
     engine = create_engine(database)
     await upgrade(engine)
     # Test mode: Telegram's per-group pacing (one message every 3 s) is not what is measured.
-    deps = Deps(settings=Settings(telegram_bot_token=TOKEN, mode="test"), clock=clock,
-                engine=engine,
-                catalog=load_default_catalog())
+    settings = Settings(telegram_bot_token=TOKEN, mode="test")
+    deps = build_deps(settings, engine, clock, load_default_catalog())
     start = time.perf_counter()
     await seed(deps, cases, presses)
     print(f"seeded {cases} cases in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     fake = RecordingRequest()
-    app = build_application(deps, request=fake)
+    app = build_application(settings, deps, request=fake)
     app.bot._rate_limiter = None  # measure the processing, not Telegram's pacing
     await app.initialize()
     delivery = Delivery(app)

@@ -21,12 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import Deps, build_application
+from bot.app import build_application, build_deps
 from bot.core.clock import ManualClock
 from bot.core.org import load_demo_org
 from bot.core.policy.catalog import load_default_catalog
 from bot.devtools.emulator.server import run_emulator
-from bot.services.org import OrgService
 from bot.services.outbox import Kind, enqueue_many
 from bot.settings import Settings
 from handlers.delivery import Delivery
@@ -60,9 +59,8 @@ async def main(chats: int) -> None:
             settings = Settings(telegram_bot_token=TOKEN,
                                 telegram_api_base_url=emulator.base_url)
             clock = ManualClock(datetime(2026, 12, 1, 2, tzinfo=UTC))
-            deps = Deps(settings=settings, clock=clock, engine=engine,
-                        catalog=load_default_catalog())
-            await OrgService(deps.sessions).load(load_demo_org())
+            deps = build_deps(settings, engine, clock, load_default_catalog())
+            await deps.org_service.load(load_demo_org())
             async with transaction(deps.sessions) as session:
                 await enqueue_many(session, [
                     {"key": f"round:{g.id}", "kind": Kind.TEXT, "recipient_kind": "chat",
@@ -70,7 +68,7 @@ async def main(chats: int) -> None:
                      "payload": {"message": "⏰ duban reminders for {date}:",
                                  "params": {"date": "2026-12-01"}}}
                     for g in groups], clock.now())
-            app = build_application(deps)
+            app = build_application(settings, deps)
             await app.initialize()
             began = time.perf_counter()
             handled = await Delivery(app).deliver_due()

@@ -1,17 +1,17 @@
 """The composition root: builds the services once and the python-telegram-bot Application.
 
-Handlers reach the services through :class:`Deps`, carried by the application and exposed by
-the typed context (``handlers.context.DubanContext``), never through module globals.
+:func:`build_deps` builds the services (:class:`bot.services.deps.Deps`) for the bot, the command
+line and the sandbox alike; :func:`build_application` builds the Application around them and
+registers every handler. Handlers reach the services through the typed context
+(``handlers.context.DubanContext``), never through module globals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
@@ -19,17 +19,23 @@ from telegram.request import BaseRequest
 from bot.core.buttons import ButtonCodec
 from bot.core.clock import Clock
 from bot.core.i18n import N_, SUPPORTED_LOCALES, get_translator
-from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.chats import ChatService
+from bot.services.delivery import DeliveryStore
+from bot.services.deps import Deps
 from bot.services.dialogs import DialogService
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
+from bot.services.reports import ReportService
 from bot.services.status import StatusService
 from bot.settings import Settings
+from handlers import register
+from handlers.context import DubanApplication, context_types
+from handlers.delivery import start_delivery, stop_delivery
 from models.db import session_factory
+from scheduler.jobs import build_scheduler
 from scheduler.workdays import WorkCalendar, load_overrides
 
 log = logging.getLogger(__name__)
@@ -53,66 +59,36 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass
-class Deps:
-    """Everything handlers need, built once."""
-
-    settings: Settings
-    clock: Clock
-    engine: AsyncEngine
-    catalog: Catalog
-    sessions: async_sessionmaker[AsyncSession] = field(init=False)
-    cases: CaseService = field(init=False)
-    chats: ChatService = field(init=False)
-    dialogs: DialogService = field(init=False)
-    org_service: OrgService = field(init=False)
-    outbox: OutboxStore = field(init=False)
-    status: StatusService = field(init=False)
-    calendar: CalendarService = field(init=False)
-    codec: ButtonCodec = field(init=False)
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    _org: Org | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        self.sessions = session_factory(self.engine)
-        self.cases = CaseService(self.sessions, self.catalog, self.clock)
-        self.chats = ChatService(self.sessions, self.clock,
-                                 frozenset(self.settings.coordinators))
-        self.org_service = OrgService(self.sessions)
-        self.dialogs = DialogService(self.sessions, self.clock, self.cases, self.org)
-        self.outbox = OutboxStore(self.sessions)
-        self.status = StatusService(self.sessions, self.settings.tz)
-        self.codec = ButtonCodec.from_token(self.settings.telegram_bot_token or "sandbox")
-        overrides = load_overrides(self.settings.holidays) if self.settings.holidays else ()
-        self.calendar = CalendarService(self.sessions, self.clock, self.catalog,
-                                        WorkCalendar(overrides), self.cases, self.org)
-        self.dialogs.calendar = self.calendar
-
-    async def org(self) -> Org:
-        """The organisation, read once from the database (reloaded with ``reload_org``)."""
-        if self._org is None:
-            self._org = await self.org_service.current()
-        return self._org
-
-    def reload_org(self) -> None:
-        self._org = None
+def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
+               catalog: Catalog) -> Deps:
+    """The services, built once and in order; the bot, the command line and the sandbox all
+    build theirs here."""
+    sessions = session_factory(engine)
+    org_service = OrgService(sessions)
+    cases = CaseService(sessions, catalog, clock)
+    overrides = load_overrides(settings.holidays) if settings.holidays else ()
+    calendar = CalendarService(sessions, clock, catalog, WorkCalendar(overrides), cases,
+                               org_service.cached)
+    outbox = OutboxStore(sessions)
+    return Deps(
+        clock=clock, tz=settings.tz, engine=engine, sessions=sessions, catalog=catalog,
+        codec=ButtonCodec.from_token(settings.telegram_bot_token or "sandbox"),
+        org_service=org_service, cases=cases,
+        chats=ChatService(sessions, clock, frozenset(settings.coordinators)),
+        calendar=calendar,
+        dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar),
+        outbox=outbox, deliveries=DeliveryStore(sessions, outbox),
+        status=StatusService(sessions, settings.tz), reports=ReportService(sessions),
+    )
 
 
-class DubanApplication(Application):
-    """A PTB Application that carries the services."""
-
-    deps: Deps
-
-
-def build_application(deps: Deps, request: BaseRequest | None = None) -> DubanApplication:
+def build_application(settings: Settings, deps: Deps,
+                      request: BaseRequest | None = None) -> DubanApplication:
     """The one place that builds the Application and registers every handler.
 
     ``request`` replaces the HTTP layer (tests and benchmarks pass a recording fake).
     """
-    from handlers import register
-    from handlers.context import context_types
-
-    token = deps.settings.telegram_bot_token
+    token = settings.telegram_bot_token
     if not token:
         raise ValueError("build_application needs a bot token")
     builder: ApplicationBuilder = (
@@ -120,12 +96,12 @@ def build_application(deps: Deps, request: BaseRequest | None = None) -> DubanAp
         .application_class(DubanApplication)
         .token(token)
         .context_types(context_types())
-        .rate_limiter(rate_limiter(deps.settings))
+        .rate_limiter(rate_limiter(settings))
         .concurrent_updates(False)
-        .post_init(_post_init)
+        .post_init(lambda application: _post_init(application, settings))
         .post_shutdown(_post_shutdown)
     )
-    base = deps.settings.telegram_api_base_url
+    base = settings.telegram_api_base_url
     if base:
         base = base.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
@@ -149,19 +125,15 @@ def rate_limiter(settings: Settings) -> AIORateLimiter:
                           max_retries=5)
 
 
-async def _post_init(application: Application) -> None:
-    from handlers.delivery import start_delivery
-
+async def _post_init(application: Application, settings: Settings) -> None:
     app: DubanApplication = application  # type: ignore[assignment]
     await app.deps.chats.bootstrap_coordinators()
     await register_commands(app)
     start_delivery(app)
-    start_calendar(app)
+    start_calendar(app, settings)
 
 
 async def _post_shutdown(application: Application) -> None:
-    from handlers.delivery import stop_delivery
-
     app: DubanApplication = application  # type: ignore[assignment]
     scheduler = app.bot_data.pop(_SCHEDULER, None)
     if scheduler is not None:
@@ -173,16 +145,14 @@ _SCHEDULER = "duban.scheduler"
 _FIRST_SWEEP = "duban.first-sweep"
 
 
-def start_calendar(app: DubanApplication) -> None:
+def start_calendar(app: DubanApplication, settings: Settings) -> None:
     """Start APScheduler with the persistent sweep job, and sweep once now (catch-up)."""
-    from scheduler.jobs import build_scheduler
-
     async def sweep() -> None:
         report = await app.deps.calendar.sweep()
         if report.items or report.marked_overdue:
             app.deps.wakeup.set()
 
-    scheduler = build_scheduler(app.deps.settings, app.deps.settings.database_url, sweep)
+    scheduler = build_scheduler(settings, settings.database_url, sweep)
     scheduler.start()
     app.bot_data[_SCHEDULER] = scheduler
     app.bot_data[_FIRST_SWEEP] = asyncio.get_running_loop().create_task(
@@ -201,4 +171,5 @@ async def register_commands(application: DubanApplication) -> None:
             await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
 
 
-__all__ = ["COMMANDS", "ContextTypes", "Deps", "DubanApplication", "build_application"]
+__all__ = ["COMMANDS", "ContextTypes", "Deps", "DubanApplication", "build_application",
+           "build_deps"]

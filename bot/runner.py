@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from telegram import Update
 
-from bot.app import Deps, build_application
+from bot.app import build_application, build_deps
 from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.i18n import N_, DubanError
 from bot.core.org import load_org
@@ -76,9 +76,8 @@ def run_bot(settings: Settings, catalog: Catalog, webhook: WebhookOptions | None
     if clock is None:
         clock = (FileClock(settings.clock_file, settings.tz) if settings.clock_file
                  else SystemClock(settings.tz))
-    deps = Deps(settings=settings, clock=clock,
-                engine=create_engine(settings.database_url), catalog=catalog)
-    application = build_application(deps)
+    deps = build_deps(settings, create_engine(settings.database_url), clock, catalog)
+    application = build_application(settings, deps)
     log.info("duban starting (%s)", "webhook" if webhook else "long polling")
     if webhook is None:
         application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -15,8 +15,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import DubanApplication
 from handlers import callbacks, commands, errors, guard, membership, messages
+from handlers.context import DubanApplication
 
 COMMAND_HANDLERS = {
     "start": commands.start,

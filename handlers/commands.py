@@ -16,7 +16,7 @@ from bot.core.org import Org
 from bot.render import calendar_texts, texts
 from bot.render.cards import Button, Reply, question_reply
 from bot.render.reports.charts import status_chart
-from bot.render.reports.county import load_county_report, write_county_report
+from bot.render.reports.county import write_county_report
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
 from bot.services.dialogs import Flow
 from handlers.common import display_name, identify, say
@@ -98,7 +98,7 @@ async def invite(update: Update, context: DubanContext) -> None:
     made = await context.deps.chats.invite(chat.id, identity)
     await say(update, context, tr.gettext(
         texts.INVITE_MADE, code=made.code,
-        expires=texts.fmt_datetime(made.expires_at, tr, context.deps.settings.tz)))
+        expires=texts.fmt_datetime(made.expires_at, tr, context.deps.tz)))
 
 
 async def join(update: Update, context: DubanContext) -> None:
@@ -186,7 +186,9 @@ async def status(update: Update, context: DubanContext) -> None:
     await say(update, context, texts.status_text(
         result, tr, org.alias_table(), title=region or org.prefecture.name, year=today.year))
     try:
-        chart = await status_chart(context.deps.sessions, org, tr, today=today, region=region)
+        figures = await context.deps.reports.status_figures(org, today=today, region=region)
+        chart = status_chart(figures, tr, title_place=org.prefecture.name, today=today,
+                             region=region)
     except DubanError as error:  # no Chinese font on this machine: the numbers are enough
         log.warning("status chart skipped: %s", error)
         return
@@ -203,8 +205,7 @@ async def report(update: Update, context: DubanContext) -> None:
         return
     year = int(args[1]) if len(args) > 1 and args[1].isdigit() else today.year
     org = await context.deps.org()
-    loaded = await load_county_report(context.deps.sessions, org, args[0], year=year,
-                                      today=today)
+    loaded = await context.deps.reports.county_report(org, args[0], year=year, today=today)
     with tempfile.TemporaryDirectory() as folder:
         files = write_county_report(loaded, tr, Path(folder))
         for path in (files.xlsx, files.docx):
@@ -221,7 +222,7 @@ async def case(update: Update, context: DubanContext) -> None:
     org = await context.deps.org()
     view = await context.deps.cases.get(ref)
     await say(update, context, texts.case_detail(view, tr, org.alias_table(),
-                                                 context.deps.settings.tz))
+                                                 context.deps.tz))
 
 
 async def overdue(update: Update, context: DubanContext) -> None:
@@ -310,7 +311,7 @@ async def summons(update: Update, context: DubanContext) -> None:
     party = (org.alias_table().name(found.party, tr.locale)
              if found.party_kind == "department" else found.party)
     await say(update, context, calendar_texts.summons_reply(
-        found, party=party, tr=tr, tz=context.deps.settings.tz, codec=None, chat_id=0))
+        found, party=party, tr=tr, tz=context.deps.tz, codec=None, chat_id=0))
 
 
 async def reschedule(update: Update, context: DubanContext) -> None:
@@ -324,7 +325,7 @@ async def reschedule(update: Update, context: DubanContext) -> None:
         return
     try:
         when = datetime.fromisoformat(f"{args[1]}T{args[2]}").replace(
-            tzinfo=context.deps.settings.tz)
+            tzinfo=context.deps.tz)
     except ValueError:
         await say(update, context, tr.gettext(texts.RESCHEDULE_USAGE))
         return

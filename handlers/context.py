@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import CallbackContext, ContextTypes, ExtBot
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
-from bot.app import Deps, DubanApplication
 from bot.core.i18n import Translator, get_translator
+from bot.services.deps import Deps
+
+
+class DubanApplication(Application):
+    """A PTB Application that carries the services."""
+
+    deps: Deps
 
 
 class DubanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],

@@ -14,21 +14,19 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, select
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.app import Deps, DubanApplication
 from bot.core.clock import local_today
 from bot.core.i18n import get_translator
-from bot.core.routing import ACTIVE_STATUSES
 from bot.render import calendar_texts, cards, texts
 from bot.render.cards import CardContext, Reply
-from bot.services.cases import CaseView, open_states
-from bot.services.chats import BindTarget, ChatKind
-from bot.services.outbox import Kind, Pending, enqueue
+from bot.services.cases import CaseView
+from bot.services.chats import Binding, BindTarget, ChatKind
+from bot.services.delivery import retry_delay, still_required
+from bot.services.deps import Deps
+from bot.services.outbox import Kind, Pending
+from handlers.context import DubanApplication
 from handlers.sending import edit, send
-from models.db import transaction
-from models.tables import Assignment, Card, Case, ChatBinding
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
@@ -102,8 +100,8 @@ class Delivery:
             log.warning("outbox %s refused: %s", row.key, error)
             await self.deps.outbox.done(row, now, error=str(error)[:500])
         except (TimedOut, NetworkError) as error:
-            backoff = timedelta(seconds=min(300, 5 * 2 ** row.attempts))
-            await self.deps.outbox.failed(row, str(error)[:500], now + backoff)
+            await self.deps.outbox.failed(row, str(error)[:500],
+                                          now + retry_delay(row.attempts))
         except (Undeliverable, Forbidden) as error:
             await self.deps.outbox.done(row, now, error=str(error)[:500] or "undeliverable")
         else:
@@ -116,11 +114,11 @@ class Delivery:
         org = await self.deps.org()
         locale = await self.deps.chats.locale_for(chat_id)
         return CardContext(chat_id=chat_id, tr=get_translator(locale),
-                           aliases=org.alias_table(), tz=self.deps.settings.tz,
+                           aliases=org.alias_table(), tz=self.deps.tz,
                            codec=self.deps.codec, today=local_today(self.deps.clock),
                            department=department)
 
-    async def _card_reply(self, view: CaseView, binding: ChatBinding) -> Reply:
+    async def _card_reply(self, view: CaseView, binding: Binding) -> Reply:
         ctx = await self._context(binding.chat_id, binding.department_key
                                   if binding.kind == ChatKind.DEPARTMENT else None)
         return cards.card(view, ctx)
@@ -150,13 +148,9 @@ class Delivery:
         kind = ChatKind.DEPARTMENT if row.recipient_kind == "department" else ChatKind.REGION
         chat_id = await self.deps.chats.chat_for(kind=kind, key=row.recipient)
         if chat_id is None:
-            if kind is ChatKind.DEPARTMENT and _required(view, row.recipient):
-                async with transaction(self.deps.sessions) as session:
-                    await enqueue(session, key=f"nochat:{view.case.id}:{row.recipient}",
-                                  kind=Kind.NO_CHAT, recipient_kind="coordinators",
-                                  recipient="*", now=self.deps.clock.now(),
-                                  payload={"case_id": view.case.id,
-                                           "department": row.recipient})
+            if kind is ChatKind.DEPARTMENT and still_required(view, row.recipient):
+                await self.deps.deliveries.warn_no_chat(view.case.id or 0, row.recipient,
+                                                        self.deps.clock.now())
                 self.deps.wakeup.set()
             await self.deps.outbox.done(row, self.deps.clock.now(), error="no bound chat")
             return
@@ -164,33 +158,21 @@ class Delivery:
         assert binding is not None
         await self._post_card(view, binding, row)
 
-    async def _post_card(self, view: CaseView, binding: ChatBinding,
+    async def _post_card(self, view: CaseView, binding: Binding,
                          row: Pending | None = None) -> None:
-        async with self.deps.sessions() as session:
-            existing = (await session.exec(select(Card).where(
-                col(Card.case_id) == view.case.id, col(Card.chat_id) == binding.chat_id))
-            ).one_or_none()
-        if existing is not None:  # already shown (refresh rows keep it current)
+        if await self.deps.deliveries.is_shown(view.case.id or 0, binding.chat_id):
+            # already shown (refresh rows keep it current)
             if row is not None:
                 await self.deps.outbox.done(row, self.deps.clock.now())
             return
         reply = await self._card_reply(view, binding)
         message = await send(self.application.bot, binding.chat_id, reply)
-        now = self.deps.clock.now()
-        async with transaction(self.deps.sessions) as session:
-            session.add(Card(case_id=view.case.id or 0, chat_id=binding.chat_id,
-                             message_id=message.message_id,
-                             department_key=binding.department_key,
-                             region_name=binding.region_name, updated_at=now))
-            if row is not None:
-                await self.deps.outbox.done(row, now, session=session)
+        await self.deps.deliveries.record_card(view.case.id or 0, binding, message.message_id,
+                                               self.deps.clock.now(), row)
 
     async def refresh(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
-        async with self.deps.sessions() as session:
-            shown = (await session.exec(select(Card).where(
-                col(Card.case_id) == view.case.id))).all()
-        for card in shown:
+        for card in await self.deps.deliveries.shown(view.case.id or 0):
             binding = await self.deps.chats.binding(card.chat_id)
             if binding is None:
                 continue
@@ -202,21 +184,8 @@ class Delivery:
         binding = await self.deps.chats.binding(int(row.recipient))
         if binding is None:
             raise Undeliverable("chat no longer bound")
-        async with self.deps.sessions() as session:
-            statement = select(Case).where(col(Case.state).in_(open_states()))
-            if binding.kind == ChatKind.DEPARTMENT:
-                statement = statement.where(col(Case.id).in_(select(
-                    col(Assignment.case_id)).where(
-                        col(Assignment.department_key) == binding.department_key,
-                        col(Assignment.status).in_(
-                            [s.value for s in ACTIVE_STATUSES] + ["informed"]))))
-            else:
-                statement = statement.where(col(Case.region_name) == binding.region_name)
-            shown = select(col(Card.case_id)).where(col(Card.chat_id) == binding.chat_id)
-            waiting = (await session.exec(statement.where(col(Case.id).not_in(shown))
-                                          .order_by(col(Case.id)))).all()
-        for case in waiting:
-            await self._post_card(await self.deps.cases.get(case.ref), binding)
+        for ref in await self.deps.deliveries.waiting_for(binding):
+            await self._post_card(await self.deps.cases.get(ref), binding)
 
     async def group_to_resolve(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
@@ -260,10 +229,8 @@ class Delivery:
 
     async def extension_decided(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
-        async with self.deps.sessions() as session:
-            chats = (await session.exec(select(col(Card.chat_id)).where(
-                col(Card.case_id) == view.case.id, col(Card.department_key).is_not(None)))).all()
-        for chat_id in chats:
+        for shown in await self.deps.deliveries.shown(view.case.id or 0, departments_only=True):
+            chat_id = shown.chat_id
             ctx = await self._context(chat_id)
             if row.payload.get("approved"):
                 text = ctx.tr.gettext(texts.EXTENSION_APPROVED, ref=view.case.ref,
@@ -352,7 +319,7 @@ class Delivery:
         async def build(chat_id: int, summoned: bool) -> Reply:
             ctx = await self._context(chat_id)
             return calendar_texts.summons_reply(summons, party=party, tr=ctx.tr,
-                                                tz=self.deps.settings.tz,
+                                                tz=self.deps.tz,
                                                 codec=ctx.codec if summoned else None,
                                                 chat_id=chat_id,
                                                 reminder=row.payload.get("reminder"))
@@ -374,11 +341,6 @@ class Delivery:
             return
         chat_id = int(row.recipient)
         await send(self.application.bot, chat_id, await build(chat_id))
-
-
-def _required(view: CaseView, department: str) -> bool:
-    return any(a.department_key == department and a.required and a.status in ACTIVE_STATUSES
-               for a in view.assignments)
 
 
 _ROUTES: dict[str, Callable[[Delivery, Pending], Awaitable[None]]] = {

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 
-from bot.app import Deps, DubanApplication, build_application
+from bot.app import DubanApplication, build_application, build_deps
 from bot.core.clock import ManualClock
 from bot.core.policy.catalog import Catalog
 from bot.settings import Settings
@@ -55,9 +55,9 @@ class Bot:
 async def start_bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
                     fake: RecordingRequest | None = None, users: Users | None = None) -> Bot:
     settings = Settings(telegram_bot_token=TOKEN)
-    deps = Deps(settings=settings, clock=clock, engine=engine, catalog=catalog)
+    deps = build_deps(settings, engine, clock, catalog)
     fake = fake or RecordingRequest()
-    app = build_application(deps, request=fake)
+    app = build_application(settings, deps, request=fake)
     await app.initialize()
     await deps.chats.bootstrap_coordinators()
     return Bot(app, fake, users or Users(), clock)

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from bot.core import casefile
-from bot.data import DATA_DIR
 from bot.core.casefile import (
     CaseFileResult,
     RowError,
@@ -29,6 +28,7 @@ from bot.core.casefile import (
 )
 from bot.core.i18n import DubanError, get_translator
 from bot.core.org import Org, load_demo_org
+from bot.data import DATA_DIR
 
 TODAY = date(2026, 11, 29)
 EN_HEADER = ["ref", "county", "enterprise", "industry", "clause", "capacity", "unit",

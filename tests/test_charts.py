@@ -20,13 +20,12 @@ from bot.render.reports.charts import (
     FONT_ENV,
     find_cjk_font,
     has_cjk_glyphs,
-    overdue_by_region,
     render_capacity_chart,
     render_overdue_chart,
     render_status_chart,
     status_chart,
 )
-from bot.services.reports import CaseRow, summarize
+from bot.services.reports import CaseRow, ReportService, overdue_by_region, summarize
 from tests.conftest import Services
 from tests.test_reports import EN, ZH, build_year
 
@@ -131,8 +130,11 @@ def test_overdue_by_region_counts_and_orders() -> None:
 async def test_status_chart_from_the_database(services: Services) -> None:
     await build_year(services)
     org = await services.org.current()
-    whole = await status_chart(services.cases.sessions, org, ZH, today=date(2026, 12, 20))
-    county = await status_chart(services.cases.sessions, org, ZH, today=date(2026, 12, 20),
-                                region="玛纳斯县")
+    today = date(2026, 12, 20)
+    reports = ReportService(services.cases.sessions)
+    whole = status_chart(await reports.status_figures(org, today=today), ZH,
+                         title_place=org.prefecture.name, today=today)
+    county = status_chart(await reports.status_figures(org, today=today, region="玛纳斯县"),
+                          ZH, title_place=org.prefecture.name, today=today, region="玛纳斯县")
     assert pixels(whole).shape[0] > 100 and pixels(county).shape[0] > 100
     assert whole != county

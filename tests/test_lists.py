@@ -12,18 +12,19 @@ from html.parser import HTMLParser
 import pytest
 from openpyxl import load_workbook
 
-from bot.core.i18n import DubanError
+from bot.core.i18n import DubanError, Translator
+from bot.core.org import Org
 from bot.render.reports.lists import (
     ListFormat,
-    ListKind,
     PublicList,
-    load_list,
+    build_list,
     parse_format,
     parse_kind,
     render_list,
     scrub,
     to_html,
 )
+from bot.services.reports import ListKind, list_rows
 from tests.conftest import Services
 from tests.test_reports import EN, ZH, build_year, case_input, exit_case, rectifying_case
 
@@ -34,8 +35,13 @@ PRIVATE = (NAME, PHONE, OTHER_NAME, LANDLINE, "2342133", "王玮中", "联络员
 
 async def _list(services: Services, kind: ListKind, year: int = 2026) -> PublicList:
     org = await services.org.current()
-    return await load_list(services.cases.sessions, org, kind, EN, year=year,
-                           today=date(2026, 12, 1))
+    return await _load(services, org, kind, EN, year=year, today=date(2026, 12, 1))
+
+
+async def _load(services: Services, org: Org, kind: ListKind, tr: Translator, *, year: int,
+                today: date) -> PublicList:
+    rows = await list_rows(services.cases.sessions, org, kind, year=year)
+    return build_list(kind, rows, tr, prefecture=org.prefecture.name, year=year, today=today)
 
 
 def _enterprises(public: PublicList) -> set[str]:
@@ -133,7 +139,7 @@ class _Page(HTMLParser):
 async def test_html_page_is_static_and_accessible(services: Services) -> None:
     await build_year(services)
     org = await services.org.current()
-    public = await load_list(services.cases.sessions, org, ListKind.EXIT, ZH, year=2026,
+    public = await _load(services, org, ListKind.EXIT, ZH, year=2026,
                              today=date(2026, 12, 1))
     page = to_html(public, ZH)
     parser = _Page()
@@ -147,7 +153,7 @@ async def test_html_page_is_static_and_accessible(services: Services) -> None:
     assert scopes.count("row") == len(public.rows) == 6
     assert "@media print" in page
     assert "玛纳斯县C-1企业" in "".join(parser.text)
-    english = to_html(await load_list(services.cases.sessions, org, ListKind.EXIT, EN,
+    english = to_html(await _load(services, org, ListKind.EXIT, EN,
                                       year=2026, today=date(2026, 12, 1)), EN)
     assert '<html lang="en">' in english
 

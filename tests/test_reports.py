@@ -20,12 +20,12 @@ from bot.core.casefile import CaseInput
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError, Translator, get_translator
 from bot.core.workflow import Actor, Need, State, StepInput, workflow_for
-from bot.render.reports.county import load_county_report, write_county_report
+from bot.render.reports.county import write_county_report
 from bot.render.reports.docx_util import cell_text
-from bot.render.reports.letters import load_letter, load_summary, write_letter, write_summary
+from bot.render.reports.letters import write_letter, write_summary
 from bot.render.texts import fmt_number, industry_label
 from bot.services.cases import Who, is_overdue
-from bot.services.reports import INDUSTRY_ORDER
+from bot.services.reports import INDUSTRY_ORDER, load_county_report, load_letter, load_summary
 from models.tables import Case
 from tests.conftest import COORDINATOR, Services
 

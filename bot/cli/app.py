@@ -1,7 +1,8 @@
 """What every ``duban`` command shares: settings, the reader's language, the database, services.
 
-Command modules (``bot/cli.py``, ``bot/policy/cli.py``, reports …) take an :class:`App` with
-``@pass_app`` and run their database work through :meth:`App.run`.
+Command modules (:mod:`bot.cli.main`, :mod:`bot.cli.policy`, :mod:`bot.cli.reports` …) take an
+:class:`App` with ``@pass_app`` and run their database work through :meth:`App.run`, which
+hands them the services built by :func:`bot.app.build_deps`, the same builder the bot uses.
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import build_deps
 from bot.core.clock import Clock, SystemClock
 from bot.core.i18n import Translator, get_translator
 from bot.core.policy.catalog import Catalog, load_catalog, load_default_catalog
-from bot.services.calendar import CalendarService
-from bot.services.cases import CaseService
-from bot.services.org import OrgService
+from bot.services.deps import Deps
 from bot.settings import Settings
-from models.db import create_engine, session_factory, upgrade
-from scheduler.workdays import WorkCalendar, load_overrides
+from models.db import create_engine, upgrade
 
 T = TypeVar("T")
 
@@ -49,32 +47,20 @@ class App:
             return load_catalog(self.settings.catalog)
         return load_default_catalog()
 
-    def run(self, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-        """Run ``work`` on a migrated database, disposing of the engine afterwards."""
+    def run(self, work: Callable[[Deps], Awaitable[T]], clock: Clock | None = None) -> T:
+        """Run ``work`` with the services (built as the bot builds them) on a migrated
+        database, disposing of the engine afterwards."""
 
         async def main() -> T:
             engine = create_engine(self.database or self.settings.database_url)
             try:
                 await upgrade(engine)
-                return await work(engine)
+                return await work(build_deps(self.settings, engine, clock or self.clock,
+                                             self.catalog))
             finally:
                 await engine.dispose()
 
         return asyncio.run(main())
-
-    def cases(self, engine: AsyncEngine) -> CaseService:
-        return CaseService(session_factory(engine), self.catalog, self.clock)
-
-    def org(self, engine: AsyncEngine) -> OrgService:
-        return OrgService(session_factory(engine))
-
-    def calendar(self, engine: AsyncEngine, clock: Clock | None = None) -> CalendarService:
-        sessions = session_factory(engine)
-        clock = clock or self.clock
-        overrides = load_overrides(self.settings.holidays) if self.settings.holidays else ()
-        org = OrgService(sessions)
-        return CalendarService(sessions, clock, self.catalog, WorkCalendar(overrides),
-                               CaseService(sessions, self.catalog, clock), org.current)
 
     def say(self, message: str, /, **params: Any) -> None:
         click.echo(self.tr.gettext(message, **params))

@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.app import App, pass_app
 from bot.cli.policy import policy_group
@@ -31,9 +30,10 @@ from bot.core.workflow import Actor, State, StepInput
 from bot.data import DATA_DIR
 from bot.render import texts
 from bot.services.cases import CaseService, Who, is_overdue, open_states
-from bot.services.chats import ChatKind, ChatService
+from bot.services.chats import ChatKind
+from bot.services.deps import Deps
 from bot.settings import load_settings
-from models.db import current_revision, session_factory
+from models.db import current_revision
 
 CONSOLE = Who(role="console", name="console")
 
@@ -99,12 +99,12 @@ def demo(app: App, reset: bool) -> None:
     org = load_demo_org()
     demo_file = DATA_DIR / "demo_cases.csv"
 
-    async def work(engine: AsyncEngine) -> None:
-        await app.org(engine).load(org)
+    async def work(deps: Deps) -> None:
+        await deps.org_service.load(org)
         result = read_case_file(demo_file, org, today=local_today(app.clock))
         if result.errors:
             raise DubanError(N_("The demo case file is broken; please report this."))
-        cases = app.cases(engine)
+        cases = deps.cases
         report = await cases.import_cases(result.valid, CONSOLE)
         click.echo(texts.import_report(report, app.tr))
         click.echo("")
@@ -184,9 +184,9 @@ def preview(app: App, at: str, fmt: str) -> None:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=app.settings.tz)
 
-    async def work(engine: AsyncEngine) -> list[dict[str, Any]]:
-        items = await app.calendar(engine).preview(instant)
-        chats = ChatService(session_factory(engine), app.clock)
+    async def work(deps: Deps) -> list[dict[str, Any]]:
+        items = await deps.calendar.preview(instant)
+        chats = deps.chats
         coordination = await chats.chat_for(kind=ChatKind.COORDINATION)
         rows = []
         for item in items:
@@ -218,8 +218,8 @@ def preview(app: App, at: str, fmt: str) -> None:
 def sweep(app: App) -> None:
     """Run the calendar's sweep once now (the bot runs it on its own every few minutes)."""
 
-    async def work(engine: AsyncEngine) -> Any:
-        return await app.calendar(engine).sweep()
+    async def work(deps: Deps) -> Any:
+        return await deps.calendar.sweep()
 
     report = app.run(work)
     app.say(N_("Marked overdue: {overdue}; queued: {queued}; notices: {notices}."),
@@ -240,8 +240,8 @@ def db() -> None:
 def db_upgrade(app: App) -> None:
     """Apply the migrations (also done by every other command)."""
 
-    async def work(engine: AsyncEngine) -> str | None:
-        return await current_revision(engine)
+    async def work(deps: Deps) -> str | None:
+        return await current_revision(deps.engine)
 
     app.say(N_("Database is at revision {revision}."), revision=app.run(work))
 
@@ -260,7 +260,7 @@ def org() -> None:
 def org_load(app: App, file: Path) -> None:
     """Load (or update) the organisation from a TOML FILE."""
     loaded = load_org(file)
-    report = app.run(lambda engine: app.org(engine).load(loaded))
+    report = app.run(lambda deps: deps.org_service.load(loaded))
     app.say(N_("Loaded {prefecture}: {regions} counties and parks, {departments} departments, "
                "{people} people."), prefecture=loaded.prefecture.name, regions=report.regions,
             departments=report.departments, people=report.people)
@@ -270,7 +270,7 @@ def org_load(app: App, file: Path) -> None:
 @pass_app
 def org_show(app: App) -> None:
     """Show the stored organisation."""
-    stored: Org = app.run(lambda engine: app.org(engine).current())
+    stored: Org = app.run(lambda deps: deps.org())
     tr = app.tr
     app.say(N_("{prefecture} ({commission}); notices numbered {prefix}〔year〕n号"),
             prefecture=stored.prefecture.name, commission=stored.prefecture.commission,
@@ -308,8 +308,8 @@ def case() -> None:
 def case_import(app: App, file: Path, skip_invalid: bool) -> None:
     """Import cases from a .csv or .xlsx FILE (validated first; same ref twice is a no-op)."""
 
-    async def work(engine: AsyncEngine) -> None:
-        stored = await app.org(engine).current()
+    async def work(deps: Deps) -> None:
+        stored = await deps.org()
         result = _read_with_progress(app, file, stored)
         if result.errors:
             click.echo(texts.row_errors(result.errors, app.tr), err=True)
@@ -317,7 +317,7 @@ def case_import(app: App, file: Path, skip_invalid: bool) -> None:
                 raise DubanError(N_("Nothing was imported: fix the rows above, or use "
                                     "--skip-invalid to import the {n} valid rows."),
                                  n=len(result.valid))
-        cases = app.cases(engine)
+        cases = deps.cases
         if sys.stderr.isatty():
             with click.progressbar(length=len(result.valid), file=sys.stderr,
                                    label=app.tr.gettext(N_("Importing"))) as bar:
@@ -354,13 +354,13 @@ def case_list(app: App, region: str | None, states: tuple[str, ...], clause: str
               department: str | None, only_open: bool) -> None:
     """List cases."""
 
-    async def work(engine: AsyncEngine) -> None:
-        stored = await app.org(engine).current()
+    async def work(deps: Deps) -> None:
+        stored = await deps.org()
         region_name = stored.resolve_region(region).name if region else None
         department_key = stored.resolve_department(department).key if department else None
         clause_ref = app.catalog.find_clause(clause).ref if clause else None
         wanted = list(states) or (open_states() if only_open else None)
-        found = await app.cases(engine).find(region=region_name, states=wanted,
+        found = await deps.cases.find(region=region_name, states=wanted,
                                              clause=clause_ref, department=department_key)
         for item in found:
             click.echo(texts.case_line(item, app.tr))
@@ -375,9 +375,9 @@ def case_list(app: App, region: str | None, states: tuple[str, ...], clause: str
 def case_show(app: App, ref: str) -> None:
     """Show a case: facts, state, deadline, assignments and why, timeline."""
 
-    async def work(engine: AsyncEngine) -> None:
-        stored = await app.org(engine).current()
-        view = await app.cases(engine).get(ref)
+    async def work(deps: Deps) -> None:
+        stored = await deps.org()
+        view = await deps.cases.get(ref)
         click.echo(texts.case_detail(view, app.tr, stored.alias_table(), app.settings.tz))
 
     app.run(work)
@@ -388,8 +388,8 @@ def case_show(app: App, ref: str) -> None:
 def case_queue(app: App) -> None:
     """Cases waiting for a coordinator (groups to resolve, hand-backs, nobody assigned)."""
 
-    async def work(engine: AsyncEngine) -> None:
-        queue = await app.cases(engine).coordinator_queue()
+    async def work(deps: Deps) -> None:
+        queue = await deps.cases.coordinator_queue()
         for view in queue:
             click.echo(texts.case_line(view.case, app.tr))
             for group in view.unresolved_groups:
@@ -421,13 +421,13 @@ def case_step(app: App, ref: str, step: str, department: str | None, evidence: t
     With --department the step is taken for that department, else as a coordinator.
     """
 
-    async def work(engine: AsyncEngine) -> None:
-        stored = await app.org(engine).current()
+    async def work(deps: Deps) -> None:
+        stored = await deps.org()
         key = stored.resolve_department(department).key if department else None
         action = StepInput(step=step, actor=Actor.DEPARTMENT if key else Actor.COORDINATOR,
                            department=key, evidence=evidence, on=on.date() if on else None,
                            capacity=capacity, note=note, reason=reason, months=months)
-        result = await app.cases(engine).take_step(ref, action, CONSOLE)
+        result = await deps.cases.take_step(ref, action, CONSOLE)
         if result.outcome.completes:
             app.say(N_("Done: case {ref} is now {state}."), ref=ref,
                     state=texts.state_label(result.view.case.state, app.tr))
@@ -448,10 +448,10 @@ def case_step(app: App, ref: str, step: str, department: str | None, evidence: t
 def case_hand_back(app: App, ref: str, department: str, reason: str) -> None:
     """A department hands case REF back as not its duty (非本部门职责)."""
 
-    async def work(engine: AsyncEngine) -> None:
-        stored = await app.org(engine).current()
+    async def work(deps: Deps) -> None:
+        stored = await deps.org()
         key = stored.resolve_department(department).key
-        await app.cases(engine).hand_back(ref, key, reason, CONSOLE)
+        await deps.cases.hand_back(ref, key, reason, CONSOLE)
         app.say(N_("Case {ref} handed back; the coordinators will re-route it."), ref=ref)
 
     app.run(work)
@@ -467,10 +467,10 @@ def case_reroute(app: App, ref: str, targets: tuple[str, ...], group: str | None
                  reason: str | None) -> None:
     """Route case REF to departments (a coordinator's re-routing or group resolution)."""
 
-    async def work(engine: AsyncEngine) -> None:
-        stored = await app.org(engine).current()
+    async def work(deps: Deps) -> None:
+        stored = await deps.org()
         keys = [stored.resolve_department(t).key for t in targets]
-        view = await app.cases(engine).reroute(ref, keys, CONSOLE, group=group, reason=reason)
+        view = await deps.cases.reroute(ref, keys, CONSOLE, group=group, reason=reason)
         names = stored.alias_table()
         app.say(N_("Case {ref} now waits for: {departments}."), ref=ref,
                 departments="、".join(sorted(names.name(d, app.tr.locale)
@@ -498,7 +498,7 @@ def case_resume(app: App, ref: str, reason: str) -> None:
 
 
 def _set_paused(app: App, ref: str, reason: str, *, paused: bool) -> None:
-    app.run(lambda engine: app.calendar(engine).set_paused(ref, paused, reason, CONSOLE))
+    app.run(lambda deps: deps.calendar.set_paused(ref, paused, reason, CONSOLE))
     app.say(N_("Done: case {ref} is now {state}."), ref=ref,
             state="paused" if paused else "resumed")
 
@@ -510,7 +510,7 @@ def _set_paused(app: App, ref: str, reason: str, *, paused: bool) -> None:
 @pass_app
 def case_skip(app: App, ref: str, step: str, reason: str) -> None:
     """Skip one escalation STEP of case REF (T-7, overdue, reminder, notice, summons …)."""
-    app.run(lambda engine: app.calendar(engine).skip(ref, step, reason, CONSOLE))
+    app.run(lambda deps: deps.calendar.skip(ref, step, reason, CONSOLE))
     app.say(N_("Done: case {ref} is now {state}."), ref=ref, state=f"skip {step}")
 
 

@@ -15,36 +15,32 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.app import App, pass_app
 from bot.core.clock import local_today
 from bot.core.i18n import N_, DubanError
-from bot.render.reports.county import (
-    CountyReport,
-    ReportFiles,
-    load_county_report,
-    write_county_report,
-)
-from bot.render.reports.letters import (
-    AnnualSummary,
-    Letter,
-    load_letter,
-    load_summary,
-    write_letter,
-    write_summary,
-)
+from bot.render.reports.county import ReportFiles, write_county_report
+from bot.render.reports.letters import write_letter, write_summary
 from bot.render.reports.lists import (
     ListFormat,
     PublicList,
+    build_list,
     list_file_name,
-    load_list,
     parse_format,
     parse_kind,
     render_list,
 )
-from bot.services.reports import check_year
-from models.db import session_factory
+from bot.services.deps import Deps
+from bot.services.reports import (
+    AnnualSummary,
+    CountyReport,
+    Letter,
+    check_year,
+    list_rows,
+    load_county_report,
+    load_letter,
+    load_summary,
+)
 
 T = TypeVar("T")
 
@@ -99,9 +95,9 @@ def county(app: App, county: str, year: str | None, out_dir: Path) -> None:
     def work() -> None:
         wanted = _year(app, year)
 
-        async def load(engine: AsyncEngine) -> CountyReport:
-            org = await app.org(engine).current()
-            return await load_county_report(session_factory(engine), org, county,
+        async def load(deps: Deps) -> CountyReport:
+            org = await deps.org()
+            return await load_county_report(deps.sessions, org, county,
                                             year=wanted, today=_today(app))
 
         report = app.run(load)
@@ -125,9 +121,9 @@ def letter(app: App, department: str, year: str | None, out_dir: Path) -> None:
     def work() -> None:
         wanted = _year(app, year)
 
-        async def load(engine: AsyncEngine) -> Letter:
-            org = await app.org(engine).current()
-            return await load_letter(session_factory(engine), org, department, year=wanted,
+        async def load(deps: Deps) -> Letter:
+            org = await deps.org()
+            return await load_letter(deps.sessions, org, department, year=wanted,
                                      today=_today(app))
 
         found = app.run(load)
@@ -150,9 +146,9 @@ def summary(app: App, year: str | None, out_dir: Path) -> None:
     def work() -> None:
         wanted = _year(app, year)
 
-        async def load(engine: AsyncEngine) -> AnnualSummary:
-            org = await app.org(engine).current()
-            return await load_summary(session_factory(engine), org, year=wanted,
+        async def load(deps: Deps) -> AnnualSummary:
+            org = await deps.org()
+            return await load_summary(deps.sessions, org, year=wanted,
                                       today=_today(app))
 
         found = app.run(load)
@@ -180,10 +176,11 @@ def lists_command(app: App, kind: str, year: str | None, fmt: str | None,
         wanted_format = parse_format(fmt or _suffix(output) or ListFormat.CSV.value)
         wanted_year = _year(app, year)
 
-        async def load(engine: AsyncEngine) -> PublicList:
-            org = await app.org(engine).current()
-            return await load_list(session_factory(engine), org, wanted_kind, app.tr,
-                                   year=wanted_year, today=_today(app))
+        async def load(deps: Deps) -> PublicList:
+            org = await deps.org()
+            rows = await list_rows(deps.sessions, org, wanted_kind, year=wanted_year)
+            return build_list(wanted_kind, rows, app.tr, prefecture=org.prefecture.name,
+                              year=wanted_year, today=_today(app))
 
         public = app.run(load)
         data = render_list(public, wanted_format, app.tr)

@@ -62,6 +62,11 @@ class Ambiguous:
     candidates: tuple[BindTarget, ...]
 
 
+#: A chat's binding (its kind, department or region) as the services hand it out; read-only for
+#: callers, changed only through :class:`ChatService`.
+Binding = ChatBinding
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who a Telegram user is, in a given chat."""

@@ -145,7 +145,7 @@ class DialogService:
     clock: Clock
     cases: CaseService
     org: Callable[[], Awaitable[Org]]
-    calendar: CalendarService | None = None
+    calendar: CalendarService
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -331,12 +331,10 @@ class DialogService:
             return Finished(N_("Handed back to the coordinators with your reason."),
                             case_ref=data["ref"])
         if flow is Flow.DUTY:
-            assert self.calendar is not None
             await self.calendar.confirm_obligation(int(data["obligation_id"]),
                                                    data.get("evidence", []), who)
             return Finished(N_("Confirmed, with the document as evidence."))
         if flow is Flow.OUTCOME:
-            assert self.calendar is not None
             await self.calendar.record_outcome(int(data["summons_id"]), data["attendees"],
                                                data["summary"], data["commitments"], who)
             return Finished(N_("The outcome of the summons is recorded."))

@@ -6,7 +6,7 @@ transaction: departments, regions, people and settings change together or not at
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import time
 from typing import Any
 
@@ -50,6 +50,15 @@ def _escalation_from_json(data: dict[str, Any] | None) -> EscalationSettings:
 @dataclass
 class OrgService:
     sessions: async_sessionmaker[AsyncSession]
+    # The organisation changes only through ``load`` (which forgets this copy) or by restarting
+    # after `duban org load` in another process.
+    _cached: Org | None = field(default=None, repr=False)
+
+    async def cached(self) -> Org:
+        """The organisation, read from the database once and then kept."""
+        if self._cached is None:
+            self._cached = await self.current()
+        return self._cached
 
     async def load(self, org: Org) -> OrgLoadReport:
         """Store ``org``: departments and regions by key and name, people by Telegram id.
@@ -78,6 +87,7 @@ class OrgService:
             await session.merge(Setting(key="prefecture", value=asdict(org.prefecture)))
             await session.merge(Setting(key="escalation",
                                         value=_escalation_to_json(org.escalation)))
+        self._cached = None
         return OrgLoadReport(len(org.departments), len(org.regions), len(org.people))
 
     async def current(self) -> Org:

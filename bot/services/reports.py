@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -23,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.core.i18n import N_, DubanError
-from bot.core.org import Org
+from bot.core.org import Org, OrgDepartment, Region
 from bot.core.routing import ACTIVE_STATUSES
 from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
 from models.tables import Assignment, Case
@@ -262,3 +263,145 @@ async def all_open_cases(sessions: async_sessionmaker[AsyncSession], *, org: Org
                          region: str | None = None) -> tuple[CaseRow, ...]:
     async with sessions() as session:
         return tuple(await open_cases(session, tz=org_tz(org), region=region))
+
+
+# -- what each report reads ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountyReport:
+    """Everything the county report says, read from the database."""
+
+    region: Region
+    year: int
+    commission: str
+    today: date
+    exited: tuple[CaseRow, ...]
+    open: tuple[CaseRow, ...]
+
+    @property
+    def summary(self) -> Summary:
+        return summarize(self.exited)
+
+
+async def load_county_report(sessions: async_sessionmaker[AsyncSession], org: Org,
+                             county: str, *, year: int, today: date) -> CountyReport:
+    """The report for ``county`` (matched forgivingly: 玛纳斯 = 玛纳斯县) and ``year``."""
+    region = org.resolve_region(county)
+    data = await region_data(sessions, org=org, region=region.name, year=check_year(year))
+    return CountyReport(region=region, year=year, commission=org.prefecture.commission,
+                        today=today, exited=data.exited, open=data.open)
+
+
+@dataclass(frozen=True)
+class Letter:
+    department: OrgDepartment
+    recipients: tuple[str, ...]
+    year: int
+    today: date
+    exited: tuple[CaseRow, ...]
+
+
+@dataclass(frozen=True)
+class AnnualSummary:
+    prefecture: str
+    commission: str
+    regions: tuple[Region, ...]
+    year: int
+    today: date
+    exited: tuple[CaseRow, ...]
+    open: tuple[CaseRow, ...]
+
+
+def letter_department(org: Org, query: str) -> OrgDepartment:
+    """The department ``query`` names, if it is one of those that write the letter."""
+    department = org.resolve_department(query)
+    if department.key not in LETTER_DEPARTMENTS:
+        names = "、".join(_department_name(org, key) for key in LETTER_DEPARTMENTS)
+        raise DubanError(N_("{department} does not write the year-end letter; only {names} "
+                            "do."), department=department.name, names=names)
+    return department
+
+
+def _department_name(org: Org, key: str) -> str:
+    found = org.department(key)
+    return found.name if found else org.alias_table().name(key)
+
+
+async def load_letter(sessions: async_sessionmaker[AsyncSession], org: Org, department: str,
+                      *, year: int, today: date) -> Letter:
+    sender = letter_department(org, department)
+    exited = await year_exits(sessions, org=org, year=check_year(year), department=sender.key)
+    return Letter(department=sender,
+                  recipients=tuple(_department_name(org, k) for k in LETTER_RECIPIENTS),
+                  year=year, today=today, exited=exited)
+
+
+async def load_summary(sessions: async_sessionmaker[AsyncSession], org: Org, *, year: int,
+                       today: date) -> AnnualSummary:
+    exited = await year_exits(sessions, org=org, year=check_year(year))
+    return AnnualSummary(prefecture=org.prefecture.name, commission=org.prefecture.commission,
+                         regions=org.regions, year=year, today=today, exited=exited,
+                         open=await all_open_cases(sessions, org=org))
+
+
+def overdue_by_region(rows: Sequence[CaseRow], today: date,
+                      order: Sequence[str] = ()) -> list[tuple[str, int]]:
+    """Overdue counts per region (only regions with some), in ``order``, others by name."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if is_overdue(row, today):
+            counts[row.region] = counts.get(row.region, 0) + 1
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+@dataclass(frozen=True)
+class StatusFigures:
+    """What the ``/status`` chart shows: this year's exits, and overdue cases per county."""
+
+    summary: Summary
+    overdue: tuple[tuple[str, int], ...]
+
+
+async def status_figures(sessions: async_sessionmaker[AsyncSession], org: Org, *, today: date,
+                         region: str | None = None) -> StatusFigures:
+    """The figures for the prefecture, or for one county or park (its canonical name)."""
+    exits = await year_exits(sessions, org=org, year=today.year)
+    if region is not None:
+        exits = tuple(row for row in exits if row.region == region)
+    overdue = overdue_by_region(await all_open_cases(sessions, org=org, region=region), today,
+                                [r.name for r in org.regions])
+    return StatusFigures(summarize(exits), tuple(overdue))
+
+
+class ListKind(StrEnum):
+    YELLOW = "yellow"
+    RED = "red"
+    EXIT = "exit"
+
+
+async def list_rows(sessions: async_sessionmaker[AsyncSession], org: Org, kind: ListKind, *,
+                    year: int) -> tuple[CaseRow, ...]:
+    """The cases a public list shows: open yellow-card cases, or the year's (red-card) exits."""
+    check_year(year)
+    if kind is ListKind.YELLOW:
+        return await yellow_cases(sessions, org=org)
+    if kind is ListKind.RED:
+        return await year_exits(sessions, org=org, year=year, clauses=red_card_clauses())
+    return await year_exits(sessions, org=org, year=year)
+
+
+@dataclass
+class ReportService:
+    """The report queries for the chat commands (the command line calls the functions)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def status_figures(self, org: Org, *, today: date,
+                             region: str | None = None) -> StatusFigures:
+        return await status_figures(self.sessions, org, today=today, region=region)
+
+    async def county_report(self, org: Org, county: str, *, year: int,
+                            today: date) -> CountyReport:
+        return await load_county_report(self.sessions, org, county, year=year, today=today)

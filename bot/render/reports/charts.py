@@ -24,20 +24,10 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.ft2font import FT2Font
 from matplotlib.gridspec import SubplotSpec
 from matplotlib.ticker import MaxNLocator
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.i18n import N_, DubanError, Translator
-from bot.core.org import Org
 from bot.render.texts import fmt_number, industry_label
-from bot.services.reports import (
-    CaseRow,
-    Summary,
-    all_open_cases,
-    is_overdue,
-    summarize,
-    year_exits,
-)
+from bot.services.reports import StatusFigures, Summary
 
 FONT_ENV = "DUBAN_CJK_FONT"
 FONT_CANDIDATES: tuple[str, ...] = (
@@ -207,30 +197,13 @@ def render_status_chart(summary: Summary, overdue: Sequence[tuple[str, int]],
     return _png(figure)
 
 
-def overdue_by_region(rows: Sequence[CaseRow], today: date,
-                      order: Sequence[str] = ()) -> list[tuple[str, int]]:
-    """Overdue counts per region (only regions with some), in ``order``, others by name."""
-    counts: dict[str, int] = {}
-    for row in rows:
-        if is_overdue(row, today):
-            counts[row.region] = counts.get(row.region, 0) + 1
-    rank = {name: i for i, name in enumerate(order)}
-    return sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
-
-
-async def status_chart(sessions: async_sessionmaker[AsyncSession], org: Org, tr: Translator,
-                       *, today: date, region: str | None = None,
-                       font: Path | None = None) -> bytes:
-    """The ``/status`` picture for the prefecture, or for one county or park (its canonical
-    name): capacity exited this year by industry, and overdue cases by county."""
-    exits = await year_exits(sessions, org=org, year=today.year)
-    if region is not None:
-        exits = tuple(row for row in exits if row.region == region)
-    overdue = overdue_by_region(await all_open_cases(sessions, org=org, region=region), today,
-                                [r.name for r in org.regions])
+def status_chart(figures: StatusFigures, tr: Translator, *, title_place: str, today: date,
+                 region: str | None = None, font: Path | None = None) -> bytes:
+    """The ``/status`` picture for the prefecture (``title_place`` its name), or for one
+    county or park: capacity exited this year by industry, and overdue cases by county."""
     title = (tr.gettext(N_("{region}: capacity exited in {year} and overdue cases"),
                         region=region, year=today.year) if region else
              tr.gettext(N_("{prefecture}: capacity exited in {year} and overdue cases"),
-                        prefecture=org.prefecture.name, year=today.year))
-    return render_status_chart(summarize(exits), overdue, tr, year=today.year, title=title,
-                               font=font)
+                        prefecture=title_place, year=today.year))
+    return render_status_chart(figures.summary, figures.overdue, tr, year=today.year,
+                               title=title, font=font)

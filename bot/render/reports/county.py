@@ -20,11 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot.core.i18n import N_, DubanError, Translator
-from bot.core.org import PARK, Org, Region
+from bot.core.org import PARK
 from bot.core.workflow import WORKFLOWS
 from bot.render.reports import Block, Cell, Document, Heading, Image, Paragraph, Table
 from bot.render.reports.charts import render_capacity_chart
@@ -33,14 +30,12 @@ from bot.render.reports.xlsx_util import write_xlsx
 from bot.render.texts import fmt_date, fmt_number, industry_label, state_label
 from bot.services.reports import (
     CaseRow,
+    CountyReport,
     Quantity,
     Summary,
     add_quantities,
     by_industry,
-    check_year,
     is_overdue,
-    region_data,
-    summarize,
 )
 
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\s]+')
@@ -50,31 +45,6 @@ _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\s]+')
 class ReportFiles:
     xlsx: Path
     docx: Path
-
-
-@dataclass(frozen=True)
-class CountyReport:
-    """Everything the county report says, read from the database."""
-
-    region: Region
-    year: int
-    commission: str
-    today: date
-    exited: tuple[CaseRow, ...]
-    open: tuple[CaseRow, ...]
-
-    @property
-    def summary(self) -> Summary:
-        return summarize(self.exited)
-
-
-async def load_county_report(sessions: async_sessionmaker[AsyncSession], org: Org,
-                             county: str, *, year: int, today: date) -> CountyReport:
-    """The report for ``county`` (matched forgivingly: 玛纳斯 = 玛纳斯县) and ``year``."""
-    region = org.resolve_region(county)
-    data = await region_data(sessions, org=org, region=region.name, year=check_year(year))
-    return CountyReport(region=region, year=year, commission=org.prefecture.commission,
-                        today=today, exited=data.exited, open=data.open)
 
 
 # -- shared pieces -----------------------------------------------------------------------------

@@ -11,17 +11,12 @@ county as of the day it is made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from bot.core.i18n import N_, DubanError, Translator
-from bot.core.org import Org, OrgDepartment, Region
+from bot.core.i18n import N_, Translator
 from bot.render.reports import Block, Cell, Document, Heading, Image, Paragraph, Table
-from bot.render.reports.charts import overdue_by_region, render_overdue_chart
+from bot.render.reports.charts import render_overdue_chart
 from bot.render.reports.county import (
     ReportFiles,
     capacity_chart_block,
@@ -32,69 +27,15 @@ from bot.render.reports.county import (
 )
 from bot.render.texts import fmt_date, industry_label
 from bot.services.reports import (
-    LETTER_DEPARTMENTS,
-    LETTER_RECIPIENTS,
+    AnnualSummary,
     CaseRow,
+    Letter,
     Summary,
     add_quantities,
-    all_open_cases,
     by_industry,
-    check_year,
+    overdue_by_region,
     summarize,
-    year_exits,
 )
-
-
-@dataclass(frozen=True)
-class Letter:
-    department: OrgDepartment
-    recipients: tuple[str, ...]
-    year: int
-    today: date
-    exited: tuple[CaseRow, ...]
-
-
-@dataclass(frozen=True)
-class AnnualSummary:
-    prefecture: str
-    commission: str
-    regions: tuple[Region, ...]
-    year: int
-    today: date
-    exited: tuple[CaseRow, ...]
-    open: tuple[CaseRow, ...]
-
-
-def letter_department(org: Org, query: str) -> OrgDepartment:
-    """The department ``query`` names, if it is one of those that write the letter."""
-    department = org.resolve_department(query)
-    if department.key not in LETTER_DEPARTMENTS:
-        names = "、".join(_department_name(org, key) for key in LETTER_DEPARTMENTS)
-        raise DubanError(N_("{department} does not write the year-end letter; only {names} "
-                            "do."), department=department.name, names=names)
-    return department
-
-
-def _department_name(org: Org, key: str) -> str:
-    found = org.department(key)
-    return found.name if found else org.alias_table().name(key)
-
-
-async def load_letter(sessions: async_sessionmaker[AsyncSession], org: Org, department: str,
-                      *, year: int, today: date) -> Letter:
-    sender = letter_department(org, department)
-    exited = await year_exits(sessions, org=org, year=check_year(year), department=sender.key)
-    return Letter(department=sender,
-                  recipients=tuple(_department_name(org, k) for k in LETTER_RECIPIENTS),
-                  year=year, today=today, exited=exited)
-
-
-async def load_summary(sessions: async_sessionmaker[AsyncSession], org: Org, *, year: int,
-                       today: date) -> AnnualSummary:
-    exited = await year_exits(sessions, org=org, year=check_year(year))
-    return AnnualSummary(prefecture=org.prefecture.name, commission=org.prefecture.commission,
-                         regions=org.regions, year=year, today=today, exited=exited,
-                         open=await all_open_cases(sessions, org=org))
 
 
 def _signature(sender: str, today: date, tr: Translator) -> list[Block]:

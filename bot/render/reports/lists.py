@@ -24,23 +24,13 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot.core.i18n import N_, DubanError, Translator
-from bot.core.org import Org
 from bot.render.reports import Cell, Document, Paragraph, Table
 from bot.render.reports.county import clause_text, safe_file_name
 from bot.render.reports.docx_util import cell_text
 from bot.render.reports.xlsx_util import xlsx_bytes
 from bot.render.texts import fmt_date, industry_label
-from bot.services.reports import CaseRow, check_year, red_card_clauses, year_exits, yellow_cases
-
-
-class ListKind(StrEnum):
-    YELLOW = "yellow"
-    RED = "red"
-    EXIT = "exit"
+from bot.services.reports import CaseRow, ListKind
 
 
 class ListFormat(StrEnum):
@@ -100,18 +90,6 @@ class PublicList:
     rows: tuple[tuple[Cell, ...], ...]
     lang: str  # the page's language tag: zh-CN or en
     empty_text: str
-
-
-async def load_list(sessions: async_sessionmaker[AsyncSession], org: Org, kind: ListKind,
-                    tr: Translator, *, year: int, today: date) -> PublicList:
-    check_year(year)
-    if kind is ListKind.YELLOW:
-        rows = await yellow_cases(sessions, org=org)
-    elif kind is ListKind.RED:
-        rows = await year_exits(sessions, org=org, year=year, clauses=red_card_clauses())
-    else:
-        rows = await year_exits(sessions, org=org, year=year)
-    return build_list(kind, rows, tr, prefecture=org.prefecture.name, year=year, today=today)
 
 
 def build_list(kind: ListKind, rows: Sequence[CaseRow], tr: Translator, *, prefecture: str,

@@ -1,0 +1,99 @@
+"""What delivery needs from the database: which cards a chat already shows, which cases wait
+for a newly bound chat, who still has to act on a case, and how long a failed send waits.
+
+The sending itself (Bot API calls, rendering) is ``handlers.delivery``; everything here is
+plain data and transactions, so the rules can be tested without Telegram.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.routing import ACTIVE_STATUSES
+from bot.services.cases import CaseView, open_states
+from bot.services.chats import ChatKind
+from bot.services.outbox import Kind, OutboxStore, Pending, enqueue
+from models.db import transaction
+from models.tables import Assignment, Card, Case, ChatBinding
+
+#: A failed send waits 5 s, 10 s, 20 s … and at most this long before the next try.
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a send that failed ``attempts`` times (timeout, network) waits to retry."""
+    return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, attempts)))
+
+
+def still_required(view: CaseView, department: str) -> bool:
+    """``department`` must still act on the case (required and not yet done or handed back)."""
+    return any(a.department_key == department and a.required and a.status in ACTIVE_STATUSES
+               for a in view.assignments)
+
+
+@dataclass(frozen=True)
+class ShownCard:
+    """A case's card as posted in one chat (edited in place when the case changes)."""
+
+    chat_id: int
+    message_id: int
+
+
+@dataclass
+class DeliveryStore:
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: OutboxStore
+
+    async def is_shown(self, case_id: int, chat_id: int) -> bool:
+        async with self.sessions() as session:
+            found = (await session.exec(select(col(Card.message_id)).where(
+                col(Card.case_id) == case_id, col(Card.chat_id) == chat_id))).first()
+        return found is not None
+
+    async def record_card(self, case_id: int, binding: ChatBinding, message_id: int,
+                          now: datetime, row: Pending | None = None) -> None:
+        """The card was posted: remember its message (and finish its outbox row) at once."""
+        async with transaction(self.sessions) as session:
+            session.add(Card(case_id=case_id, chat_id=binding.chat_id, message_id=message_id,
+                             department_key=binding.department_key,
+                             region_name=binding.region_name, updated_at=now))
+            if row is not None:
+                await self.outbox.done(row, now, session=session)
+
+    async def shown(self, case_id: int, departments_only: bool = False) -> list[ShownCard]:
+        """Every chat that shows the case's card (only departments' chats if asked)."""
+        statement = select(col(Card.chat_id), col(Card.message_id)).where(
+            col(Card.case_id) == case_id)
+        if departments_only:
+            statement = statement.where(col(Card.department_key).is_not(None))
+        async with self.sessions() as session:
+            rows = (await session.exec(statement.order_by(col(Card.chat_id)))).all()
+        return [ShownCard(chat_id, message_id) for chat_id, message_id in rows]
+
+    async def waiting_for(self, binding: ChatBinding) -> list[str]:
+        """References of the open cases whose card the newly bound chat should show."""
+        statement = select(col(Case.ref)).where(col(Case.state).in_(open_states()))
+        if binding.kind == ChatKind.DEPARTMENT:
+            statement = statement.where(col(Case.id).in_(select(col(Assignment.case_id)).where(
+                col(Assignment.department_key) == binding.department_key,
+                col(Assignment.status).in_([s.value for s in ACTIVE_STATUSES] + ["informed"]))))
+        else:
+            statement = statement.where(col(Case.region_name) == binding.region_name)
+        shown = select(col(Card.case_id)).where(col(Card.chat_id) == binding.chat_id)
+        async with self.sessions() as session:
+            refs = (await session.exec(statement.where(col(Case.id).not_in(shown))
+                                       .order_by(col(Case.id)))).all()
+        return list(refs)
+
+    async def warn_no_chat(self, case_id: int, department: str, now: datetime) -> None:
+        """Tell the coordinators (once per case and department) that nobody can see a case
+        routed to a department without a bound chat."""
+        async with transaction(self.sessions) as session:
+            await enqueue(session, key=f"nochat:{case_id}:{department}", kind=Kind.NO_CHAT,
+                          recipient_kind="coordinators", recipient="*", now=now,
+                          payload={"case_id": case_id, "department": department})

@@ -1,0 +1,55 @@
+"""The services a running bot or a command uses, as one typed value.
+
+Built in order by :func:`bot.app.build_deps` (the composition root); handlers reach it through
+the typed context (``context.deps``), never through module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.buttons import ButtonCodec
+from bot.core.clock import Clock
+from bot.core.org import Org
+from bot.core.policy.catalog import Catalog
+from bot.services.calendar import CalendarService
+from bot.services.cases import CaseService
+from bot.services.chats import ChatService
+from bot.services.delivery import DeliveryStore
+from bot.services.dialogs import DialogService
+from bot.services.org import OrgService
+from bot.services.outbox import OutboxStore
+from bot.services.reports import ReportService
+from bot.services.status import StatusService
+
+
+@dataclass
+class Deps:
+    """Everything handlers and commands need, built once."""
+
+    clock: Clock
+    tz: ZoneInfo
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    codec: ButtonCodec
+    org_service: OrgService
+    cases: CaseService
+    chats: ChatService
+    calendar: CalendarService
+    dialogs: DialogService
+    outbox: OutboxStore
+    deliveries: DeliveryStore
+    status: StatusService
+    reports: ReportService
+    #: Set when something was queued: the delivery task wakes at once instead of polling.
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def org(self) -> Org:
+        """The organisation, read once from the database (again after it is loaded)."""
+        return await self.org_service.cached()
