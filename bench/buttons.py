@@ -26,7 +26,7 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
 from bot.app import build_application, build_deps
-from bot.core.buttons import Action
+from bot.core.buttons import StepPress
 from bot.core.casefile import CaseInput
 from bot.core.clock import ManualClock
 from bot.core.org import load_demo_org
@@ -95,7 +95,7 @@ async def duban_run(database: str, cases: int, presses: int) -> list[float]:
     users = Users()
     samples = []
     for case_id in range(1, presses + 1):
-        data = deps.codec.pack(CHAT, Action.STEP, case_id, "五", 0)
+        data = deps.codec.pack(CHAT, StepPress(case_id, "五", "accept"))
         sent = Sent(CHAT, 100000 + case_id, "card", None, None)
         fake.messages[(CHAT, 100000 + case_id)] = sent
         update = Update.de_json(users.press(LIAISON, sent, data), app.bot)

@@ -1,22 +1,42 @@
-"""Button presses: check the data and the presser's authority, call one service, answer."""
+"""Button presses: unpack the data, call one service, answer.
+
+Who may press what is decided by the services (``bot.services.access``); a refusal comes back
+as a :class:`DubanError` and is shown as an alert. Every press is answered.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import Update
+from telegram.error import BadRequest
 
-from bot.core.buttons import Action, ButtonData, ButtonError
+from bot.core.buttons import (
+    BindChat,
+    ButtonError,
+    CancelDialog,
+    ConfirmDuty,
+    DialogChoice,
+    ExtensionDecision,
+    HandBack,
+    Payload,
+    Reroute,
+    Rsvp,
+    StaleButton,
+    StepPress,
+)
 from bot.core.i18n import DubanError, Translator
-from bot.core.workflow import Actor, StepInput, workflow_for
 from bot.render import texts
 from bot.render.cards import Reply, finished_reply, question_reply
-from bot.services.chats import BindTarget, ChatKind, Identity
-from bot.services.dialogs import Answer, Finished, Flow, Question, step_needs
+from bot.services.chats import Identity
+from bot.services.dialogs import Answer, Finished, Question
 from handlers import commands
 from handlers.common import identify
 from handlers.context import DubanContext
-from handlers.sending import send
+from handlers.delivery import card_reply
+from handlers.sending import edit, send
 
 log = logging.getLogger(__name__)
 
@@ -32,153 +52,145 @@ async def on_button(update: Update, context: DubanContext) -> None:
         return
     try:
         data = context.deps.codec.unpack(chat.id, query.data)
+    except StaleButton as error:
+        log.info("out-of-date button pressed by %s in %s: %s", query.from_user.id, chat.id,
+                 error)
+        await _refresh_stale(update, context, chat.id, message.message_id, personal)
+        return
     except ButtonError as error:
         log.warning("refused button press by %s in %s: %s", query.from_user.id, chat.id, error)
         await query.answer(personal.gettext(texts.BAD_BUTTON), show_alert=True)
         return
     identity = await identify(update, context)
     try:
-        alert = await _dispatch(update, context, data, identity, personal)
+        alert = await _HANDLERS[type(data)](update, context, data, identity)
     except DubanError as error:
         await query.answer(error.render(personal), show_alert=True)
         return
-    except (ValueError, IndexError) as error:
-        log.warning("malformed button %r by %s: %s", query.data, query.from_user.id, error)
-        await query.answer(personal.gettext(texts.BAD_BUTTON), show_alert=True)
-        return
-    await query.answer(alert.text if alert else None, show_alert=bool(alert and alert.alert))
+    if alert is not None:
+        await query.answer(personal.gettext(alert.message, **alert.params), show_alert=False)
+    else:
+        await query.answer()
 
 
-async def _dispatch(update: Update, context: DubanContext, data: ButtonData,
-                    identity: Identity, personal: Translator) -> Reply | None:
-    handler = _HANDLERS[data.action]
-    return await handler(update, context, data, identity, personal)
+async def _refresh_stale(update: Update, context: DubanContext, chat_id: int, message_id: int,
+                         personal: Translator) -> None:
+    """An out-of-date button: a case card is replaced by a fresh one in place; any other
+    message loses its dead buttons."""
+    query = update.callback_query
+    assert query is not None
+    deps = context.deps
+    case_id = await deps.deliveries.card_at(chat_id, message_id)
+    binding = await deps.chats.binding(chat_id)
+    try:
+        if case_id is not None and binding is not None:
+            view = await deps.cases.get_by_id(case_id)
+            await edit(context.bot, chat_id, message_id, await card_reply(deps, view, binding))
+            await query.answer(personal.gettext(texts.STALE_CARD), show_alert=True)
+            return
+        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+    except BadRequest:  # too old to edit: the answer still says what to do
+        log.info("could not refresh message %s in %s", message_id, chat_id, exc_info=True)
+    await query.answer(personal.gettext(texts.STALE_BUTTON), show_alert=True)
 
 
-async def _step(update: Update, context: DubanContext, data: ButtonData, identity: Identity,
-                personal: Translator) -> Reply | None:
-    binding = identity.binding
-    if binding is None or binding.kind != ChatKind.DEPARTMENT or not identity.may_act_for(
-            binding):
-        return Reply(personal.gettext(texts.NOT_ALLOWED), alert=True)
-    case_id, clause = data.int_arg(0), data.args[1]
-    workflow = workflow_for(clause)
-    step = workflow.steps[data.int_arg(2)]
-    department = binding.department_key
-    assert department is not None
-    needs = step_needs(step.name, clause)
-    who = identity.who(binding.chat_id)
-    if not needs:  # the workflow checks the step against the case itself
-        await context.deps.cases.take_step(case_id, StepInput(
-            step=step.name, actor=Actor.DEPARTMENT, department=department), who)
-        context.deps.wakeup.set()
-        return Reply(personal.gettext(texts.DONE))
-    view = await context.deps.cases.get_by_id(case_id)
-    tr = await context.translator(update)
-    question = await context.deps.dialogs.start(
-        binding.chat_id, identity.user_id, Flow.STEP,
-        {"ref": view.case.ref, "step": step.name, "department": department, "needs": needs,
-         "step_label": tr.gettext(step.label),
-         "max_months": workflow.extension_max_months or 3}, update.update_id)
-    await _ask(update, context, question_reply(question, tr, context.deps.codec,
-                                               binding.chat_id))
-    return None
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
 
 
-async def _hand_back(update: Update, context: DubanContext, data: ButtonData,
-                     identity: Identity, personal: Translator) -> Reply | None:
-    binding = identity.binding
-    if binding is None or binding.kind != ChatKind.DEPARTMENT or not identity.may_act_for(
-            binding):
-        return Reply(personal.gettext(texts.NOT_ALLOWED), alert=True)
-    view = await context.deps.cases.get_by_id(data.int_arg(0))
-    tr = await context.translator(update)
-    question = await context.deps.dialogs.start(
-        binding.chat_id, identity.user_id, Flow.HAND_BACK,
-        {"ref": view.case.ref, "department": binding.department_key}, update.update_id)
-    await _ask(update, context, question_reply(question, tr, context.deps.codec,
-                                               binding.chat_id))
-    return None
-
-
-def _refused_to_non_coordinators(identity: Identity, personal: Translator) -> Reply | None:
-    if identity.coordinator:
+async def _show(update: Update, context: DubanContext,
+                outcome: Question | Finished | None) -> Finished | None:
+    """A press that started a dialog shows its first question; one that finished at once
+    is answered with a short confirmation."""
+    if isinstance(outcome, Question):
+        await reply_outcome(update, context, outcome)
         return None
-    return Reply(personal.gettext(texts.COORDINATORS_ONLY), alert=True)
-
-
-async def _extension(update: Update, context: DubanContext, data: ButtonData,
-                     identity: Identity, personal: Translator) -> Reply | None:
-    if refused := _refused_to_non_coordinators(identity, personal):
-        return refused
-    chat = update.effective_chat
-    assert chat is not None
-    view = await context.deps.cases.get_by_id(data.int_arg(0))
-    if data.args[1] == "a":
-        await context.deps.cases.take_step(view.case.ref, StepInput(
-            step="approve_extension", actor=Actor.COORDINATOR), identity.who(chat.id))
+    if isinstance(outcome, Finished):
         context.deps.wakeup.set()
-        return Reply(personal.gettext(texts.DONE))
-    tr = await context.translator(update)
-    question = await context.deps.dialogs.start(chat.id, identity.user_id, Flow.DENY_EXTENSION,
-                                                {"ref": view.case.ref}, update.update_id)
-    await _ask(update, context, question_reply(question, tr, context.deps.codec, chat.id))
-    return None
+    return outcome
 
 
-async def _reroute(update: Update, context: DubanContext, data: ButtonData,
-                   identity: Identity, personal: Translator) -> Reply | None:
-    if refused := _refused_to_non_coordinators(identity, personal):
-        return refused
-    chat = update.effective_chat
-    assert chat is not None
-    view = await context.deps.cases.get_by_id(data.int_arg(0))
-    department = data.args[1]
-    group = next((g.as_written for g in view.unresolved_groups), None)
-    await context.deps.cases.reroute(view.case.ref, [department], identity.who(chat.id),
-                                     group=group)
+async def _step(update: Update, context: DubanContext, data: StepPress,
+                identity: Identity) -> Finished | None:
+    chat_id = _chat_id(update)
+    return await _show(update, context, await context.deps.dialogs.press_step(
+        chat_id, identity.who(chat_id), data.case_id, data.step, identity.department_here(),
+        update.update_id))
+
+
+async def _hand_back(update: Update, context: DubanContext, data: HandBack,
+                     identity: Identity) -> Finished | None:
+    chat_id = _chat_id(update)
+    return await _show(update, context, await context.deps.dialogs.start_hand_back(
+        chat_id, identity.who(chat_id), data.case_id, identity.department_here(),
+        update.update_id))
+
+
+async def _extension(update: Update, context: DubanContext, data: ExtensionDecision,
+                     identity: Identity) -> Finished | None:
+    chat_id = _chat_id(update)
+    return await _show(update, context, await context.deps.dialogs.decide_extension(
+        chat_id, identity.who(chat_id), data.case_id, data.approve, update.update_id))
+
+
+async def _reroute(update: Update, context: DubanContext, data: Reroute,
+                   identity: Identity) -> Finished | None:
+    view = await context.deps.cases.reroute_to(data.case_id, data.department,
+                                               identity.who(_chat_id(update)))
     context.deps.wakeup.set()
-    org = await context.deps.org()
-    return Reply(personal.gettext(texts.REROUTED, ref=view.case.ref,
-                                  department=org.alias_table().name(department,
-                                                                    personal.locale)))
+    return Finished(texts.REROUTED, {"ref": view.case.ref,
+                                     "department": await _department_name(context, update,
+                                                                          data.department)})
 
 
-async def _choice(update: Update, context: DubanContext, data: ButtonData,
-                  identity: Identity, personal: Translator) -> Reply | None:
-    chat = update.effective_chat
-    assert chat is not None
-    dialog = await context.deps.dialogs.current(chat.id, identity.user_id)
+async def _department_name(context: DubanContext, update: Update, key: str) -> str:
+    personal = await context.translator(update, personal=True)
+    return (await context.deps.org()).alias_table().name(key, personal.locale)
+
+
+async def _choice(update: Update, context: DubanContext, data: DialogChoice,
+                  identity: Identity) -> Finished | None:
+    chat_id = _chat_id(update)
+    dialog = await context.deps.dialogs.current(chat_id, identity.user_id)
     if dialog is None:
-        return Reply(personal.gettext(texts.NOT_YOUR_QUESTION), alert=True)
+        raise DubanError(texts.NOT_YOUR_QUESTION)
     outcome = await context.deps.dialogs.answer(
-        chat.id, identity.user_id, Answer(choice=data.args[0]),
-        identity.who(chat.id), update.update_id)
+        chat_id, identity.user_id, Answer(choice=data.value), identity.who(chat_id),
+        update.update_id)
     await reply_outcome(update, context, outcome)
     return None
 
 
-async def _cancel(update: Update, context: DubanContext, data: ButtonData,
-                  identity: Identity, personal: Translator) -> Reply | None:
-    chat = update.effective_chat
-    assert chat is not None
-    cancelled = await context.deps.dialogs.cancel(chat.id, identity.user_id)
-    if not cancelled:
-        return Reply(personal.gettext(texts.NOT_YOUR_QUESTION), alert=True)
-    return Reply(personal.gettext(texts.CANCELLED))
+async def _cancel(update: Update, context: DubanContext, data: CancelDialog,
+                  identity: Identity) -> Finished | None:
+    if not await context.deps.dialogs.cancel(_chat_id(update), identity.user_id):
+        raise DubanError(texts.NOT_YOUR_QUESTION)
+    return Finished(texts.CANCELLED)
 
 
-async def _bind(update: Update, context: DubanContext, data: ButtonData,
-                identity: Identity, personal: Translator) -> Reply | None:
-    if refused := _refused_to_non_coordinators(identity, personal):
-        return refused
+async def _bind(update: Update, context: DubanContext, data: BindChat,
+                identity: Identity) -> Finished | None:
     org = await context.deps.org()
-    if data.args[0] == "d":
-        target = BindTarget(ChatKind.DEPARTMENT, department=data.args[1])
-    else:
-        target = BindTarget(ChatKind.REGION, region=org.regions[data.int_arg(1)].name)
-    await commands.bind_to(update, context, target)
+    await commands.bind_to(update, context, context.deps.chats.target_of(
+        org, department=data.department, region_code=data.region))
     return None
+
+
+async def _duty(update: Update, context: DubanContext, data: ConfirmDuty,
+                identity: Identity) -> Finished | None:
+    chat_id = _chat_id(update)
+    return await _show(update, context, await context.deps.dialogs.start_duty(
+        chat_id, identity.who(chat_id), data.obligation_id, update.update_id))
+
+
+async def _rsvp(update: Update, context: DubanContext, data: Rsvp,
+                identity: Identity) -> Finished | None:
+    await context.deps.calendar.rsvp(data.summons_id, "accept" if data.accept else "decline",
+                                     identity.who(_chat_id(update)))
+    context.deps.wakeup.set()
+    return Finished(texts.DONE)
 
 
 async def reply_outcome(update: Update, context: DubanContext,
@@ -186,9 +198,9 @@ async def reply_outcome(update: Update, context: DubanContext,
     """Show what a dialog answer led to: the next question, or the end."""
     chat = update.effective_chat
     assert chat is not None
-    tr = await context.translator(update)
     if outcome is None:
         return
+    tr = await context.translator(update)
     if isinstance(outcome, Finished):
         context.deps.wakeup.set()
         await _ask(update, context, finished_reply(outcome, tr))
@@ -203,38 +215,15 @@ async def _ask(update: Update, context: DubanContext, reply: Reply) -> None:
     await send(context.bot, chat.id, reply, reply_to=message.message_id if message else None)
 
 
-async def _duty(update: Update, context: DubanContext, data: ButtonData,
-                identity: Identity, personal: Translator) -> Reply | None:
-    chat = update.effective_chat
-    assert chat is not None
-    if not (identity.coordinator or identity.may_act_for(identity.binding)):
-        return Reply(personal.gettext(texts.NOT_ALLOWED), alert=True)
-    tr = await context.translator(update)
-    question = await context.deps.dialogs.start(chat.id, identity.user_id, Flow.DUTY,
-                                                {"obligation_id": data.int_arg(0)},
-                                                update.update_id)
-    await _ask(update, context, question_reply(question, tr, context.deps.codec, chat.id))
-    return None
-
-
-async def _rsvp(update: Update, context: DubanContext, data: ButtonData,
-                identity: Identity, personal: Translator) -> Reply | None:
-    chat = update.effective_chat
-    assert chat is not None
-    answer = "accept" if data.args[1] == "a" else "decline"
-    await context.deps.calendar.rsvp(data.int_arg(0), answer, identity.who(chat.id))
-    context.deps.wakeup.set()
-    return Reply(personal.gettext(texts.DONE))
-
-
-_HANDLERS = {
-    Action.STEP: _step,
-    Action.HAND_BACK: _hand_back,
-    Action.EXTENSION: _extension,
-    Action.REROUTE: _reroute,
-    Action.CHOICE: _choice,
-    Action.CANCEL: _cancel,
-    Action.BIND: _bind,
-    Action.DUTY: _duty,
-    Action.RSVP: _rsvp,
+_Handler = Callable[[Update, DubanContext, Any, Identity], Awaitable[Finished | None]]
+_HANDLERS: dict[type[Payload], _Handler] = {
+    StepPress: _step,
+    HandBack: _hand_back,
+    ExtensionDecision: _extension,
+    Reroute: _reroute,
+    DialogChoice: _choice,
+    CancelDialog: _cancel,
+    BindChat: _bind,
+    ConfirmDuty: _duty,
+    Rsvp: _rsvp,
 }

@@ -34,6 +34,22 @@ BATCH = 100
 _TASK = "duban.delivery"
 
 
+async def card_context(deps: Deps, chat_id: int, department: str | None = None) -> CardContext:
+    """How a card or notice is rendered for ``chat_id``: its language, names and buttons."""
+    org = await deps.org()
+    locale = await deps.chats.locale_for(chat_id)
+    return CardContext(chat_id=chat_id, tr=get_translator(locale), aliases=org.alias_table(),
+                       tz=deps.tz, codec=deps.codec, today=local_today(deps.clock),
+                       department=department)
+
+
+async def card_reply(deps: Deps, view: CaseView, binding: Binding) -> Reply:
+    """A case's card as the chat bound by ``binding`` sees it (buttons for its department)."""
+    ctx = await card_context(deps, binding.chat_id, binding.department_key
+                             if binding.kind == ChatKind.DEPARTMENT else None)
+    return cards.card(view, ctx)
+
+
 class Undeliverable(Exception):
     """The row cannot be delivered (no chat, bot blocked); recorded, not retried."""
 
@@ -111,17 +127,10 @@ class Delivery:
     # -- rendering helpers ------------------------------------------------------------------
 
     async def _context(self, chat_id: int, department: str | None = None) -> CardContext:
-        org = await self.deps.org()
-        locale = await self.deps.chats.locale_for(chat_id)
-        return CardContext(chat_id=chat_id, tr=get_translator(locale),
-                           aliases=org.alias_table(), tz=self.deps.tz,
-                           codec=self.deps.codec, today=local_today(self.deps.clock),
-                           department=department)
+        return await card_context(self.deps, chat_id, department)
 
     async def _card_reply(self, view: CaseView, binding: Binding) -> Reply:
-        ctx = await self._context(binding.chat_id, binding.department_key
-                                  if binding.kind == ChatKind.DEPARTMENT else None)
-        return cards.card(view, ctx)
+        return await card_reply(self.deps, view, binding)
 
     async def _coordinator_chats(self) -> list[int]:
         chat = await self.deps.chats.chat_for(kind=ChatKind.COORDINATION)
@@ -145,7 +154,7 @@ class Delivery:
 
     async def card(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
-        kind = ChatKind.DEPARTMENT if row.recipient_kind == "department" else ChatKind.REGION
+        kind = ChatKind.of_party(row.recipient_kind)
         chat_id = await self.deps.chats.chat_for(kind=kind, key=row.recipient)
         if chat_id is None:
             if kind is ChatKind.DEPARTMENT and still_required(view, row.recipient):
@@ -266,18 +275,10 @@ class Delivery:
         await self._to_coordinators(build)
 
     async def _party_chat(self, kind: str, name: str) -> int:
-        chat_kind = ChatKind.DEPARTMENT if kind == "department" else ChatKind.REGION
-        chat_id = await self.deps.chats.chat_for(kind=chat_kind, key=name)
+        chat_id = await self.deps.chats.chat_for(kind=ChatKind.of_party(kind), key=name)
         if chat_id is None:
             raise Undeliverable(f"no bound chat for {kind} {name}")
         return chat_id
-
-    async def _party_name(self, kind: str, name: str) -> str:
-        if kind != "department":
-            return name
-        org = await self.deps.org()
-        found = org.department(name)
-        return found.name if found else name
 
     async def digest(self, row: Pending) -> None:
         entries = list(row.payload.get("items", []))
@@ -299,10 +300,10 @@ class Delivery:
         notice = await self.deps.calendar.notice(int(row.payload["notice_id"]))
         cases = await self.deps.cases.find_refs(notice.case_refs)
         org = await self.deps.org()
-        party = await self._party_name(notice.party_kind, notice.party)
 
         async def build(chat_id: int) -> Reply:
             ctx = await self._context(chat_id)
+            party = texts.party_name(org, notice.party_kind, notice.party, ctx.tr.locale)
             return calendar_texts.notice_reply(notice, cases, commission=org.prefecture.commission,
                                                party=party, tr=ctx.tr)
 
@@ -314,10 +315,11 @@ class Delivery:
 
     async def summons(self, row: Pending) -> None:
         summons = await self.deps.calendar.summons(int(row.payload["summons_id"]))
-        party = await self._party_name(summons.party_kind, summons.party)
+        org = await self.deps.org()
 
         async def build(chat_id: int, summoned: bool) -> Reply:
             ctx = await self._context(chat_id)
+            party = texts.party_name(org, summons.party_kind, summons.party, ctx.tr.locale)
             return calendar_texts.summons_reply(summons, party=party, tr=ctx.tr,
                                                 tz=self.deps.tz,
                                                 codec=ctx.codec if summoned else None,

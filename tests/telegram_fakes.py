@@ -114,6 +114,12 @@ class RecordingRequest(BaseRequest):
         sent.history.append(params["text"])
         return self._message(key[0], key[1], sent.text, sent.reply_markup)
 
+    def _editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        sent = self.messages[key]
+        sent.reply_markup = params.get("reply_markup")
+        return self._message(key[0], key[1], sent.text, sent.reply_markup)
+
     def _answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         self.alerts.append(params)
         return True

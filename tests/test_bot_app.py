@@ -134,6 +134,36 @@ async def test_forged_and_foreign_buttons_are_refused(bot: Bot) -> None:
     assert (await bot.app.deps.cases.get(ref)).case.state == State.ROUTED
 
 
+async def test_out_of_date_buttons_are_refused_and_the_card_refreshed(bot: Bot) -> None:
+    await bind_all(bot)
+    ref = await new_case(bot)
+    await bot.deliver()
+    card = bot.last(ENVIRONMENT)
+    case_id = (await bot.app.deps.cases.get(ref)).case.id
+    codec = bot.app.deps.codec
+    # A card posted by the first version: steps by their position in the workflow.
+    old = codec.sign(ENVIRONMENT, f"d1:s:{case_id}:五:0")
+    await bot.feed(bot.users.press(ENV_LIAISON, card, old))
+    alert = bot.fake.alerts[-1]
+    assert alert["show_alert"] and "过期" in alert["text"], alert
+    assert (await bot.app.deps.cases.get(ref)).case.state == State.ROUTED  # nothing taken
+    fresh = bot.fake.messages[(ENVIRONMENT, card.message_id)]
+    assert len(fresh.history) == 2  # the same message, edited in place
+    assert all(data.startswith("d2:") for _, data in fresh.buttons())
+    await bot.press(ENV_LIAISON, fresh, "受理")  # the fresh card works
+    assert (await bot.app.deps.cases.get(ref)).case.state == State.ACCEPTED
+
+    # An old button on a message that is not a card loses its keyboard.
+    await bot.say(COORDINATOR, COORDINATION, "/whoami")
+    note = bot.last(COORDINATION)
+    bot.fake.messages[(COORDINATION, note.message_id)] = replace(
+        note, reply_markup={"inline_keyboard": [[{"text": "批准", "callback_data": "x"}]]})
+    stale = codec.sign(COORDINATION, f"d1:x:{case_id}:a")
+    await bot.feed(bot.users.press(COORDINATOR, note, stale))
+    assert bot.fake.alerts[-1]["show_alert"] and "过期" in bot.fake.alerts[-1]["text"]
+    assert bot.fake.messages[(COORDINATION, note.message_id)].reply_markup is None
+
+
 async def test_restart_in_the_middle_of_a_conversation(bot: Bot, engine: AsyncEngine,
                                                        clock: ManualClock,
                                                        catalog: Catalog) -> None:

@@ -4,7 +4,6 @@ bad input answered clearly with exit code 1 and no traceback."""
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -28,7 +27,7 @@ def _cli() -> click.Group:
     @click.option("--lang", default="en")
     @click.pass_context
     def cli(ctx: click.Context, database: str | None, lang: str) -> None:
-        ctx.obj = App(settings=replace(Settings(), locale=normalize_locale(lang)),
+        ctx.obj = App(settings=Settings().but(locale=normalize_locale(lang)),
                       database=database)
 
     cli.add_command(report_group, "report")

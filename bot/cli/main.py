@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -69,9 +68,9 @@ def main(ctx: click.Context, database: str | None, lang: str | None) -> None:
         click.echo(error.render(get_translator(None)), err=True)
         ctx.exit(2)
     if lang:
-        settings = replace(settings, locale=normalize_locale(lang))
+        settings = settings.but(locale=normalize_locale(lang))
     if database:
-        settings = replace(settings, database_url=database)
+        settings = settings.but(database_url=database)
     ctx.obj = App(settings=settings, database=database)
     if ctx.invoked_subcommand is None:
         ctx.invoke(run if settings.telegram_bot_token else sandbox_command)

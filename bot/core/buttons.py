@@ -1,9 +1,17 @@
-"""Button data: one versioned schema, at most 64 bytes, signed for the chat it was sent to.
+"""Button data: a schema per action, at most 64 bytes, signed for the chat it was sent to.
 
-Layout: ``d1:<action>:<arg>[:<arg>…]:<mac>``. The MAC (8 characters of a keyed BLAKE2b over the
-chat id and the rest) ties a button to the chat it was posted in, so data copied to another
-chat, edited by a modified client, or made up does not parse. Everything that does not parse
-is refused; the caller answers the press and logs it.
+Layout: ``d2:<action>:<field>[:<field>…]:<mac>``. Each action is one small frozen class below
+(its fields, how they pack, how they are checked); :class:`ButtonCodec` signs and verifies. The
+MAC (8 characters of a keyed BLAKE2b over the chat id and the rest) ties a button to the chat it
+was posted in, so data copied to another chat, edited by a modified client, or made up does not
+parse.
+
+Workflow steps and regions are packed by **stable codes**, never by position: a step by its
+entry in :data:`STEP_CODES` (an explicit table: reordering a workflow changes nothing), a region
+by a short hash of its name (reloading the organisation in another order changes nothing). A
+press whose step or region no longer exists, and any press of a button issued under an earlier
+layout (``d1``: steps and regions by index), is :class:`StaleButton`: the handler says the card
+is out of date and shows a fresh one, instead of guessing what the old position meant.
 """
 
 from __future__ import annotations
@@ -11,37 +19,293 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
-VERSION = "d1"
+from bot.core.i18n import DubanError
+from bot.core.workflow import CASE_CLAUSES, workflow_for
+
+VERSION = "d2"
+#: Layouts this bot issued before: their buttons are refused as out of date, not as forged.
+OLD_VERSIONS = frozenset({"d1"})
 MAX_BYTES = 64
 _MAC_CHARS = 8
+_MAX_ID = 2 ** 63 - 1
+_ID = re.compile(r"[0-9]{1,19}")
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_CHOICE = re.compile(r"[A-Za-z0-9_\-.\u4e00-\u9fff]{1,40}")
 
 
 class Action(StrEnum):
-    STEP = "s"  # case c, clause k: take step n (department from the chat's binding)
-    HAND_BACK = "r"  # "not ours" on case c
-    EXTENSION = "x"  # coordinator decides an extension: a(pprove) / d(eny)
-    REROUTE = "t"  # coordinator routes case c to department d
-    CHOICE = "c"  # an answer to the current dialog question
-    CANCEL = "k"  # cancel the current dialog
-    DUTY = "o"  # confirm yearly duty (obligation) o with a document
-    RSVP = "v"  # the summoned side answers summons s: a(ccept) / d(ecline)
-    BIND = "b"  # bind this chat to d(epartment) key / r(egion) index, after an ambiguous /bind
+    STEP = "s"
+    HAND_BACK = "r"
+    EXTENSION = "x"
+    REROUTE = "t"
+    CHOICE = "c"
+    CANCEL = "k"
+    DUTY = "o"
+    RSVP = "v"
+    BIND = "b"
 
 
-@dataclass(frozen=True)
-class ButtonData:
-    action: Action
-    args: tuple[str, ...] = ()
+#: Every workflow step a button can start, by a code that never changes. A new step gets a new
+#: code; a code is never reused for another step (old cards would then run the wrong step).
+STEP_CODES: Mapping[str, str] = {
+    "accept": "ac",
+    "order_rectification": "or",
+    "request_extension": "rx",
+    "confirm_rectified": "cr",
+    "report_failed": "rf",
+    "order_shutdown": "os",
+    "request_closure": "rc",
+    "confirm_closure_approved": "ca",
+    "order_restriction": "rr",
+    "order_stop_rectify": "sr",
+    "order_stop": "st",
+    "set_rectification_date": "sd",
+    "confirm_dismantled": "cd",
+    "set_dismantling_date": "dd",
+    "confirm_exit": "ce",
+    "measure:production_stopped": "mp",
+    "measure:power_water_cut": "mw",
+    "measure:power_units_removed": "mu",
+    "measure:line_sealed": "ml",
+    "measure:equipment_dismantled": "me",
+    "measure:public_commitment": "mc",
+    "measure:website_announcement": "ma",
+    "measure:licences_revoked": "mv",
+    "measure:enterprise_closed": "mx",
+}
+_STEPS_BY_CODE = {code: step for step, code in STEP_CODES.items()}
 
-    def int_arg(self, index: int) -> int:
-        return int(self.args[index])
+
+def region_code(name: str) -> str:
+    """A short code for a county or park that stays the same while its name does."""
+    digest = hashlib.blake2b(name.encode(), digest_size=5).digest()
+    return base64.b32encode(digest).decode().rstrip("=").lower()
 
 
 class ButtonError(ValueError):
     """Button data that does not follow the schema or was not issued for this chat."""
+
+
+class StaleButton(ButtonError):
+    """A genuine button of this chat that no longer means anything: issued under an earlier
+    layout, or naming a step or place that no longer exists."""
+
+
+def _id(text: str) -> int:
+    if not _ID.fullmatch(text) or int(text) > _MAX_ID:
+        raise ButtonError(f"not an id: {text!r}")
+    return int(text)
+
+
+def _key(text: str) -> str:
+    if not _KEY.fullmatch(text):
+        raise ButtonError(f"not a key: {text!r}")
+    return text
+
+
+def _flag(text: str, yes: str, no: str) -> bool:
+    if text not in (yes, no):
+        raise ButtonError(f"expected {yes} or {no}: {text!r}")
+    return text == yes
+
+
+def _count(parts: Sequence[str], n: int) -> None:
+    if len(parts) != n:
+        raise ButtonError(f"expected {n} fields, got {len(parts)}")
+
+
+class Payload:
+    """What one kind of button carries. Subclasses are frozen dataclasses."""
+
+    ACTION: ClassVar[Action]
+
+    def fields(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> Payload:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class StepPress(Payload):
+    """A department takes ``step`` on case ``case_id`` (department from the chat's binding)."""
+
+    ACTION: ClassVar[Action] = Action.STEP
+    case_id: int
+    clause: str
+    step: str
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.case_id), self.clause, STEP_CODES[self.step])
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> StepPress:
+        _count(parts, 3)
+        case_id, clause, code = _id(parts[0]), parts[1], parts[2]
+        if clause not in CASE_CLAUSES:
+            raise ButtonError(f"unknown clause {clause!r}")
+        step = _STEPS_BY_CODE.get(code)
+        if step is None:
+            raise StaleButton(f"unknown step code {code!r}")
+        try:
+            workflow_for(clause).step(step)
+        except DubanError:
+            raise StaleButton(f"clause {clause} has no step {step}") from None
+        return cls(case_id, clause, step)
+
+
+@dataclass(frozen=True)
+class HandBack(Payload):
+    """非本部门职责 on case ``case_id``."""
+
+    ACTION: ClassVar[Action] = Action.HAND_BACK
+    case_id: int
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.case_id),)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> HandBack:
+        _count(parts, 1)
+        return cls(_id(parts[0]))
+
+
+@dataclass(frozen=True)
+class ExtensionDecision(Payload):
+    """A coordinator approves or denies the extension asked for case ``case_id``."""
+
+    ACTION: ClassVar[Action] = Action.EXTENSION
+    case_id: int
+    approve: bool
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.case_id), "a" if self.approve else "d")
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> ExtensionDecision:
+        _count(parts, 2)
+        return cls(_id(parts[0]), _flag(parts[1], "a", "d"))
+
+
+@dataclass(frozen=True)
+class Reroute(Payload):
+    """A coordinator routes case ``case_id`` to ``department`` (a department key)."""
+
+    ACTION: ClassVar[Action] = Action.REROUTE
+    case_id: int
+    department: str
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.case_id), self.department)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> Reroute:
+        _count(parts, 2)
+        return cls(_id(parts[0]), _key(parts[1]))
+
+
+@dataclass(frozen=True)
+class DialogChoice(Payload):
+    """An answer to the current question of the presser's dialog in this chat."""
+
+    ACTION: ClassVar[Action] = Action.CHOICE
+    value: str
+
+    def fields(self) -> tuple[str, ...]:
+        return (self.value,)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> DialogChoice:
+        _count(parts, 1)
+        if not _CHOICE.fullmatch(parts[0]):
+            raise ButtonError(f"not a choice: {parts[0]!r}")
+        return cls(parts[0])
+
+
+@dataclass(frozen=True)
+class CancelDialog(Payload):
+    """Cancel the presser's dialog in this chat."""
+
+    ACTION: ClassVar[Action] = Action.CANCEL
+
+    def fields(self) -> tuple[str, ...]:
+        return ("0",)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> CancelDialog:
+        _count(parts, 1)
+        return cls()
+
+
+@dataclass(frozen=True)
+class ConfirmDuty(Payload):
+    """Confirm yearly duty ``obligation_id`` by sending its document."""
+
+    ACTION: ClassVar[Action] = Action.DUTY
+    obligation_id: int
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.obligation_id),)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> ConfirmDuty:
+        _count(parts, 1)
+        return cls(_id(parts[0]))
+
+
+@dataclass(frozen=True)
+class Rsvp(Payload):
+    """The summoned side accepts or declines summons ``summons_id``."""
+
+    ACTION: ClassVar[Action] = Action.RSVP
+    summons_id: int
+    accept: bool
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.summons_id), "a" if self.accept else "d")
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> Rsvp:
+        _count(parts, 2)
+        return cls(_id(parts[0]), _flag(parts[1], "a", "d"))
+
+
+@dataclass(frozen=True)
+class BindChat(Payload):
+    """Bind this chat to a department (by key) or a region (by :func:`region_code`), after an
+    ambiguous ``/bind``."""
+
+    ACTION: ClassVar[Action] = Action.BIND
+    department: str | None = None
+    region: str | None = None  # the region's code
+
+    def fields(self) -> tuple[str, ...]:
+        if self.department is not None:
+            return ("d", self.department)
+        assert self.region is not None
+        return ("r", self.region)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> BindChat:
+        _count(parts, 2)
+        if _flag(parts[0], "d", "r"):
+            return cls(department=_key(parts[1]))
+        if not re.fullmatch(r"[a-z2-7]{8}", parts[1]):
+            raise ButtonError(f"not a region code: {parts[1]!r}")
+        return cls(region=parts[1])
+
+
+PAYLOADS: Mapping[Action, type[Payload]] = {
+    cls.ACTION: cls for cls in (StepPress, HandBack, ExtensionDecision, Reroute, DialogChoice,
+                                CancelDialog, ConfirmDuty, Rsvp, BindChat)
+}
 
 
 @dataclass(frozen=True)
@@ -56,27 +320,35 @@ class ButtonCodec:
         digest = hmac.new(self.secret, f"{chat_id}|{body}".encode(), hashlib.blake2b).digest()
         return base64.urlsafe_b64encode(digest).decode()[:_MAC_CHARS]
 
-    def pack(self, chat_id: int, action: Action, *args: object) -> str:
-        parts = [VERSION, action.value, *(str(a) for a in args)]
-        if any(":" in p or not p for p in parts[2:]):
-            raise ValueError("button arguments must be non-empty and free of ':'")
-        body = ":".join(parts)
-        data = f"{body}:{self._mac(chat_id, body)}"
+    def sign(self, chat_id: int, body: str) -> str:
+        """``body`` with its MAC for ``chat_id`` (any layout; :meth:`pack` for this one)."""
+        return f"{body}:{self._mac(chat_id, body)}"
+
+    def pack(self, chat_id: int, payload: Payload) -> str:
+        parts = payload.fields()
+        if any(":" in p or not p for p in parts):
+            raise ValueError("button fields must be non-empty and free of ':'")
+        data = self.sign(chat_id, ":".join((VERSION, payload.ACTION.value, *parts)))
         if len(data.encode()) > MAX_BYTES:
             raise ValueError(f"button data over {MAX_BYTES} bytes: {data!r}")
         return data
 
-    def unpack(self, chat_id: int, data: str | None) -> ButtonData:
+    def unpack(self, chat_id: int, data: str | None) -> Payload:
+        """The payload of a press in ``chat_id``; :class:`ButtonError` for anything forged,
+        foreign or malformed, :class:`StaleButton` for a genuine button that is out of date."""
         if not data or len(data.encode()) > MAX_BYTES:
             raise ButtonError("missing or over-long button data")
         body, _, mac = data.rpartition(":")
         parts = body.split(":")
-        if len(parts) < 2 or parts[0] != VERSION:
-            raise ButtonError(f"unknown button version in {data!r}")
-        if not hmac.compare_digest(mac, self._mac(chat_id, body)):
+        if len(parts) < 2 or not hmac.compare_digest(mac, self._mac(chat_id, body)):
             raise ButtonError(f"button not issued for chat {chat_id}: {data!r}")
+        version, action, fields = parts[0], parts[1], parts[2:]
+        if version in OLD_VERSIONS:
+            raise StaleButton(f"button of layout {version}")
+        if version != VERSION:
+            raise ButtonError(f"unknown button version in {data!r}")
         try:
-            action = Action(parts[1])
+            kind = PAYLOADS[Action(action)]
         except ValueError:
             raise ButtonError(f"unknown button action in {data!r}") from None
-        return ButtonData(action, tuple(parts[2:]))
+        return kind.parse(fields)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
-from bot.core.buttons import Action, ButtonCodec
+from bot.core.buttons import ButtonCodec, ConfirmDuty, Rsvp
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
 from bot.render import texts
@@ -93,7 +93,7 @@ def digest(entries: Sequence[Mapping[str, Any]], ctx: DigestContext,
                 label = tr.gettext(CONFIRM_DUTY,
                                    duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)))
                 buttons.append((Button(label[:60], ctx.codec.pack(
-                    ctx.chat_id, Action.DUTY, entry["obligation_id"])),))
+                    ctx.chat_id, ConfirmDuty(int(entry["obligation_id"])))),))
     return Reply("\n".join(lines), tuple(dict.fromkeys(buttons)))
 
 
@@ -184,7 +184,7 @@ def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
     buttons: tuple[tuple[Button, ...], ...] = ()
     if codec is not None and summons.outcome is None:
         buttons = ((Button(tr.gettext(N_("Will attend")),
-                           codec.pack(chat_id, Action.RSVP, summons.id or 0, "a")),
+                           codec.pack(chat_id, Rsvp(summons.id or 0, accept=True))),
                     Button(tr.gettext(N_("Cannot attend")),
-                           codec.pack(chat_id, Action.RSVP, summons.id or 0, "d"))),)
+                           codec.pack(chat_id, Rsvp(summons.id or 0, accept=False)))),)
     return Reply("\n".join(lines), buttons)

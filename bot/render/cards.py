@@ -10,7 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 
-from bot.core.buttons import Action, ButtonCodec
+from bot.core.buttons import (
+    ButtonCodec,
+    CancelDialog,
+    DialogChoice,
+    ExtensionDecision,
+    HandBack,
+    Reroute,
+    StepPress,
+)
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
 from bot.core.routing import AssignmentStatus
@@ -122,7 +130,7 @@ def department_buttons(view: CaseView, ctx: CardContext) -> tuple[tuple[Button, 
     if mine.status == AssignmentStatus.PENDING:
         return ((Button(tr.gettext(N_("Accept")), _step_data(ctx, case_id, view, "accept")),
                  Button(tr.gettext(N_("Not our duty")),
-                        ctx.codec.pack(ctx.chat_id, Action.HAND_BACK, case_id))),)
+                        ctx.codec.pack(ctx.chat_id, HandBack(case_id)))),)
     if mine.status != AssignmentStatus.ACCEPTED:
         return ()
     steps = available_steps(view, ctx.department)
@@ -151,8 +159,7 @@ def available_steps(view: CaseView, department: str) -> list[Step]:
 
 
 def _step_data(ctx: CardContext, case_id: int, view: CaseView, step: str) -> str:
-    index = [s.name for s in workflow_for(view.case.clause).steps].index(step)
-    return ctx.codec.pack(ctx.chat_id, Action.STEP, case_id, view.case.clause, index)
+    return ctx.codec.pack(ctx.chat_id, StepPress(case_id, view.case.clause, step))
 
 
 def _assignment(assignments: Sequence[Assignment], department: str) -> Assignment | None:
@@ -166,7 +173,7 @@ def reroute_buttons(ctx: CardContext, case_id: int,
                     exclude: Sequence[str]) -> tuple[tuple[Button, ...], ...]:
     """Coordinators: route the case to one of the usual departments."""
     buttons = [Button(ctx.aliases.name(key, ctx.tr.locale),
-                      ctx.codec.pack(ctx.chat_id, Action.REROUTE, case_id, key))
+                      ctx.codec.pack(ctx.chat_id, Reroute(case_id, key)))
                for key in SUGGESTED_DEPARTMENTS if key not in exclude]
     return tuple(tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2))
 
@@ -174,26 +181,33 @@ def reroute_buttons(ctx: CardContext, case_id: int,
 def extension_buttons(ctx: CardContext, case_id: int) -> tuple[tuple[Button, ...], ...]:
     tr = ctx.tr
     return ((Button(tr.gettext(N_("Approve")),
-                    ctx.codec.pack(ctx.chat_id, Action.EXTENSION, case_id, "a")),
+                    ctx.codec.pack(ctx.chat_id, ExtensionDecision(case_id, approve=True))),
              Button(tr.gettext(N_("Deny")),
-                    ctx.codec.pack(ctx.chat_id, Action.EXTENSION, case_id, "d"))),)
+                    ctx.codec.pack(ctx.chat_id, ExtensionDecision(case_id, approve=False)))),)
 
 
 def question_reply(question: Question, tr: Translator, codec: ButtonCodec,
                    chat_id: int) -> Reply:
     """A dialog's question, with its choices and a cancel button, asking for an answer."""
-    text = tr.gettext(question.message, **question.params)
+    params = dict(question.params)
+    if question.summary:
+        params["summary"] = "\n".join(
+            "· " + (tr.gettext(line.value) if line.translate else line.value)
+            for line in question.summary)
+    text = tr.gettext(question.message, **params)
     if question.hint:
         text = tr.gettext(question.hint, **question.hint_params) + "\n" + text
     if not question.choices:
         # A typed answer: ask for a reply, so it reaches the bot even with privacy mode on.
         return Reply(text, ask=True)
     buttons = [Button(c.prefix + (tr.gettext(c.label) if c.translate else c.label),
-                      codec.pack(chat_id, Action.CHOICE, c.value)) for c in question.choices]
+                      codec.pack(chat_id, DialogChoice(c.value))) for c in question.choices]
     rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
-    rows.append((Button(tr.gettext(N_("Cancel")), codec.pack(chat_id, Action.CANCEL, 0)),))
+    rows.append((Button(tr.gettext(N_("Cancel")), codec.pack(chat_id, CancelDialog())),))
     return Reply(text, tuple(rows), ask=True)
 
 
 def finished_reply(finished: Finished, tr: Translator) -> Reply:
-    return Reply(tr.gettext(finished.message, **finished.params))
+    params = {key: tr.gettext(value) if key in finished.translated else value
+              for key, value in finished.params.items()}
+    return Reply(tr.gettext(finished.message, **params))

@@ -14,9 +14,21 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from bot.core.casefile import RowError
+from bot.core.commands import (  # noqa: F401 - the usages are chat texts too
+    CASE_USAGE,
+    CONTROL_USAGE,
+    JOIN_USAGE,
+    LANG_USAGE,
+    LISTS_USAGE,
+    REPORT_USAGE,
+    RESCHEDULE_USAGE,
+    SUMMONS_USAGE,
+)
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
+from bot.core.org import Org
 from bot.core.workflow import MEASURE_LABELS, STATE_LABELS, Measure, State, workflow_for
+from bot.services.access import COORDINATORS_ONLY, NOT_ALLOWED  # noqa: F401
 from bot.services.cases import CaseView, ImportReport
 from bot.services.status import Status
 from models.tables import Case, Event
@@ -216,19 +228,21 @@ INVITE_MADE = N_("Invite code for this chat: {code}\nA liaison sends “/join {c
                  "before {expires}. It works once.")
 JOINED = N_("Welcome, {name}: you are now a liaison of {target}.")
 LANG_SET = N_("Language set to English.")
-NOT_ALLOWED = N_("Only the liaisons of this department or county, or coordinators, can do "
-                 "this.")
-COORDINATORS_ONLY = N_("Only coordinators can do this.")
 BAD_BUTTON = N_("This button is not valid (any more). Nothing was changed.")
 NOT_YOUR_QUESTION = N_("This question is for someone else.")
 NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
 CANCELLED = N_("Cancelled; nothing was changed.")
 FAILED = N_("Something went wrong; nothing was changed. Try again, or /cancel.")
 DONE = N_("Done.")
-CASE_USAGE = N_("Send the case reference: /case REF")
-LISTS_USAGE = N_("Which list? /lists yellow or /lists red")
-LANG_USAGE = N_("Choose a language: /lang zh or /lang en")
-JOIN_USAGE = N_("Send the code you were given: /join CODE")
+STALE_CARD = N_("This card was out of date; it now shows the case as it is. Press again.")
+STALE_BUTTON = N_("This button is out of date and no longer does anything; use the buttons of "
+                  "the newest message.")
+LANG_SET_ZH = N_("Language set to Simplified Chinese.")
+OVERDUE_TITLE = N_("Overdue: {n}")
+NOTHING_OVERDUE = N_("Nothing is overdue.")
+OPEN_ITEMS = N_("Open items: {n}")
+LIST_TITLES = {"yellow": N_("Yellow card list: {n}"), "red": N_("Red card list: {n}")}
+LIST_EMPTY = N_("The list is empty.")
 NOT_BOUND = N_("This chat is not bound yet. A coordinator sends /bind followed by the "
                "department, county or park (or “coordination”).")
 IMPORT_DONE = N_("Spreadsheet imported.")
@@ -254,12 +268,7 @@ REROUTED = N_("Case {ref} routed to {department}.")
 
 FILE_TOO_LARGE = N_("The file is too large: at most {limit} MB.")
 IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file again.")
-CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF STEP reason "
-                   "(STEP: T-7, overdue, reminder, notice, summons …).")
-SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
-RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")
 STATUS_CHART = N_("Capacity exited this year by industry, and overdue cases by county.")
-REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
 REPORT_SENT = N_("{name}: check it, have it approved and stamped, then upload the stamped scan "
                  "with the button on the yearly reminder.")
 
@@ -346,3 +355,22 @@ def case_list_text(cases: Sequence[Case], tr: Translator, *, title: str,
     if not cases:
         return tr.gettext(empty)
     return "\n".join([tr.gettext(title, n=len(cases)), *(case_line(c, tr) for c in cases)])
+
+
+def party_name(org: Org, kind: str, key: str, locale: str) -> str:
+    """A notice's or summons's party as people call it: a department by the organisation's
+    own name (州发改委) in Chinese, by its English name in English; a county by its name."""
+    if kind != "department":
+        return key
+    found = org.department(key)
+    if found is not None and not locale.startswith("en"):
+        return found.name
+    return org.alias_table().name(key, locale)
+
+
+def open_items_text(items: Sequence[tuple[Case, str | None]],
+                    tr: Translator) -> str:
+    """``/mine``: the chat's open cases, with this department's part in each."""
+    lines = [case_line(item, tr) + (f" · {tr.gettext(STATUS_LABELS[status])}" if status else "")
+             for item, status in items]
+    return "\n".join([tr.gettext(OPEN_ITEMS, n=len(items)), *lines])

@@ -39,7 +39,8 @@ from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
 from bot.core.workflow import CLOSED_STATES, Actor, State, StepInput
-from bot.services.cases import SYSTEM, CaseService, Who
+from bot.services.access import SYSTEM, Who, require_coordinator, require_party
+from bot.services.cases import CaseService
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
@@ -379,8 +380,7 @@ class CalendarService:
 
     async def _control(self, ref: str, who: Who, kind: str, reason: str, *,
                        paused: bool | None = None, skip: str | None = None) -> Case:
-        if not who.is_coordinator:
-            raise DubanError(N_("Only coordinators can do this."))
+        require_coordinator(who)
         if not reason.strip():
             raise DubanError(N_("Give a reason; it is recorded."))
         now = self.clock.now()
@@ -412,11 +412,7 @@ class CalendarService:
             obligation = await session.get(Obligation, obligation_id)
             if obligation is None:
                 raise DubanError(N_("This duty is unknown."))
-            own = (who.department == obligation.party if obligation.party_kind == "department"
-                   else who.region == obligation.party)
-            if not (own or who.is_coordinator):
-                raise DubanError(N_("Only the liaisons of this department or county, or "
-                                    "coordinators, can do this."))
+            require_party(who, **_party(obligation.party_kind, obligation.party))
             if obligation.confirmed_at is not None:
                 raise DubanError(N_("This duty is already confirmed."))
             obligation.confirmed_at, obligation.confirmed_by = now, who.telegram_id
@@ -441,6 +437,13 @@ class CalendarService:
             found = await session.get(Notice, notice_id)
         if found is None:
             raise DubanError(N_("No notice number {id}."), id=notice_id)
+        return found
+
+    async def obligation(self, obligation_id: int) -> Obligation:
+        async with self.sessions() as session:
+            found = await session.get(Obligation, obligation_id)
+        if found is None:
+            raise DubanError(N_("This duty is unknown."))
         return found
 
     async def summons(self, summons_id: int) -> Summons:
@@ -478,12 +481,10 @@ class CalendarService:
             summons = await session.get(Summons, summons_id)
             if summons is None:
                 raise DubanError(N_("No summons number {id}."), id=summons_id)
-            mine = (who.department == summons.party or who.region == summons.party)
-            if summoned and not (mine or who.is_coordinator):
-                raise DubanError(N_("Only the liaisons of this department or county, or "
-                                    "coordinators, can do this."))
-            if not summoned and not who.is_coordinator:
-                raise DubanError(N_("Only coordinators can do this."))
+            if summoned:
+                require_party(who, **_party(summons.party_kind, summons.party))
+            else:
+                require_coordinator(who)
             if summons.outcome is not None:
                 raise DubanError(N_("This summons has already taken place."))
             for key, value in values.items():
@@ -526,6 +527,11 @@ async def _event_summaries(session: AsyncSession,
         for case_id, *fields in rows.all():
             grouped[case_id].append(EventSummary(*fields))
     return grouped
+
+
+def _party(kind: str, party: str) -> dict[str, str]:
+    """A notice's, summons's or duty's party as the keyword ``require_party`` takes."""
+    return {"department": party} if kind == "department" else {"region": party}
 
 
 def _deadline_kind(case: Case, events: Sequence[EventSummary]) -> str:

@@ -34,29 +34,12 @@ from bot.core.workflow import (
     decide,
     workflow_for,
 )
+from bot.services.access import SYSTEM, Who, require_coordinator, require_department
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
 from models.tables import Assignment, Case, Event
 
-
-@dataclass(frozen=True)
-class Who:
-    """The person (or the system) behind an action, and where it came from."""
-
-    role: str  # coordinator | liaison | system | console
-    name: str | None = None
-    telegram_id: int | None = None
-    department: str | None = None
-    region: str | None = None
-    chat_id: int | None = None
-
-    @property
-    def is_coordinator(self) -> bool:
-        return self.role in ("coordinator", "console")
-
-
-SYSTEM = Who(role="system", name="duban")
 IMPORT_BATCH = 500
 
 
@@ -125,7 +108,7 @@ class CaseService:
         Rows are written in batches (cases first, for their ids; then their assignments and
         first events), so a large file costs a few statements per batch, not per row.
         """
-        self._require_coordinator(who)
+        require_coordinator(who)
         by_clauses = {c: route(self.catalog, c) for c in {item.clauses for item in inputs}}
         plans = {item.ref: by_clauses[item.clauses] for item in inputs}
         created: list[str] = []
@@ -270,11 +253,10 @@ class CaseService:
                          who: Who) -> StepResult:
         view = await self._view(session, ref)
         case = view.case
-        if action.actor is Actor.DEPARTMENT and not who.is_coordinator:
-            if who.department is None or who.department != action.department:
-                raise DubanError(N_("You can act only for your own department."))
+        if action.actor is Actor.DEPARTMENT:
+            require_department(who, action.department or "")
         if action.actor is Actor.COORDINATOR:
-            self._require_coordinator(who)
+            require_coordinator(who)
         facts = self._facts(view)
         outcome = decide(facts, action, local_today(self.clock))
         values: dict[str, Any] = {"updated_at": self.clock.now()}
@@ -354,8 +336,7 @@ class CaseService:
             raise DubanError(N_("Say why the case is not your department's."))
         if len(reason) > 1000:
             raise DubanError(N_("The text is too long: at most {limit} characters."), limit=1000)
-        if not who.is_coordinator and who.department != department:
-            raise DubanError(N_("You can act only for your own department."))
+        require_department(who, department)
 
         async def run(session: AsyncSession) -> CaseView:
             view = await self._view(session, ref)
@@ -379,13 +360,21 @@ class CaseService:
 
         return await self._retrying(run)
 
+    async def reroute_to(self, case_id: int, department: str, who: Who) -> CaseView:
+        """A coordinator's re-route button: the case goes to ``department``, resolving the
+        first by-duty group of its tags if one still waits."""
+        require_coordinator(who)
+        view = await self.get_by_id(case_id)
+        group = next((g.as_written for g in view.unresolved_groups), None)
+        return await self.reroute(view.case.ref, [department], who, group=group)
+
     async def reroute(self, ref: str, departments: Sequence[str], who: Who,
                       *, group: str | None = None, reason: str | None = None) -> CaseView:
         """A coordinator routes the case to ``departments`` (all required from now on).
 
         With ``group``, resolves that by-duty group of the case's tags into the departments.
         """
-        self._require_coordinator(who)
+        require_coordinator(who)
         wanted = list(dict.fromkeys(d for d in departments if d))
         if not wanted:
             raise DubanError(N_("Name at least one department."))
@@ -450,10 +439,6 @@ class CaseService:
                                payload={"settled_after": "handed_back"})
 
     # -- plumbing -------------------------------------------------------------------------
-
-    def _require_coordinator(self, who: Who) -> None:
-        if not who.is_coordinator:
-            raise DubanError(N_("Only coordinators can do this."))
 
     async def _touch(self, session: AsyncSession, case: Case) -> None:
         await self._write_case(session, case, {"updated_at": self.clock.now()})

@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core import buttons
+from bot.core.buttons import StaleButton
 from bot.core.clock import Clock
 from bot.core.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
 from bot.core.matching import MatchResult
 from bot.core.org import Org
-from bot.services.cases import Who
+from bot.services.access import NOT_ALLOWED, Who, may_act_for, require_coordinator
 from bot.services.outbox import enqueue
 from models.db import transaction
 from models.tables import ChatBinding, ChatSetting, Invite, Person, ProcessedUpdate
@@ -37,6 +39,12 @@ class ChatKind(StrEnum):
     COORDINATION = "coordination"
     DEPARTMENT = "department"
     REGION = "region"
+
+    @classmethod
+    def of_party(cls, party_kind: str) -> ChatKind:
+        """The chat a notice's, summons's, card's or duty's party sits in: ``department``
+        parties in department chats, counties and parks in region chats."""
+        return cls.DEPARTMENT if party_kind == "department" else cls.REGION
 
 
 @dataclass(frozen=True)
@@ -91,13 +99,46 @@ class Identity:
         """Coordinators act anywhere; a liaison only for their own department or county."""
         if self.coordinator:
             return True
-        if binding is None or self.person is None:
+        if binding is None or binding.kind == ChatKind.COORDINATION:
             return False
-        if binding.kind == ChatKind.DEPARTMENT:
-            return self.person.department_key == binding.department_key
-        if binding.kind == ChatKind.REGION:
-            return self.person.region_name == binding.region_name
-        return False
+        return may_act_for(self.who(binding.chat_id), department=binding.department_key,
+                           region=binding.region_name)
+
+    def require_coordinator(self) -> None:
+        require_coordinator(self.who(0))
+
+    @property
+    def role(self) -> str:
+        """coordinator, liaison or outsider."""
+        if self.coordinator:
+            return "coordinator"
+        return "liaison" if self.person is not None else "outsider"
+
+    def belongs_to(self) -> BindTarget | None:
+        """The department or county this person is a liaison of, if any."""
+        person = self.person
+        if person is not None and person.department_key:
+            return BindTarget(ChatKind.DEPARTMENT, department=person.department_key)
+        if person is not None and person.region_name:
+            return BindTarget(ChatKind.REGION, region=person.region_name)
+        return None
+
+    def chat_target(self) -> BindTarget | None:
+        """What the chat this person spoke in is bound to, if anything."""
+        binding = self.binding
+        if binding is None:
+            return None
+        return BindTarget(ChatKind(binding.kind), department=binding.department_key,
+                          region=binding.region_name)
+
+    def department_here(self) -> str:
+        """The department of this chat, if the person may act for it; else a refusal."""
+        binding = self.binding
+        if binding is None or binding.kind != ChatKind.DEPARTMENT or not self.may_act_for(
+                binding):
+            raise DubanError(NOT_ALLOWED)
+        assert binding.department_key is not None
+        return binding.department_key
 
 
 @dataclass
@@ -143,6 +184,19 @@ class ChatService:
 
     # -- binding ---------------------------------------------------------------------------
 
+    def target_of(self, org: Org, *, department: str | None = None,
+                  region_code: str | None = None) -> BindTarget:
+        """The target a /bind choice button names (a region by its code); a place that is no
+        longer in the organisation makes the button out of date."""
+        if department is not None:
+            if org.department(department) is None:
+                raise StaleButton(f"unknown department {department}")
+            return BindTarget(ChatKind.DEPARTMENT, department=department)
+        for region in org.regions:
+            if buttons.region_code(region.name) == region_code:
+                return BindTarget(ChatKind.REGION, region=region.name)
+        raise StaleButton(f"no region with code {region_code}")
+
     def resolve_target(self, org: Org, query: str) -> BindTarget | Ambiguous:
         """Match ``/bind <query>``: the coordination group, a department, or a county/park."""
         text = query.strip()
@@ -171,8 +225,7 @@ class ChatService:
                    identity: Identity) -> ChatBinding:
         """Bind the chat; a department or county has one active chat, so an older one is
         unbound. Queues the cases already waiting for this department or county."""
-        if not identity.coordinator:
-            raise DubanError(N_("Only coordinators can do this."))
+        identity.require_coordinator()
         now = self.clock.now()
         async with transaction(self.sessions) as session:
             for old in await _active_bindings(session, target):
@@ -195,8 +248,7 @@ class ChatService:
         return binding
 
     async def unbind(self, chat_id: int, identity: Identity) -> ChatBinding:
-        if not identity.coordinator:
-            raise DubanError(N_("Only coordinators can do this."))
+        identity.require_coordinator()
         return await self._deactivate(chat_id, notify=False)
 
     async def bot_removed(self, chat_id: int) -> ChatBinding | None:
@@ -244,8 +296,7 @@ class ChatService:
     # -- invites and joining ---------------------------------------------------------------
 
     async def invite(self, chat_id: int, identity: Identity) -> Invite:
-        if not identity.coordinator:
-            raise DubanError(N_("Only coordinators can do this."))
+        identity.require_coordinator()
         binding = await self.binding(chat_id)
         if binding is None or binding.kind == ChatKind.COORDINATION:
             raise DubanError(N_("Invite codes are made in a bound department or county chat."))

@@ -55,6 +55,12 @@ class DeliveryStore:
                 col(Card.case_id) == case_id, col(Card.chat_id) == chat_id))).first()
         return found is not None
 
+    async def card_at(self, chat_id: int, message_id: int) -> int | None:
+        """The case whose card is message ``message_id`` of ``chat_id``, if it is one."""
+        async with self.sessions() as session:
+            return (await session.exec(select(col(Card.case_id)).where(
+                col(Card.chat_id) == chat_id, col(Card.message_id) == message_id))).first()
+
     async def record_card(self, case_id: int, binding: ChatBinding, message_id: int,
                           now: datetime, row: Pending | None = None) -> None:
         """The card was posted: remember its message (and finish its outbox row) at once."""

@@ -1,30 +1,36 @@
 """Conversations: guided, validated, persistent.
 
-A dialog belongs to one person in one chat. Its state (flow, step, the answers so far) is a row
-written in the same transaction as each answer, so a restart in the middle of a conversation
-continues where it was, and an answer redelivered by Telegram is not taken twice.
+A dialog belongs to one person in one chat. Its state (flow, step, the answers so far as the
+flow's typed draft) is a row written in the same transaction as each answer, so a restart in
+the middle of a conversation continues where it was, and an answer redelivered by Telegram is
+not taken twice. Drafts hold keys and values, never translated words: the reader's language is
+applied when a question is rendered.
 
-Flows:
+Flows, each started by a method that checks who may start it (``bot.services.access``):
 
 * ``new_case`` (coordinators): county, enterprise, industry, clause, capacity and unit,
   description, optional evidence, summary, confirm.
 * ``step`` (liaisons, from a card's button): what the workflow step needs (evidence, a date, a
-  capacity figure, a note or reason, months), summary, confirm.
+  capacity figure, a note or reason, months), summary, confirm. A step that needs nothing is
+  taken at once.
 * ``hand_back`` (非本部门职责): the reason.
 * ``deny_extension`` (coordinators): the reason.
+* ``duty`` (a department or county): the document that fulfils a yearly duty.
+* ``outcome`` (coordinators): how an interview summons went.
 
 ``/cancel`` ends any dialog; a dialog left alone expires after ``DIALOG_TTL``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete
@@ -44,8 +50,9 @@ from bot.core.workflow import (
     StepInput,
     workflow_for,
 )
+from bot.services.access import Who, require_coordinator, require_department, require_party
 from bot.services.calendar import CalendarService
-from bot.services.cases import CaseService, Who
+from bot.services.cases import CaseService
 from models.db import transaction
 from models.tables import Dialog
 
@@ -58,6 +65,7 @@ DOCUMENT_MIMES = ("application/pdf", "image/jpeg", "image/png",
                   "application/msword", "application/zip",
                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+DONE = N_("Done.")
 
 
 class Flow(StrEnum):
@@ -110,6 +118,15 @@ class Question:
     choices: tuple[Choice, ...] = ()
     hint: str | None = None  # an explanation of what was wrong with the last answer
     hint_params: Mapping[str, Any] = field(default_factory=dict)
+    #: Values to list under the message (a confirmation): each a value, or a message id to
+    #: translate when the question is rendered.
+    summary: tuple[SummaryLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    value: str
+    translate: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ class Finished:
     message: str
     params: Mapping[str, Any] = field(default_factory=dict)
     case_ref: str | None = None
+    translated: tuple[str, ...] = ()  # params that are message ids, translated when shown
 
 
 Outcome = Question | Finished
@@ -132,6 +150,93 @@ class Retry(Exception):
         self.message = message
         self.params = params
 
+
+# -- drafts: the typed partial input of each flow ---------------------------------------------
+
+
+class Draft:
+    """The answers so far of one flow, stored as JSON in the dialog's row."""
+
+    FLOW: ClassVar[Flow]
+
+    def dump(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> Draft | None:
+        """The draft stored in a dialog row, or None if it is not one (a row written by an
+        older version of the bot: the dialog starts again rather than guess)."""
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError:
+            return None
+
+
+@dataclass
+class NewCaseDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.NEW_CASE
+    candidates: list[str] = field(default_factory=list)  # places an ambiguous answer meant
+    region: str | None = None
+    enterprise: str | None = None
+    industry: str | None = None
+    clauses: list[str] = field(default_factory=list)
+    capacity: str | None = None
+    unit: str | None = None
+    description: str | None = None
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StepDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.STEP
+    ref: str
+    clause: str
+    step: str
+    department: str
+    needs: list[str]
+    max_months: int = 0
+    evidence: list[str] = field(default_factory=list)
+    date: str | None = None
+    capacity: str | None = None
+    note: str | None = None
+    reason: str | None = None
+    months: int | None = None
+
+
+@dataclass
+class HandBackDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.HAND_BACK
+    ref: str
+    department: str
+    reason: str | None = None
+
+
+@dataclass
+class DenyExtensionDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.DENY_EXTENSION
+    ref: str
+    reason: str | None = None
+
+
+@dataclass
+class DutyDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.DUTY
+    obligation_id: int
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OutcomeDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.OUTCOME
+    summons_id: int
+    attendees: str | None = None
+    summary: str | None = None
+    commitments: str | None = None
+
+
+DRAFTS: Mapping[Flow, type[Draft]] = {cls.FLOW: cls for cls in (
+    NewCaseDraft, StepDraft, HandBackDraft, DenyExtensionDraft, DutyDraft, OutcomeDraft)}
 
 INDUSTRY_CHOICES = (("steel", N_("steel")), ("coal", N_("coal")), ("cement", N_("cement")),
                     ("electrolytic_aluminium", N_("electrolytic aluminium")),
@@ -147,6 +252,60 @@ class DialogService:
     org: Callable[[], Awaitable[Org]]
     calendar: CalendarService
 
+    # -- starting: each flow checks who may start it ----------------------------------------
+
+    async def start_new_case(self, chat_id: int, who: Who, update_id: int = 0) -> Question:
+        require_coordinator(who)
+        return await self._start(chat_id, who, NewCaseDraft(), update_id)
+
+    async def press_step(self, chat_id: int, who: Who, case_id: int, step: str,
+                         department: str, update_id: int = 0) -> Outcome:
+        """A department pressed a step's button: take it at once when it needs nothing,
+        else ask what it needs."""
+        require_department(who, department)
+        view = await self.cases.get_by_id(case_id)
+        clause = view.case.clause
+        workflow = workflow_for(clause)
+        needs = step_needs(step, clause)
+        if not needs:  # the workflow checks the step against the case itself
+            await self.cases.take_step(case_id, StepInput(
+                step=step, actor=Actor.DEPARTMENT, department=department), who)
+            return Finished(DONE, case_ref=view.case.ref)
+        return await self._start(chat_id, who, StepDraft(
+            ref=view.case.ref, clause=clause, step=step, department=department, needs=needs,
+            max_months=workflow.extension_max_months or 0), update_id)
+
+    async def start_hand_back(self, chat_id: int, who: Who, case_id: int, department: str,
+                              update_id: int = 0) -> Question:
+        require_department(who, department)
+        view = await self.cases.get_by_id(case_id)
+        return await self._start(chat_id, who, HandBackDraft(view.case.ref, department),
+                                 update_id)
+
+    async def decide_extension(self, chat_id: int, who: Who, case_id: int, approve: bool,
+                               update_id: int = 0) -> Outcome:
+        """A coordinator approves (at once) or denies (with a reason) an extension."""
+        require_coordinator(who)
+        view = await self.cases.get_by_id(case_id)
+        if approve:
+            await self.cases.take_step(view.case.ref, StepInput(
+                step="approve_extension", actor=Actor.COORDINATOR), who)
+            return Finished(DONE, case_ref=view.case.ref)
+        return await self._start(chat_id, who, DenyExtensionDraft(view.case.ref), update_id)
+
+    async def start_duty(self, chat_id: int, who: Who, obligation_id: int,
+                         update_id: int = 0) -> Question:
+        obligation = await self.calendar.obligation(obligation_id)
+        kind = "department" if obligation.party_kind == "department" else "region"
+        require_party(who, **{kind: obligation.party})
+        return await self._start(chat_id, who, DutyDraft(obligation_id), update_id)
+
+    async def start_outcome(self, chat_id: int, who: Who, summons_id: int,
+                            update_id: int = 0) -> Question:
+        require_coordinator(who)
+        await self.calendar.summons(summons_id)  # a clear error when it does not exist
+        return await self._start(chat_id, who, OutcomeDraft(summons_id), update_id)
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def current(self, chat_id: int, user_id: int) -> Dialog | None:
@@ -156,11 +315,11 @@ class DialogService:
             return None
         return dialog
 
-    async def start(self, chat_id: int, user_id: int, flow: Flow, data: dict[str, Any],
-                    update_id: int = 0) -> Question:
-        first = _FIRST_STEP[flow](data)
-        await self._save(chat_id, user_id, flow, first, data, update_id)
-        return await self._question(flow, first, data)
+    async def _start(self, chat_id: int, who: Who, draft: Draft, update_id: int) -> Question:
+        assert who.telegram_id is not None
+        first = _first_step(draft)
+        await self._save(chat_id, who.telegram_id, first, draft, update_id)
+        return await self._question(first, draft)
 
     async def cancel(self, chat_id: int, user_id: int) -> bool:
         async with transaction(self.sessions) as session:
@@ -175,173 +334,168 @@ class DialogService:
         dialog = await self.current(chat_id, user_id)
         if dialog is None or (update_id and update_id <= dialog.last_update_id):
             return None
-        flow, data = Flow(dialog.flow), dict(dialog.data)
+        draft = DRAFTS[Flow(dialog.flow)].load(dialog.data)
+        if draft is None:
+            await self.cancel(chat_id, user_id)
+            return Finished(N_("This question has expired; nothing was changed. Please start "
+                               "again."))
         if answer.choice == "no" and dialog.step == "confirm":
             await self.cancel(chat_id, user_id)
             return Finished(N_("Cancelled; nothing was changed."))
         try:
-            step = await self._accept(flow, dialog.step, data, answer)
+            step = await self._accept(dialog.step, draft, answer)
         except Retry as retry:
-            question = await self._question(flow, dialog.step, data)
-            return Question(question.message, question.params, question.choices,
-                            retry.message, retry.params)
+            question = await self._question(dialog.step, draft)
+            return dataclasses.replace(question, hint=retry.message, hint_params=retry.params)
         if step is None:
-            finished = await self._finish(flow, data, who)
+            finished = await self._finish(draft, who)
             await self.cancel(chat_id, user_id)
             return finished
-        await self._save(chat_id, user_id, flow, step, data, update_id)
-        return await self._question(flow, step, data)
+        await self._save(chat_id, user_id, step, draft, update_id)
+        return await self._question(step, draft)
 
-    async def _save(self, chat_id: int, user_id: int, flow: Flow, step: str,
-                    data: dict[str, Any], update_id: int) -> None:
+    async def _save(self, chat_id: int, user_id: int, step: str, draft: Draft,
+                    update_id: int) -> None:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
             dialog = await session.get(Dialog, (chat_id, user_id)) or Dialog(
-                chat_id=chat_id, user_id=user_id, flow=flow.value, step=step,
+                chat_id=chat_id, user_id=user_id, flow=draft.FLOW.value, step=step,
                 expires_at=now + DIALOG_TTL, updated_at=now)
-            dialog.flow, dialog.step, dialog.data = flow.value, step, data
+            dialog.flow, dialog.step, dialog.data = draft.FLOW.value, step, draft.dump()
             dialog.last_update_id = max(dialog.last_update_id or 0, update_id)
             dialog.expires_at, dialog.updated_at = now + DIALOG_TTL, now
             session.add(dialog)
 
     # -- questions --------------------------------------------------------------------------
 
-    async def _question(self, flow: Flow, step: str, data: dict[str, Any]) -> Question:
+    async def _question(self, step: str, draft: Draft) -> Question:
         if step == "confirm":
-            return Question(N_("Please check and confirm:\n{summary}"),
-                            {"summary": await self._summary(flow, data)}, CONFIRM_CHOICES)
-        if flow is Flow.NEW_CASE:
-            return _NEW_CASE_QUESTIONS[step](data)
-        if flow is Flow.STEP:
-            return _need_question(Need(step), data)
-        if flow is Flow.DUTY:
-            return _need_question(Need.EVIDENCE, data)
-        if flow is Flow.OUTCOME:
+            return Question(N_("Please check and confirm:\n{summary}"), choices=CONFIRM_CHOICES,
+                            summary=_summary(draft))
+        if isinstance(draft, NewCaseDraft):
+            return _NEW_CASE_QUESTIONS[step](draft)
+        if isinstance(draft, StepDraft):
+            return _need_question(Need(step), draft.max_months)
+        if isinstance(draft, DutyDraft):
+            return _need_question(Need.EVIDENCE, 0)
+        if isinstance(draft, OutcomeDraft):
             return Question(_OUTCOME_QUESTIONS[step], {"limit": MAX_NOTE})
         return Question(N_("Please give the reason (at most {limit} characters)."),
                         {"limit": MAX_NOTE})
 
-    async def _summary(self, flow: Flow, data: dict[str, Any]) -> str:
-        lines: list[str] = []
-        for key in ("ref", "region", "enterprise", "industry", "clause", "capacity", "unit",
-                    "description", "step_label", "date", "note", "reason", "months"):
-            if data.get(key) not in (None, ""):
-                lines.append(f"· {data[key]}")
-        if data.get("evidence"):
-            lines.append(f"· 📎 ×{len(data['evidence'])}")
-        return "\n".join(lines)
-
     # -- answers ----------------------------------------------------------------------------
 
-    async def _accept(self, flow: Flow, step: str, data: dict[str, Any],
-                      answer: Answer) -> str | None:
-        """Validate ``answer`` for ``step``, store it in ``data``; the next step or None."""
+    async def _accept(self, step: str, draft: Draft, answer: Answer) -> str | None:
+        """Validate ``answer`` for ``step``, store it in ``draft``; the next step or None."""
         if step == "confirm":
             if answer.choice != "yes":
                 raise Retry(N_("Press Confirm or Cancel."))
             return None
-        if flow is Flow.NEW_CASE:
-            await self._new_case_answer(step, data, answer)
-            order: tuple[str, ...] = NEW_CASE_STEPS
-        elif flow is Flow.STEP:
-            _need_answer(Need(step), data, answer, local_today(self.clock))
-            order = tuple(data["needs"])
-        elif flow is Flow.DUTY:
-            _need_answer(Need.EVIDENCE, data, answer, local_today(self.clock))
+        order: tuple[str, ...]
+        if isinstance(draft, NewCaseDraft):
+            await self._new_case_answer(step, draft, answer)
+            order = NEW_CASE_STEPS
+        elif isinstance(draft, StepDraft):
+            _need_answer(Need(step), draft, answer, local_today(self.clock))
+            order = tuple(draft.needs)
+        elif isinstance(draft, DutyDraft):
+            draft.evidence.append(_evidence(answer).ref())
             return "confirm"
-        elif flow is Flow.OUTCOME:
-            data[step] = _text(answer, MAX_NOTE)
+        elif isinstance(draft, OutcomeDraft):
+            setattr(draft, step, _text(answer, MAX_NOTE))
             order = tuple(_OUTCOME_QUESTIONS)
-        else:
-            data["reason"] = _text(answer, MAX_NOTE)
+        elif isinstance(draft, HandBackDraft | DenyExtensionDraft):
+            draft.reason = _text(answer, MAX_NOTE)
             return "confirm"
+        else:  # pragma: no cover - every flow is handled above
+            raise AssertionError(draft)
         index = order.index(step)
         return order[index + 1] if index + 1 < len(order) else "confirm"
 
-    async def _new_case_answer(self, step: str, data: dict[str, Any], answer: Answer) -> None:
+    async def _new_case_answer(self, step: str, draft: NewCaseDraft, answer: Answer) -> None:
         org = await self.org()
         if step == "region":
             if answer.choice is not None:
-                candidates = data.get("candidates", [])
-                if not answer.choice.isdigit() or int(answer.choice) >= len(candidates):
+                if not answer.choice.isdecimal() or int(answer.choice) >= len(draft.candidates):
                     raise Retry(N_("Please choose one of the buttons."))
-                data["region"] = candidates[int(answer.choice)]
+                draft.region = draft.candidates[int(answer.choice)]
                 return
             query = _text(answer, 100)
             match = org.match_region(query)
             if match.ok:
-                data["region"] = match.value
+                draft.region = match.value
                 return
             if match.candidates:
-                data["candidates"] = list(match.candidates)
+                draft.candidates = list(match.candidates)
                 raise Retry(N_("“{query}” could mean several places; choose one."), query=query)
             raise Retry(N_("No county or park called “{query}”."), query=query)
         if step == "enterprise":
-            data["enterprise"] = _text(answer, MAX_ENTERPRISE)
+            draft.enterprise = _text(answer, MAX_ENTERPRISE)
         elif step == "industry":
             value = answer.choice or parse_industry(_text(answer, 40))
             if value not in dict(INDUSTRY_CHOICES):
                 raise Retry(N_("Please choose the industry from the buttons."))
-            data["industry"] = value
+            draft.industry = value
         elif step == "clause":
             parsed = parse_clauses(answer.choice or _text(answer, 40))
             if not parsed:
                 raise Retry(N_("Please choose the clause from the buttons."))
-            data["clauses"] = list(parsed)
-            data["clause"] = "、".join(f"（{c}）" for c in parsed)
+            draft.clauses = list(parsed)
         elif step == "capacity":
-            data["capacity"], data["unit"] = _capacity(_text(answer, 60))
+            draft.capacity, draft.unit = _capacity(_text(answer, 60))
         elif step == "description":
-            data["description"] = _text(answer, MAX_DESCRIPTION)
+            draft.description = _text(answer, MAX_DESCRIPTION)
         elif step == "evidence":
             if answer.choice == "skip":
                 return
-            data.setdefault("evidence", []).append(_evidence(answer).ref())
+            draft.evidence.append(_evidence(answer).ref())
 
     # -- finishing --------------------------------------------------------------------------
 
-    async def _finish(self, flow: Flow, data: dict[str, Any], who: Who) -> Finished:
-        if flow is Flow.NEW_CASE:
+    async def _finish(self, draft: Draft, who: Who) -> Finished:
+        if isinstance(draft, NewCaseDraft):
             today = local_today(self.clock)
-            ref = data.get("ref") or await self._next_ref(today)
+            assert draft.region and draft.enterprise and draft.industry
             item = CaseInput(
-                ref=ref, region=data["region"], enterprise=data["enterprise"],
-                industry=data["industry"], clauses=tuple(data["clauses"]),
-                capacity=Decimal(data["capacity"]) if data.get("capacity") else None,
-                unit=data.get("unit"), equipment=None, registered_on=today,
-                description=data.get("description", ""), row=0)
+                ref=await self._next_ref(today), region=draft.region,
+                enterprise=draft.enterprise, industry=draft.industry,
+                clauses=tuple(draft.clauses),
+                capacity=Decimal(draft.capacity) if draft.capacity else None,
+                unit=draft.unit, equipment=None, registered_on=today,
+                description=draft.description or "", row=0)
             view = await self.cases.create_case(item, who)
             return Finished(N_("Case {ref} registered and routed."), {"ref": view.case.ref},
                             view.case.ref)
-        if flow is Flow.STEP:
+        if isinstance(draft, StepDraft):
             action = StepInput(
-                step=data["step"], actor=Actor.DEPARTMENT, department=data["department"],
-                evidence=tuple(data.get("evidence", ())),
-                on=date.fromisoformat(data["date"]) if data.get("date") else None,
-                capacity=float(data["capacity"]) if data.get("capacity") else None,
-                note=data.get("note"), reason=data.get("reason"),
-                months=int(data["months"]) if data.get("months") else None)
-            result = await self.cases.take_step(data["ref"], action, who)
+                step=draft.step, actor=Actor.DEPARTMENT, department=draft.department,
+                evidence=tuple(draft.evidence),
+                on=date.fromisoformat(draft.date) if draft.date else None,
+                capacity=float(draft.capacity) if draft.capacity else None,
+                note=draft.note, reason=draft.reason, months=draft.months)
+            result = await self.cases.take_step(draft.ref, action, who)
             if not result.outcome.completes:
                 return Finished(N_("Recorded for your department; waiting for the others."),
-                                case_ref=data["ref"])
-            return Finished(N_("Recorded: {step}."), {"step": data["step_label"]}, data["ref"])
-        if flow is Flow.HAND_BACK:
-            await self.cases.hand_back(data["ref"], data["department"], data["reason"], who)
+                                case_ref=draft.ref)
+            return Finished(N_("Recorded: {step}."),
+                            {"step": workflow_for(draft.clause).step(draft.step).label},
+                            draft.ref, translated=("step",))
+        if isinstance(draft, HandBackDraft):
+            await self.cases.hand_back(draft.ref, draft.department, draft.reason or "", who)
             return Finished(N_("Handed back to the coordinators with your reason."),
-                            case_ref=data["ref"])
-        if flow is Flow.DUTY:
-            await self.calendar.confirm_obligation(int(data["obligation_id"]),
-                                                   data.get("evidence", []), who)
+                            case_ref=draft.ref)
+        if isinstance(draft, DutyDraft):
+            await self.calendar.confirm_obligation(draft.obligation_id, draft.evidence, who)
             return Finished(N_("Confirmed, with the document as evidence."))
-        if flow is Flow.OUTCOME:
-            await self.calendar.record_outcome(int(data["summons_id"]), data["attendees"],
-                                               data["summary"], data["commitments"], who)
+        if isinstance(draft, OutcomeDraft):
+            await self.calendar.record_outcome(draft.summons_id, draft.attendees or "",
+                                               draft.summary or "", draft.commitments or "",
+                                               who)
             return Finished(N_("The outcome of the summons is recorded."))
-        action = StepInput(step="deny_extension", actor=Actor.COORDINATOR,
-                           reason=data["reason"])
-        await self.cases.take_step(data["ref"], action, who)
-        return Finished(N_("Extension denied; the department is told."), case_ref=data["ref"])
+        assert isinstance(draft, DenyExtensionDraft)
+        await self.cases.take_step(draft.ref, StepInput(
+            step="deny_extension", actor=Actor.COORDINATOR, reason=draft.reason), who)
+        return Finished(N_("Extension denied; the department is told."), case_ref=draft.ref)
 
     async def _next_ref(self, today: date) -> str:
         existing = {c.ref for c in await self.cases.find()}
@@ -351,39 +505,75 @@ class DialogService:
         return f"CZ-{today.year}-{n:03d}"
 
 
+def _summary(draft: Draft) -> tuple[SummaryLine, ...]:
+    """What the person is about to confirm, in the order they answered it."""
+    lines: list[SummaryLine] = []
+
+    def add(value: object, translate: bool = False) -> None:
+        if value not in (None, "", []):
+            lines.append(SummaryLine(str(value), translate))
+
+    if isinstance(draft, NewCaseDraft):
+        add(draft.region)
+        add(draft.enterprise)
+        add(dict(INDUSTRY_CHOICES).get(draft.industry or ""), translate=True)
+        add("、".join(f"（{c}）" for c in draft.clauses))
+        add(draft.capacity)
+        add(draft.unit)
+        add(draft.description)
+    elif isinstance(draft, StepDraft):
+        add(draft.ref)
+        add(workflow_for(draft.clause).step(draft.step).label, translate=True)
+        for value in (draft.date, draft.capacity, draft.note, draft.reason, draft.months):
+            add(value)
+    elif isinstance(draft, HandBackDraft | DenyExtensionDraft):
+        add(draft.ref)
+        add(draft.reason)
+    elif isinstance(draft, OutcomeDraft):
+        for value in (draft.attendees, draft.summary, draft.commitments):
+            add(value)
+    evidence = getattr(draft, "evidence", None)
+    if evidence:
+        lines.append(SummaryLine(f"📎 ×{len(evidence)}"))
+    return tuple(lines)
+
+
+def _first_step(draft: Draft) -> str:
+    if isinstance(draft, NewCaseDraft):
+        return NEW_CASE_STEPS[0]
+    if isinstance(draft, StepDraft):
+        return draft.needs[0] if draft.needs else "confirm"
+    if isinstance(draft, DutyDraft):
+        return "evidence"
+    if isinstance(draft, OutcomeDraft):
+        return next(iter(_OUTCOME_QUESTIONS))
+    return "reason"
+
+
 NEW_CASE_STEPS = ("region", "enterprise", "industry", "clause", "capacity", "description",
                   "evidence")
 
 
-def _clause_choices(_data: dict[str, Any]) -> Question:
+def _clause_choices(_draft: NewCaseDraft) -> Question:
     return Question(N_("Which clause applies?"), choices=tuple(
         Choice(workflow_for(c).title, c, prefix=f"（{c}）") for c in CASE_CLAUSES))
 
 
-_NEW_CASE_QUESTIONS: Mapping[str, Callable[[dict[str, Any]], Question]] = {
-    "region": lambda data: Question(
+_NEW_CASE_QUESTIONS: Mapping[str, Callable[[NewCaseDraft], Question]] = {
+    "region": lambda draft: Question(
         N_("Which county or park? (e.g. 玛纳斯县)"),
         choices=tuple(Choice(name, str(i), translate=False)
-                      for i, name in enumerate(data.get("candidates", [])))),
-    "enterprise": lambda data: Question(N_("The enterprise's name?")),
-    "industry": lambda data: Question(N_("Which industry?"), choices=tuple(
+                      for i, name in enumerate(draft.candidates))),
+    "enterprise": lambda draft: Question(N_("The enterprise's name?")),
+    "industry": lambda draft: Question(N_("Which industry?"), choices=tuple(
         Choice(label, key) for key, label in INDUSTRY_CHOICES)),
     "clause": _clause_choices,
-    "capacity": lambda data: Question(N_("Capacity and unit? (e.g. 60 万吨/年)")),
-    "description": lambda data: Question(N_("Describe the facts (at most {limit} characters)."),
-                                         {"limit": MAX_DESCRIPTION}),
-    "evidence": lambda data: Question(
+    "capacity": lambda draft: Question(N_("Capacity and unit? (e.g. 60 万吨/年)")),
+    "description": lambda draft: Question(
+        N_("Describe the facts (at most {limit} characters)."), {"limit": MAX_DESCRIPTION}),
+    "evidence": lambda draft: Question(
         N_("Send a photo or document as evidence, or skip."),
         choices=(Choice(N_("Skip"), "skip"),)),
-}
-
-_FIRST_STEP: Mapping[Flow, Callable[[dict[str, Any]], str]] = {
-    Flow.NEW_CASE: lambda data: NEW_CASE_STEPS[0],
-    Flow.STEP: lambda data: data["needs"][0] if data.get("needs") else "confirm",
-    Flow.HAND_BACK: lambda data: "reason",
-    Flow.DENY_EXTENSION: lambda data: "reason",
-    Flow.DUTY: lambda data: "evidence",
-    Flow.OUTCOME: lambda data: "attendees",
 }
 
 _OUTCOME_QUESTIONS: Mapping[str, str] = {
@@ -411,25 +601,27 @@ _NEED_QUESTIONS: Mapping[Need, str] = {
     Need.REASON: N_("The reason (at most {limit} characters)?"),
     Need.MONTHS: N_("How many months of extension?"),
 }
+#: Words that mean the date of today, in either language.
+_TODAY = ("today", "今天", "今日")
 
 
-def _need_question(need: Need, data: dict[str, Any]) -> Question:
+def _need_question(need: Need, max_months: int) -> Question:
     choices: tuple[Choice, ...] = ()
     if need is Need.MONTHS:
         choices = tuple(Choice(str(n), str(n), translate=False)
-                        for n in range(1, int(data.get("max_months", 3)) + 1))
+                        for n in range(1, max_months + 1))
     if need is Need.DATE:
         choices = (Choice(N_("Today"), "today"),)
     return Question(_NEED_QUESTIONS[need], {"limit": MAX_NOTE}, choices)
 
 
-def _need_answer(need: Need, data: dict[str, Any], answer: Answer, today: date) -> None:
+def _need_answer(need: Need, draft: StepDraft, answer: Answer, today: date) -> None:
     if need is Need.EVIDENCE:
-        data.setdefault("evidence", []).append(_evidence(answer).ref())
+        draft.evidence.append(_evidence(answer).ref())
     elif need in (Need.DATE, Need.FUTURE_DATE):
         value = answer.choice or _text(answer, 40)
         try:
-            day = today if value.strip().lower() in ("today", "今天") else parse_date(value)
+            day = today if value.strip().lower() in _TODAY else parse_date(value)
         except DubanError:
             raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."),
                         text=value) from None
@@ -438,19 +630,18 @@ def _need_answer(need: Need, data: dict[str, Any], answer: Answer, today: date) 
                         date=day.isoformat())
         if need is Need.FUTURE_DATE and day <= today:
             raise Retry(N_("The date {date} must be after today."), date=day.isoformat())
-        data["date"] = day.isoformat()
+        draft.date = day.isoformat()
     elif need is Need.CAPACITY:
-        data["capacity"] = str(_number(_text(answer, 40)))
+        draft.capacity = str(_number(_text(answer, 40)))
     elif need is Need.MONTHS:
-        text = answer.choice or _text(answer, 5)
-        limit = int(data.get("max_months", 3))
-        if not text.strip().isdigit() or not 1 <= int(text) <= limit:
-            raise Retry(N_("An extension is 1 to {limit} months."), limit=limit)
-        data["months"] = int(text)
+        text = (answer.choice or _text(answer, 5)).strip()
+        if not text.isdecimal() or not 1 <= int(text) <= draft.max_months:
+            raise Retry(N_("An extension is 1 to {limit} months."), limit=draft.max_months)
+        draft.months = int(text)
     elif need is Need.NOTE:
-        data["note"] = _text(answer, MAX_NOTE)
+        draft.note = _text(answer, MAX_NOTE)
     elif need is Need.REASON:
-        data["reason"] = _text(answer, MAX_NOTE)
+        draft.reason = _text(answer, MAX_NOTE)
 
 
 def _text(answer: Answer, limit: int) -> str:
@@ -499,3 +690,4 @@ def _capacity(text: str) -> tuple[str, str]:
     if not unit:
         raise Retry(N_("Add the unit, e.g. 60 万吨/年."))
     return str(value), unit[:40]
+
