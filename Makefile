@@ -20,8 +20,8 @@ run:
 
 # Re-extract the message catalog and update the translations' .po files.
 messages:
-	pybabel extract -F babel.cfg --no-default-keywords -k N_ -k gettext -k ngettext:1,2 -o locales/messages.pot --no-location --sort-output .
-	pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+	pybabel extract -F babel.cfg --no-default-keywords -k N_ -k gettext -k ngettext:1,2 -o locales/messages.pot --no-location --sort-output --width 100 .
+	pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete --width 100
 
 bench:
 	python bench/run.py

@@ -134,8 +134,8 @@ async def lang(update: Update, context: DubanContext) -> None:
     locale = parse.parse_language(_args(context))
     await context.deps.chats.set_locale(_chat_id(update), locale)
     tr = await context.translator(update)
-    await say(update, context, tr.gettext(texts.LANG_SET if locale == "en"
-                                          else texts.LANG_SET_ZH))
+    done = texts.LANG_SET if locale == "en" else texts.LANG_SET_ZH
+    await say(update, context, tr.gettext(done))
 
 
 async def newcase(update: Update, context: DubanContext) -> None:

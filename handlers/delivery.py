@@ -132,16 +132,10 @@ class Delivery:
     async def _card_reply(self, view: CaseView, binding: Binding) -> Reply:
         return await card_reply(self.deps, view, binding)
 
-    async def _coordinator_chats(self) -> list[int]:
-        chat = await self.deps.chats.chat_for(kind=ChatKind.COORDINATION)
-        if chat is not None:
-            return [chat]
-        return await self.deps.chats.coordinator_ids()  # their private chats
-
     async def _to_coordinators(self, build: Any) -> None:
         """Send to the coordination group, or else to each coordinator privately."""
         delivered = False
-        for chat_id in await self._coordinator_chats():
+        for chat_id in await self.deps.chats.coordinator_chats():
             try:
                 await send(self.application.bot, chat_id, await build(chat_id))
                 delivered = True
@@ -290,28 +284,20 @@ class Delivery:
             return calendar_texts.digest(entries, calendar_texts.DigestContext(
                 chat_id, ctx.tr, ctx.aliases, ctx.codec, ctx.today, enterprises), for_party)
 
-        if row.recipient_kind == "coordinators":
-            await self._to_coordinators(lambda chat_id: build(chat_id, False))
-            return
-        chat_id = await self._party_chat(row.recipient_kind, row.recipient)
-        await send(self.application.bot, chat_id, await build(chat_id, True))
+        await self._to_recipient(row, build)
 
     async def notice(self, row: Pending) -> None:
         notice = await self.deps.calendar.notice(int(row.payload["notice_id"]))
         cases = await self.deps.cases.find_refs(notice.case_refs)
         org = await self.deps.org()
 
-        async def build(chat_id: int) -> Reply:
+        async def build(chat_id: int, _for_party: bool) -> Reply:
             ctx = await self._context(chat_id)
             party = texts.party_name(org, notice.party_kind, notice.party, ctx.tr.locale)
             return calendar_texts.notice_reply(notice, cases, commission=org.prefecture.commission,
                                                party=party, tr=ctx.tr)
 
-        if row.recipient_kind == "coordinators":
-            await self._to_coordinators(build)
-            return
-        chat_id = await self._party_chat(row.recipient_kind, row.recipient)
-        await send(self.application.bot, chat_id, await build(chat_id))
+        await self._to_recipient(row, build)
 
     async def summons(self, row: Pending) -> None:
         summons = await self.deps.calendar.summons(int(row.payload["summons_id"]))
@@ -326,23 +312,26 @@ class Delivery:
                                                 chat_id=chat_id,
                                                 reminder=row.payload.get("reminder"))
 
-        if row.recipient_kind == "coordinators":
-            await self._to_coordinators(lambda chat_id: build(chat_id, False))
-            return
-        chat_id = await self._party_chat(row.recipient_kind, row.recipient)
-        await send(self.application.bot, chat_id, await build(chat_id, True))
+        await self._to_recipient(row, build)
 
     async def text(self, row: Pending) -> None:
-        async def build(chat_id: int) -> Reply:
+        async def build(chat_id: int, _for_party: bool) -> Reply:
             ctx = await self._context(chat_id)
             return Reply(ctx.tr.gettext(str(row.payload["message"]),
                                         **dict(row.payload.get("params", {}))))
 
+        await self._to_recipient(row, build)
+
+    async def _to_recipient(self, row: Pending,
+                            build: Callable[[int, bool], Awaitable[Reply]]) -> None:
+        """Send to the row's recipient: the coordinators (``build(chat, False)``), a chat by
+        id, or the bound chat of a department or county (``build(chat, True)``)."""
         if row.recipient_kind == "coordinators":
-            await self._to_coordinators(build)
+            await self._to_coordinators(lambda chat_id: build(chat_id, False))
             return
-        chat_id = int(row.recipient)
-        await send(self.application.bot, chat_id, await build(chat_id))
+        chat_id = (int(row.recipient) if row.recipient_kind == "chat"
+                   else await self._party_chat(row.recipient_kind, row.recipient))
+        await send(self.application.bot, chat_id, await build(chat_id, True))
 
 
 _ROUTES: dict[str, Callable[[Delivery, Pending], Awaitable[None]]] = {

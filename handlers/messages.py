@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from telegram import Update
 
-from bot.core.casefile import read_case_bytes
+from bot.core.casefile import MAX_CASE_FILE_BYTES, is_case_file, read_case_bytes
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError
 from bot.render import texts
@@ -14,9 +12,6 @@ from bot.services.dialogs import Answer, Evidence
 from handlers.callbacks import reply_outcome
 from handlers.common import identify, say
 from handlers.context import DubanContext
-
-SPREADSHEETS = (".csv", ".xlsx")
-MAX_SPREADSHEET = 10 * 1024 * 1024
 
 
 def _answer(update: Update) -> Answer:
@@ -46,7 +41,7 @@ async def on_message(update: Update, context: DubanContext) -> None:
         return
     document = message.document
     if (chat.type == "private" and identity.coordinator and document is not None
-            and Path(document.file_name or "").suffix.lower() in SPREADSHEETS):
+            and is_case_file(document.file_name)):
         await _import(update, context)
 
 
@@ -56,8 +51,8 @@ async def _import(update: Update, context: DubanContext) -> None:
     message = update.effective_message
     assert message is not None and message.document is not None
     document = message.document
-    if (document.file_size or 0) > MAX_SPREADSHEET:
-        raise DubanError(texts.FILE_TOO_LARGE, limit=MAX_SPREADSHEET // (1024 * 1024))
+    if (document.file_size or 0) > MAX_CASE_FILE_BYTES:
+        raise DubanError(texts.FILE_TOO_LARGE, limit=MAX_CASE_FILE_BYTES // (1024 * 1024))
     content = bytes(await (await document.get_file()).download_as_bytearray())
     org = await context.deps.org()
     result = read_case_bytes(content, document.file_name or "cases.csv", org,

@@ -37,7 +37,6 @@ Everything here is pure: no clock is read; ``now`` is always a parameter.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -49,6 +48,7 @@ import chinese_calendar
 
 from bot.core.dates import parse_date
 from bot.core.i18n import N_, DubanError, ProblemsError
+from bot.core.tomlfile import TomlTexts, parse_toml, read_toml
 
 __all__ = [
     "DEFAULT_OFFICE_HOURS",
@@ -293,35 +293,24 @@ class OverrideError(ProblemsError):
                          problems, source=source)
 
 
+_TEXTS = TomlTexts(
+    not_found=N_("Holiday override file not found: {path}"),
+    not_utf8=N_("The holiday override file {path} is not UTF-8 text"),
+    unreadable=N_("Cannot read the holiday override file {path}: {reason}"),
+)
+
+
 def load_overrides(path: str | Path) -> Overrides:
     """Read and validate a holiday override file; raises :class:`OverrideError`/DubanError."""
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DubanError(
-            N_("Holiday override file not found: {path}"), path=str(source)
-        ) from None
-    except UnicodeDecodeError:
-        raise DubanError(
-            N_("The holiday override file {path} is not UTF-8 text"), path=str(source)
-        ) from None
-    except OSError as exc:
-        raise DubanError(
-            N_("Cannot read the holiday override file {path}: {reason}"),
-            path=str(source), reason=exc.strerror or str(exc),
-        ) from None
-    return parse_overrides(text, source=source.name)
+    return _overrides(read_toml(path, _TEXTS, OverrideError), source=Path(path).name)
 
 
 def parse_overrides(text: str, *, source: str = "") -> Overrides:
     """Parse and validate the TOML text of a holiday override file."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise OverrideError(
-            [DubanError(N_("Not valid TOML: {detail}"), detail=str(exc))], source=source
-        ) from None
+    return _overrides(parse_toml(text, _TEXTS, OverrideError, source=source), source=source)
+
+
+def _overrides(data: dict[str, Any], *, source: str) -> Overrides:
     problems: list[DubanError] = []
     for key in data:
         if key not in ("days", "covered_years"):

@@ -347,3 +347,5 @@ def test_load_org_from_file(tmp_path: Path) -> None:
     bad.write_bytes("[prefecture]\nname = '昌州'\n".encode("gbk"))
     with pytest.raises(DubanError):
         load_org(bad)
+    with pytest.raises(DubanError, match="Cannot read the organisation file"):
+        load_org(tmp_path)  # a folder

@@ -216,6 +216,9 @@ def test_missing_override_file(tmp_path: Path) -> None:
     bad.write_bytes("note = '\xe9'".encode("latin-1"))
     with pytest.raises(DubanError, match="not UTF-8"):
         load_overrides(bad)
+    with pytest.raises(DubanError, match="Cannot read the holiday override file") as unreadable:
+        load_overrides(tmp_path)  # a folder
+    assert unreadable.value.params["path"] == str(tmp_path)
 
 
 # --- stepping through days ------------------------------------------------------------------

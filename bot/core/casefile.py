@@ -243,6 +243,15 @@ def read_case_file(
     return read_case_bytes(data, source.name, org, today=today, progress=progress)
 
 
+#: The files a coordinator can send the bot (privately) to import cases, and their size limit.
+CASE_FILE_SUFFIXES = (".csv", ".xlsx")
+MAX_CASE_FILE_BYTES = 10 * 1024 * 1024
+
+
+def is_case_file(filename: str | None) -> bool:
+    return Path(filename or "").suffix.lower() in CASE_FILE_SUFFIXES
+
+
 def read_case_bytes(
     data: bytes,
     filename: str,

@@ -37,7 +37,6 @@ whole organisation loads or nothing does.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time
@@ -55,6 +54,7 @@ from bot.core.matching import (
     NameIndex,
     raise_for,
 )
+from bot.core.tomlfile import TomlTexts, parse_toml, read_toml
 
 __all__ = [
     "COORDINATOR",
@@ -265,24 +265,16 @@ class Org:
 # --- loading ----------------------------------------------------------------------
 
 
+_TEXTS = TomlTexts(
+    not_found=N_("Organisation file not found: {path}"),
+    not_utf8=N_("The organisation file {path} is not UTF-8 text"),
+    unreadable=N_("Cannot read the organisation file {path}: {reason}"),
+)
+
+
 def load_org(path: str | Path) -> Org:
     """Read and validate an organisation file; raises :class:`OrgError` or DubanError."""
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DubanError(N_("Organisation file not found: {path}"), path=str(source)) from None
-    except UnicodeDecodeError:
-        raise DubanError(
-            N_("The organisation file {path} is not UTF-8 text"), path=str(source)
-        ) from None
-    except OSError as exc:
-        raise DubanError(
-            N_("Cannot read the organisation file {path}: {reason}"),
-            path=str(source),
-            reason=exc.strerror or str(exc),
-        ) from None
-    return parse_org(text, source=source.name)
+    return _Builder(read_toml(path, _TEXTS, OrgError), Path(path).name).build()
 
 
 def load_demo_org() -> Org:
@@ -291,23 +283,12 @@ def load_demo_org() -> Org:
     return parse_org(text, source="demo_org.toml")
 
 
-_LINE = re.compile(r"line (\d+)")
 _HHMM = re.compile(r"\s*(\d{1,2}):(\d{2})\s*")
 
 
 def parse_org(text: str, *, source: str = "") -> Org:
     """Parse and validate the TOML text of an organisation file."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = _LINE.search(str(exc))
-        problem = DubanError(
-            N_("Not valid TOML at line {line}: {detail}"),
-            line=int(found.group(1)) if found else 0,
-            detail=str(exc),
-        )
-        raise OrgError([problem], source=source) from None
-    return _Builder(data, source).build()
+    return _Builder(parse_toml(text, _TEXTS, OrgError, source=source), source).build()
 
 
 class _Builder:

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import func, insert, or_
 from sqlalchemy import select as sa_select
@@ -77,6 +77,8 @@ class Snapshot:
     sent: set[str]
     obligation_ids: dict[str, int]  # "kind/year:party" -> row id
 
+
+T = TypeVar("T")
 
 @dataclass
 class CalendarService:
@@ -433,24 +435,20 @@ class CalendarService:
     # -- summonses ----------------------------------------------------------------------------
 
     async def notice(self, notice_id: int) -> Notice:
-        async with self.sessions() as session:
-            found = await session.get(Notice, notice_id)
-        if found is None:
-            raise DubanError(N_("No notice number {id}."), id=notice_id)
-        return found
+        return await self._get(Notice, notice_id, N_("No notice number {id}."))
 
     async def obligation(self, obligation_id: int) -> Obligation:
-        async with self.sessions() as session:
-            found = await session.get(Obligation, obligation_id)
-        if found is None:
-            raise DubanError(N_("This duty is unknown."))
-        return found
+        return await self._get(Obligation, obligation_id, N_("This duty is unknown."))
 
     async def summons(self, summons_id: int) -> Summons:
+        return await self._get(Summons, summons_id, N_("No summons number {id}."))
+
+    async def _get(self, table: type[T], row_id: int, missing: str) -> T:
+        """The row ``row_id`` of ``table``, or a clear error (``missing``, with ``{id}``)."""
         async with self.sessions() as session:
-            found = await session.get(Summons, summons_id)
+            found = await session.get(table, row_id)
         if found is None:
-            raise DubanError(N_("No summons number {id}."), id=summons_id)
+            raise DubanError(missing, id=row_id)
         return found
 
     async def rsvp(self, summons_id: int, answer: str, who: Who) -> Summons:

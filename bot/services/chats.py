@@ -176,6 +176,12 @@ class ChatService:
                     person.role = "coordinator"
                     session.add(person)
 
+    async def coordinator_chats(self) -> list[int]:
+        """Where coordinators are told things: the coordination group, or else each
+        coordinator's private chat."""
+        chat = await self.chat_for(kind=ChatKind.COORDINATION)
+        return [chat] if chat is not None else await self.coordinator_ids()
+
     async def coordinator_ids(self) -> list[int]:
         async with self.sessions() as session:
             rows = await session.exec(

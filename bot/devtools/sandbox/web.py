@@ -26,14 +26,16 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, ClientSession, WSMsgType, web
 
 from bot.core.clock import FileClock, local_today
-from bot.core.i18n import get_translator, normalize_locale
+from bot.core.i18n import N_, Translator, get_translator, normalize_locale
 from bot.devtools.emulator.client import EmulatorClient, EmulatorError
 from bot.devtools.emulator.state import MAX_UPLOAD_BYTES
 from bot.devtools.sandbox.seed import SandboxMeta
+from bot.render.texts import FILE_TOO_LARGE
 from bot.services.cases import open_states
 from bot.services.dialogs import MAX_FILE_BYTES
 from models import queries
 from models.db import create_engine, session_factory
+from scheduler.rules import DEFAULT_ANNUAL_RULES
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,13 @@ CHUNK = 256 * 1024
 PRESS_TIMEOUT = 15.0
 SANDBOX_HEADER = "X-Duban-Sandbox"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
-#: Yearly deadlines (month, day) from the policy: work plan, county report, letters, report.
-YEARLY_DEADLINES = ((1, 31), (3, 31), (11, 30), (12, 31))
 #: Emulator events the page cares about.
 FORWARDED = frozenset({"message", "message_edited", "message_deleted", "chat_created",
                        "chat_updated", "member_joined", "member_left", "bot_status", "reset"})
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
-#: The bot's own answers to bad files, shown by the page for files it refuses to pass on.
-EMPTY_FILE = "The file is empty."
-FILE_TOO_LARGE = "The file is too large: at most {limit} MB."
+#: The bot's own answers to bad files, shown by the page for files it refuses to pass on
+#: (the bot's evidence dialog says the same: bot.services.dialogs).
+EMPTY_FILE = N_("The file is empty.")
 
 JSON = dict[str, Any]
 
@@ -104,6 +104,11 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def _too_large(tr: Translator) -> str:
+    """The bot's answer to a file over its limit, in ``tr``'s language."""
+    return tr.gettext(FILE_TOO_LARGE, limit=MAX_FILE_BYTES // (1024 * 1024))
+
+
 def looks_like_image(head: bytes) -> bool:
     return head.startswith(IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
@@ -148,8 +153,10 @@ class ClockPanel:
         """The first case deadline or yearly deadline after today."""
         today = local_today(self.clock)
         candidates = [d for d in await self._case_deadlines() if d > today]
-        for year in (today.year, today.year + 1):
-            candidates.extend(d for d in (date(year, m, day) for m, day in YEARLY_DEADLINES)
+        # The yearly duties about last year (the annual report is due next January), this
+        # year and next: the first one after today is among them.
+        for year in (today.year - 1, today.year, today.year + 1):
+            candidates.extend(d for d in (rule.due(year) for rule in DEFAULT_ANNUAL_RULES)
                               if d > today)
         return min(candidates) if candidates else None
 
@@ -346,8 +353,7 @@ class SandboxWeb:
         for lang, locale in (("zh", "zh_CN"), ("en", "en")):
             tr = get_translator(locale)
             texts[lang] = {"empty_file": tr.gettext(EMPTY_FILE),
-                           "file_too_large": tr.gettext(FILE_TOO_LARGE,
-                                                        limit=MAX_FILE_BYTES // (1024 * 1024))}
+                           "file_too_large": _too_large(tr)}
         return texts
 
     # ---- converting emulator views for the page
@@ -463,14 +469,12 @@ class SandboxWeb:
         chat_id = self._int(request.match_info["chat_id"], "unknown_chat")
         tr = get_translator(self._tr_locale(request))
         if request.content_length and request.content_length > MAX_UPLOAD + CHUNK * 4:
-            raise PageError(413, "file_too_large", tr.gettext(
-                FILE_TOO_LARGE, limit=MAX_FILE_BYTES // (1024 * 1024)))
+            raise PageError(413, "file_too_large", _too_large(tr))
         upload = await _read_upload(request)
         user_id = self._persona(upload.fields.get("user_id"))
         self._check_member(chat_id, user_id, await self._chat(chat_id))
         if upload.too_large:
-            raise PageError(413, "file_too_large", tr.gettext(
-                FILE_TOO_LARGE, limit=MAX_FILE_BYTES // (1024 * 1024)))
+            raise PageError(413, "file_too_large", _too_large(tr))
         if not upload.data:
             raise PageError(400, "empty_file", tr.gettext(EMPTY_FILE))
         caption = (upload.fields.get("caption") or "").strip() or None

@@ -68,27 +68,23 @@ def industry_table(summary: Summary, tr: Translator, caption: str) -> Table:
     """Enterprises and capacity per industry, every industry listed, with a total."""
     rows: list[tuple[Cell, ...]] = []
     for line in summary.lines:
-        label = industry_label(line.industry, tr)
-        if not line.capacity:
-            rows.append((label, line.enterprises, None, None))
-        for i, quantity in enumerate(line.capacity):
-            rows.append((label, line.enterprises if i == 0 else None, quantity.amount,
-                         quantity.unit or None))
-    emphasis = _total_rows(rows, summary.enterprises, summary.capacity, tr.gettext(N_("Total")))
+        unit_rows(rows, (industry_label(line.industry, tr),), line.enterprises, line.capacity)
+    emphasis = unit_rows(rows, (tr.gettext(N_("Total")),), summary.enterprises, summary.capacity)
     return Table(caption=caption, headers=(
         tr.gettext(N_("Industry")), tr.gettext(N_("Enterprises")),
         tr.gettext(N_("Capacity exited")), tr.gettext(N_("Unit")),
     ), rows=tuple(rows), emphasis=emphasis)
 
 
-def _total_rows(rows: list[tuple[Cell, ...]], count: int, capacity: Sequence[Quantity],
-                label: str) -> frozenset[int]:
-    """Append one total row per unit (the count on the first); return their indexes."""
+def unit_rows(rows: list[tuple[Cell, ...]], lead: tuple[Cell, ...], count: Cell,
+              capacity: Sequence[Quantity], trail: tuple[Cell, ...] = ()) -> frozenset[int]:
+    """Append "lead… | count | amount | unit | trail…", one row per unit (``count`` on the
+    first; nothing known: one row, amount and unit empty); return the new rows' indexes."""
     start = len(rows)
     for i, quantity in enumerate(capacity or (None,)):
-        rows.append((label, count if i == 0 else None,
+        rows.append((*lead, count if i == 0 else None,
                      quantity.amount if quantity else None,
-                     (quantity.unit or None) if quantity else None))
+                     (quantity.unit or None) if quantity else None, *trail))
     return frozenset(range(start, len(rows)))
 
 
@@ -125,13 +121,9 @@ def _subtotal_rows(cells: list[tuple[Cell, ...]], rows: Sequence[CaseRow], label
                    lead: int, tr: Translator) -> frozenset[int]:
     """Rows "label | | n enterprises | amount | unit | |" under the enterprise table's columns,
     one per unit; the label stands in the enterprise column."""
-    start = len(cells)
     count = tr.ngettext("{n} enterprise", "{n} enterprises", len(rows))
-    for i, quantity in enumerate(add_quantities(rows) or (None,)):
-        cells.append((*(None,) * lead, label, None, count if i == 0 else None,
-                      quantity.amount if quantity else None,
-                      (quantity.unit or None) if quantity else None, None, None))
-    return frozenset(range(start, len(cells)))
+    return unit_rows(cells, (*(None,) * lead, label, None), count, add_quantities(rows),
+                     (None, None))
 
 
 def open_table(rows: Sequence[CaseRow], tr: Translator, caption: str, today: date) -> Table:
@@ -155,6 +147,32 @@ def capacity_chart_block(summary: Summary, tr: Translator, *, year: int, title: 
         return ()
     png = render_capacity_chart(summary, tr, year=year, title=title, font=font)
     return (Image(png=png, caption=title),)
+
+
+def industry_section(summary: Summary, tr: Translator, *, region: str, year: int,
+                     font: Path | None) -> tuple[Block, ...]:
+    """"1. Exits by industry": the heading, the table by industry and its chart."""
+    return (
+        Heading(tr.gettext(N_("1. Exits by industry"))),
+        industry_table(summary, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
+                                                  "industry"), year=year)),
+        *capacity_chart_block(summary, tr, year=year, font=font,
+                              title=tr.gettext(N_("{region}: capacity exited in {year} by "
+                                                  "industry"), region=region, year=year)),
+    )
+
+
+def exit_section(rows: Sequence[CaseRow], tr: Translator, caption: str, *,
+                 with_region: bool) -> Block:
+    """The table of the enterprises that exited, or "None." when none did."""
+    if not rows:
+        return none_paragraph(tr)
+    return exit_table(rows, tr, caption, with_region=with_region)
+
+
+def none_paragraph(tr: Translator) -> Paragraph:
+    """"None." in a section that has nothing to list."""
+    return Paragraph(tr.gettext(N_("None.")), indent=True)
 
 
 def safe_file_name(text: str) -> str:
@@ -195,27 +213,16 @@ def county_document(report: CountyReport, tr: Translator, *,
             "glass and other key industries) as follows."), region=name, year=year),
             indent=True),
         Paragraph(_summary_sentence(summary, tr, name, year), indent=True),
-        Heading(tr.gettext(N_("1. Exits by industry"))),
-        industry_table(summary, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
-                                                  "industry"), year=year)),
-        *capacity_chart_block(summary, tr, year=year, font=font,
-                              title=tr.gettext(N_("{region}: capacity exited in {year} by "
-                                                  "industry"), region=name, year=year)),
+        *industry_section(summary, tr, region=name, year=year, font=font),
         Heading(tr.gettext(N_("2. Enterprises exited or closed by law"))),
-    ]
-    if report.exited:
-        blocks.append(exit_table(report.exited, tr, tr.gettext(
+        exit_section(report.exited, tr, tr.gettext(
             N_("Table 2. Enterprises exited or closed by law in {year}"), year=year),
-            with_region=False))
-    else:
-        blocks.append(Paragraph(tr.gettext(N_("None.")), indent=True))
-    blocks.append(Heading(tr.gettext(N_("3. Cases still open"))))
-    if report.open:
-        blocks.append(open_table(report.open, tr, tr.gettext(
+            with_region=False),
+        Heading(tr.gettext(N_("3. Cases still open"))),
+        open_table(report.open, tr, tr.gettext(
             N_("Table 3. Open cases as of {date}"), date=fmt_date(report.today, tr)),
-            report.today))
-    else:
-        blocks.append(Paragraph(tr.gettext(N_("None.")), indent=True))
+            report.today) if report.open else none_paragraph(tr),
+    ]
     blocks += _sign_off(report, tr)
     return Document(title=county_title(report, tr), blocks=tuple(blocks),
                     sheet=tr.gettext(N_("County report")))

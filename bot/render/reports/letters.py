@@ -20,15 +20,17 @@ from bot.render.reports.charts import render_overdue_chart
 from bot.render.reports.county import (
     ReportFiles,
     capacity_chart_block,
+    exit_section,
     exit_table,
+    industry_section,
     industry_table,
     quantities_text,
+    unit_rows,
     write_report_files,
 )
 from bot.render.texts import fmt_date, industry_label
 from bot.services.reports import (
     AnnualSummary,
-    CaseRow,
     Letter,
     Summary,
     add_quantities,
@@ -114,29 +116,17 @@ def region_table(report: AnnualSummary, tr: Translator, caption: str) -> Table:
     for region in report.regions:
         exited = [row for row in report.exited if row.region == region.name]
         for industry, group in by_industry(exited):
-            quantities = add_quantities(group) or (None,)
-            for i, quantity in enumerate(quantities):
-                rows.append((region.name, industry_label(industry, tr),
-                             len(group) if i == 0 else None,
-                             quantity.amount if quantity else None,
-                             (quantity.unit or None) if quantity else None))
-        emphasis |= _subtotal(rows, region.name, tr.gettext(N_("Subtotal")), exited)
-    emphasis |= _subtotal(rows, tr.gettext(N_("Total")), None, report.exited)
+            unit_rows(rows, (region.name, industry_label(industry, tr)), len(group),
+                      add_quantities(group))
+        emphasis |= unit_rows(rows, (region.name, tr.gettext(N_("Subtotal"))), len(exited),
+                              add_quantities(exited))
+    emphasis |= unit_rows(rows, (tr.gettext(N_("Total")), None), len(report.exited),
+                          add_quantities(report.exited))
     return Table(caption=caption, headers=(
         tr.gettext(N_("County or park")), tr.gettext(N_("Industry")),
         tr.gettext(N_("Enterprises")), tr.gettext(N_("Capacity exited")),
         tr.gettext(N_("Unit")),
     ), rows=tuple(rows), emphasis=frozenset(emphasis))
-
-
-def _subtotal(rows: list[tuple[Cell, ...]], first: str, second: str | None,
-              exited: list[CaseRow] | tuple[CaseRow, ...]) -> frozenset[int]:
-    start = len(rows)
-    for i, quantity in enumerate(add_quantities(exited) or (None,)):
-        rows.append((first, second, len(exited) if i == 0 else None,
-                     quantity.amount if quantity else None,
-                     (quantity.unit or None) if quantity else None))
-    return frozenset(range(start, len(rows)))
 
 
 def overdue_table(report: AnnualSummary, tr: Translator, caption: str) -> Table:
@@ -167,24 +157,14 @@ def summary_document(report: AnnualSummary, tr: Translator, *,
             "supervision and work safety departments reported by letter, is summarised "
             "below."), prefecture=report.prefecture, year=year), indent=True),
         Paragraph(_totals_sentence(totals, tr, year), indent=True),
-        Heading(tr.gettext(N_("1. Exits by industry"))),
-        industry_table(totals, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
-                                                 "industry"), year=year)),
-        *capacity_chart_block(totals, tr, year=year, font=font, title=tr.gettext(
-            N_("{region}: capacity exited in {year} by industry"), region=report.prefecture,
-            year=year)),
+        *industry_section(totals, tr, region=report.prefecture, year=year, font=font),
         Heading(tr.gettext(N_("2. Exits by county and park"))),
         region_table(report, tr, tr.gettext(N_("Table 2. Capacity exited in {year} by county "
                                                 "and park"), year=year)),
         Heading(tr.gettext(N_("3. Enterprises exited or closed by law"))),
-    ]
-    if report.exited:
-        blocks.append(exit_table(report.exited, tr, tr.gettext(
+        exit_section(report.exited, tr, tr.gettext(
             N_("Table 3. Enterprises exited or closed by law in {year}"), year=year),
-            with_region=True))
-    else:
-        blocks.append(Paragraph(tr.gettext(N_("None.")), indent=True))
-    blocks += [
+            with_region=True),
         Heading(tr.gettext(N_("4. Overdue cases"))),
         overdue_table(report, tr, tr.gettext(N_("Table 4. Open and overdue cases as of "
                                                 "{date}"), date=as_of)),
