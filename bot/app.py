@@ -26,6 +26,7 @@ from bot.services.chats import ChatService
 from bot.services.delivery import DeliveryStore
 from bot.services.deps import Deps
 from bot.services.dialogs import DialogService
+from bot.services.health import HealthService
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
 from bot.services.reports import ReportService
@@ -35,7 +36,7 @@ from handlers import register
 from handlers.context import DubanApplication, context_types
 from handlers.delivery import start_delivery, stop_delivery
 from models.db import session_factory
-from scheduler.jobs import build_scheduler
+from scheduler.jobs import build_scheduler, run_sweep
 from scheduler.workdays import WorkCalendar, load_overrides
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
         dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar),
         outbox=outbox, deliveries=DeliveryStore(sessions, outbox),
         status=StatusService(sessions, settings.tz), reports=ReportService(sessions),
+        health=HealthService(sessions, clock),
     )
 
 
@@ -148,7 +150,13 @@ _FIRST_SWEEP = "duban.first-sweep"
 def start_calendar(app: DubanApplication, settings: Settings) -> None:
     """Start APScheduler with the persistent sweep job, and sweep once now (catch-up)."""
     async def sweep() -> None:
-        report = await app.deps.calendar.sweep()
+        try:
+            report = await app.deps.calendar.sweep()
+        except Exception as error:
+            await app.deps.health.sweep_failed(error)
+            app.deps.wakeup.set()
+            raise
+        await app.deps.health.sweep_succeeded()
         if report.items or report.marked_overdue:
             app.deps.wakeup.set()
 
@@ -156,7 +164,7 @@ def start_calendar(app: DubanApplication, settings: Settings) -> None:
     scheduler.start()
     app.bot_data[_SCHEDULER] = scheduler
     app.bot_data[_FIRST_SWEEP] = asyncio.get_running_loop().create_task(
-        sweep(), name=_FIRST_SWEEP)
+        run_sweep(), name=_FIRST_SWEEP)
 
 
 async def register_commands(application: DubanApplication) -> None:

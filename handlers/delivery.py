@@ -279,10 +279,15 @@ class Delivery:
         refs = sorted({ref for e in entries for ref in e.get("case_refs") or []})
         enterprises = {c.ref: c.enterprise for c in await self.deps.cases.find_refs(refs)}
 
+        # A digest speaks of the day its sweep ran ("还剩 1 天" stays true to its date), even
+        # when it is sent later (the bot was down, or Telegram slowed it).
+        made = (row.created_at.astimezone(self.deps.tz).date() if row.created_at
+                else local_today(self.deps.clock))
+
         async def build(chat_id: int, for_party: bool) -> Reply:
             ctx = await self._context(chat_id)
             return calendar_texts.digest(entries, calendar_texts.DigestContext(
-                chat_id, ctx.tr, ctx.aliases, ctx.codec, ctx.today, enterprises), for_party)
+                chat_id, ctx.tr, ctx.aliases, ctx.codec, made, enterprises), for_party)
 
         await self._to_recipient(row, build)
 
@@ -317,8 +322,10 @@ class Delivery:
     async def text(self, row: Pending) -> None:
         async def build(chat_id: int, _for_party: bool) -> Reply:
             ctx = await self._context(chat_id)
-            return Reply(ctx.tr.gettext(str(row.payload["message"]),
-                                        **dict(row.payload.get("params", {}))))
+            params = dict(row.payload.get("params", {}))
+            params.update({name: ctx.tr.gettext(str(message))  # message ids among the values
+                           for name, message in dict(row.payload.get("translate", {})).items()})
+            return Reply(ctx.tr.gettext(str(row.payload["message"]), **params))
 
         await self._to_recipient(row, build)
 

@@ -8,8 +8,9 @@ was sent before is sent again.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bot.core.workflow import Actor, StepInput
 from bot.devtools.emulator.server import run_emulator
 from bot.services.cases import CaseService, Who
 from bot.services.chats import BindTarget, ChatKind, ChatService
+from bot.services.health import HealthService
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory, upgrade
 from tests.test_e2e import DEMO_ORG, WAIT, BotProcess
@@ -103,3 +105,54 @@ async def test_reminder_then_notice_once_each_across_a_restart(tmp_path: Path) -
         assert len([m for m in messages if m.from_bot and "通报" in m.body]) == 1
         bodies = [m.body for m in reminders(messages)]
         assert len(set(bodies)) == len(bodies), "nothing was sent twice"
+
+
+async def test_the_calendar_keeps_sweeping_while_the_clock_moves_fifty_times(
+        tmp_path: Path) -> None:
+    """SQLite, the default: the job store once locked against the bot's own writes and the
+    calendar stopped for good. Every move of the clock must be followed by a sweep."""
+    async with run_emulator(TOKEN) as emulator:
+        client = emulator.client
+        coordinator = await client.create_user("王玮中", id=10001)
+        liaison = await client.create_user("环保联络员", id=20002)
+        coordination = await client.create_group("协调组", [coordinator], chat_type="supergroup")
+        environment = await client.create_group("环保群", [coordinator, liaison],
+                                                chat_type="supergroup")
+        url = f"sqlite+aiosqlite:///{tmp_path / 'duban.db'}"
+        ref = await seed(url, coordination.id, environment.id)
+        clock = FileClock(tmp_path / "clock.json")
+        clock.set(datetime(2026, 11, 16, 2, tzinfo=UTC))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TELEGRAM_"))}
+        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emulator.base_url,
+                   DATABASE_URL=url, DUBAN_ORG=str(DEMO_ORG), DUBAN_MODE="test",
+                   DUBAN_CLOCK_FILE=str(clock.path))
+        bot = BotProcess(env, tmp_path / "bot.log")
+        engine = create_engine(url)
+        health = HealthService(session_factory(engine), clock)
+
+        async def swept_since(moment: datetime) -> None:
+            while True:  # a condition on the bot's own record, with the caller's timeout
+                last = (await health.calendar()).last_success
+                if last is not None and last >= moment:
+                    return
+                await asyncio.sleep(0.05)
+
+        await bot.start()
+        try:
+            for move in range(50):
+                clock.advance(timedelta(days=7 if move % 5 == 4 else 1))
+                await asyncio.wait_for(swept_since(clock.now()), WAIT)
+            await client.wait_for_message(
+                coordination, lambda m: m.from_bot and "通报" in m.body and ref in m.body,
+                timeout=WAIT)
+        finally:
+            await bot.stop()
+            await engine.dispose()
+        log = (tmp_path / "bot.log").read_text(errors="replace")
+        assert "could not process its jobs" not in log and "sweep failed" not in log, log[-3000:]
+        for chat in (environment, coordination):
+            bodies = [m.body for m in await client.messages(chat) if m.from_bot]
+            twice = [b for b in set(bodies) if bodies.count(b) > 1]
+            assert not twice, f"sent twice: {twice}"
+        assert (await HealthService(session_factory(create_engine(url)), clock).calendar()
+                ).failures_in_a_row == 0

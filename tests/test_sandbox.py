@@ -216,6 +216,20 @@ async def test_world_lists_personas_chats_and_clock(page: Page) -> None:
 
 
 @in_module_loop
+async def test_the_clock_says_when_the_calendar_last_swept(page: Page) -> None:
+    async def swept() -> Any:
+        while True:  # the bot sweeps every second in the sandbox: wait for it to have done so
+            status, clock = await page.get("/api/clock")
+            assert status == 200 and "last_sweep" in clock
+            if clock["last_sweep"]:
+                return clock
+            await asyncio.sleep(0.1)
+
+    clock = await asyncio.wait_for(swept(), WAIT)
+    assert datetime.fromisoformat(clock["last_sweep"]) <= datetime.fromisoformat(clock["now"])
+
+
+@in_module_loop
 async def test_the_page_refuses_foreign_hosts_and_forged_requests(page: Page) -> None:
     status, body = await page.get("/api/world", headers={"Host": "evil.example:8080"})
     assert (status, body["error"]) == (403, "forbidden_host")

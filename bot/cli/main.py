@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot.cli.app import App, pass_app
@@ -31,8 +32,10 @@ from bot.render import texts
 from bot.services.cases import CaseService, Who, is_overdue, open_states
 from bot.services.chats import ChatKind
 from bot.services.deps import Deps
+from bot.services.health import REASON_OTHER
 from bot.settings import load_settings
 from models.db import current_revision
+from scheduler.jobs import interval_for, next_sweep
 
 CONSOLE = Who(role="console", name="console")
 
@@ -224,6 +227,50 @@ def sweep(app: App) -> None:
     app.say(N_("Marked overdue: {overdue}; queued: {queued}; notices: {notices}."),
             overdue=len(report.marked_overdue), queued=len(report.items),
             notices="、".join(report.notices) or "—")
+
+
+@main.command()
+@pass_app
+def doctor(app: App) -> None:
+    """Is the bot doing its job: the database, the calendar, deliveries, the holiday table."""
+    tr, tz = app.tr, app.settings.tz
+
+    async def work(deps: Deps) -> tuple[Any, ...]:
+        revision = await current_revision(deps.engine)
+        return (revision, await deps.health.calendar(), await deps.health.deliveries(),
+                deps.calendar.calendar)
+
+    revision, health, deliveries, calendar = app.run(work)
+    url = make_url(app.database or app.settings.database_url)
+    app.say(N_("Database: {url} (revision {revision})"),
+            url=url.render_as_string(hide_password=True), revision=revision or "—")
+
+    def when(moment: datetime | None) -> str:
+        return texts.fmt_datetime(moment, tr, tz) if moment else tr.gettext(N_("never"))
+
+    app.say(N_("Last successful sweep: {when}"), when=when(health.last_success))
+    if health.failures_in_a_row:
+        app.say(N_("⚠ Sweeps failed in a row: {count}, the last at {when} ({reason})"),
+                count=health.failures_in_a_row, when=when(health.last_failure),
+                reason=tr.gettext(health.reason or REASON_OTHER))
+    next_run = next_sweep(app.database or app.settings.database_url)
+    app.say(N_("Next sweep: {when} (every {minutes} min while the bot runs)"),
+            when=when(next_run) if next_run else tr.gettext(N_("not scheduled: the bot is not "
+                                                              "running here")),
+            minutes=int(interval_for(app.settings).total_seconds() // 60) or 1)
+    app.say(N_("Deliveries: {queued} waiting ({retrying} being retried), {failed} given up"),
+            queued=deliveries.queued, retrying=deliveries.retrying, failed=deliveries.failed)
+    if deliveries.oldest_queued is not None:
+        app.say(N_("The oldest waiting delivery was queued at {when}."),
+                when=when(deliveries.oldest_queued))
+    today = local_today(app.clock)
+    for year in (today.year, today.year + 1):
+        if calendar.is_covered(year):
+            app.say(N_("Holidays {year}: the official schedule is known."), year=year)
+        else:
+            app.say(N_("⚠ Holidays {year}: no official schedule yet; only weekends and the "
+                       "override file count. Import the State Council's notice with "
+                       "DUBAN_HOLIDAYS."), year=year)
 
 
 # -- database ---------------------------------------------------------------------------------

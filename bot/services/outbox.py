@@ -93,6 +93,7 @@ class Pending:
     recipient: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime | None = None  # when the change that queued it happened
 
 
 @dataclass
@@ -112,7 +113,8 @@ class OutboxStore:
                 .limit(limit)
             )
             return [Pending(r.id or 0, r.key, r.kind, r.recipient_kind, r.recipient,
-                            dict(r.payload or {}), r.attempts) for r in rows.all()]
+                            dict(r.payload or {}), r.attempts, r.created_at)
+                    for r in rows.all()]
 
     async def claim(self, row: Pending, now: datetime) -> bool:
         async with transaction(self.sessions) as session:

@@ -56,7 +56,8 @@ STOP_TIMEOUT = 15.0
 MAX_RESTARTS = 5
 #: Files and folders of a sandbox; ``reset`` deletes these and nothing else.
 STATE_NAMES = ("sandbox.json", "sandbox.tmp", "duban.db", "duban.db-journal", "duban.db-wal",
-               "duban.db-shm", "clock.json", "clock.tmp", "emulator", "bot.log")
+               "duban.db-shm", "duban.jobs.db", "duban.jobs.db-journal", "duban.jobs.db-wal",
+               "duban.jobs.db-shm", "clock.json", "clock.tmp", "emulator", "bot.log")
 
 
 def default_directory() -> Path:

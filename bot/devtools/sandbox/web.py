@@ -32,6 +32,7 @@ from bot.devtools.emulator.state import MAX_UPLOAD_BYTES
 from bot.devtools.sandbox.seed import SandboxMeta
 from bot.render.texts import FILE_TOO_LARGE
 from bot.services.cases import open_states
+from bot.services.health import HealthService
 from bot.services.dialogs import MAX_FILE_BYTES
 from models import queries
 from models.db import create_engine, session_factory
@@ -128,10 +129,18 @@ class ClockPanel:
     def now(self) -> datetime:
         return self.clock.now().astimezone(self.clock.tz)
 
-    def view(self) -> JSON:
+    async def view(self) -> JSON:
+        """The simulated time, and when the bot's calendar last swept (None: not yet)."""
         now = self.now()
+        last = (await HealthService(self._sessions(), self.clock).calendar()).last_success
         return {"now": now.isoformat(), "timezone": str(self.clock.tz),
-                "epoch": int(now.timestamp())}
+                "epoch": int(now.timestamp()),
+                "last_sweep": last.astimezone(self.clock.tz).isoformat() if last else None}
+
+    def _sessions(self) -> Any:
+        if self._engine is None:
+            self._engine = create_engine(self.database_url)
+        return session_factory(self._engine)
 
     async def move(self, action: str) -> JSON:
         async with self._lock:
@@ -147,7 +156,7 @@ class ClockPanel:
                 self.clock.set(max(moment, self.clock.now()))
             else:
                 raise PageError(400, "bad_clock_action")
-            return self.view()
+            return await self.view()
 
     async def next_deadline(self) -> date | None:
         """The first case deadline or yearly deadline after today."""
@@ -161,9 +170,7 @@ class ClockPanel:
         return min(candidates) if candidates else None
 
     async def _case_deadlines(self) -> list[date]:
-        if self._engine is None:
-            self._engine = create_engine(self.database_url)
-        async with session_factory(self._engine)() as session:
+        async with self._sessions()() as session:
             cases = await queries.list_cases(session, states=open_states())
         return [case.deadline for case in cases if case.deadline is not None]
 
@@ -420,7 +427,7 @@ class SandboxWeb:
         return _json({
             "bot": {"name": BOT_TITLE, "state": self.bot_state},
             "personas": list(self.personas.values()),
-            "chats": chats, "clock": self.panel.view(),
+            "chats": chats, "clock": await self.panel.view(),
             "limits": {"text": MAX_TEXT, "text_parts": MAX_TEXT_PARTS, "upload": MAX_UPLOAD},
             "bot_texts": self.bot_texts(),
         })
@@ -523,7 +530,7 @@ class SandboxWeb:
         })
 
     async def clock(self, request: web.Request) -> web.Response:
-        return _json(self.panel.view())
+        return _json(await self.panel.view())
 
     async def move_clock(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -536,7 +543,7 @@ class SandboxWeb:
         await socket.prepare(request)
         self.hub.sockets.add(socket)
         try:
-            await socket.send_json({"type": "hello", "clock": self.panel.view(),
+            await socket.send_json({"type": "hello", "clock": await self.panel.view(),
                                     "bot": self.bot_state})
             async for message in socket:
                 if message.type == WSMsgType.ERROR:

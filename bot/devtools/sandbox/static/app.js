@@ -49,6 +49,8 @@ const DICT = {
     role_outsider: "未登记人员",
     bot_starting: "机器人启动中…",
     bot_running: "机器人在线",
+    lastSweep: "上次巡查：{time}",
+    noSweepYet: "尚未巡查",
     bot_stopped: "机器人已停止，正在重启…",
     live_lost: "实时连接中断，正在重连…",
     clockMoved: "时钟已拨到 {time}",
@@ -118,6 +120,8 @@ const DICT = {
     role_outsider: "Not registered",
     bot_starting: "The bot is starting…",
     bot_running: "The bot is online",
+    lastSweep: "Last sweep: {time}",
+    noSweepYet: "Not swept yet",
     bot_stopped: "The bot stopped; restarting…",
     live_lost: "Live updates interrupted; reconnecting…",
     clockMoved: "The clock now reads {time}",
@@ -347,6 +351,19 @@ function renderClock() {
   const el = $("clock-now");
   el.dateTime = state.clock.now;
   el.textContent = formatClock(state.clock.now);
+  const sweep = $("last-sweep");
+  sweep.textContent = state.clock.last_sweep
+    ? t("lastSweep", { time: formatClock(state.clock.last_sweep) }) : t("noSweepYet");
+}
+
+// The bot sweeps on its own (every second in the sandbox): look again now and then.
+async function refreshClock() {
+  try {
+    state.clock = await api("/api/clock");
+    renderClock();
+  } catch (error) {
+    // the live connection reports the bot's state; nothing to add here
+  }
 }
 
 function renderBotState() {
@@ -825,6 +842,7 @@ async function main() {
   rerender();
   await choosePersona(state.personaId);
   connect();
+  setInterval(refreshClock, 5000);
   document.body.dataset.ready = "true";
 }
 
