@@ -11,11 +11,14 @@ National Day runs 1–7 October with Sunday 20 September and Saturday 10 October
 1. the local **override file** (``load_overrides``): days the coordinators add or remove,
    for a local holiday, a late State Council announcement or a correction;
 2. the kept **chinesecalendar** library (``chinese_calendar``), for the years it covers;
-3. for a year the library does not cover: **weekends only** (Saturday and Sunday off). The
-   sweep asks :meth:`WorkCalendar.uncovered_years` and tells the coordinators once per year
-   (key :func:`uncovered_year_key`, text :data:`UNCOVERED_YEAR_MESSAGE`). An override file can
-   declare that it holds a whole year's schedule (``covered_years = [2027]``); that year then
-   counts as covered.
+3. for a year the library does not cover: the statutory holidays of the ``holidays``
+   package's China calendar (New Year, Spring Festival, … with the days it observes in lieu)
+   and weekends off, but no make-up working days (调休): those are known only from the State
+   Council's yearly notice. The sweep asks :meth:`WorkCalendar.uncovered_years` and tells the
+   coordinators once per year (key :func:`uncovered_year_key`, text
+   :data:`UNCOVERED_YEAR_MESSAGE`), from 30 days before the year begins; ``duban holidays import
+   NOTICE`` reads the notice into the override file, which then declares the whole year
+   (``covered_years = [2027]``), and the year counts as covered.
 
 Override file (TOML, UTF-8)::
 
@@ -45,6 +48,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import holidays
 
 from bot.core.dates import parse_date
 from bot.core.i18n import N_, DubanError, ProblemsError
@@ -73,9 +77,9 @@ DEFAULT_OFFICE_HOURS: tuple[time, time] = (time(9, 0), time(17, 30))
 MAX_SEARCH_DAYS = 366
 
 UNCOVERED_YEAR_MESSAGE = N_(
-    "The holiday calendar does not know the statutory holidays of {year}: until it is "
-    "updated, only Saturdays and Sundays count as days off. Add that year's holidays and "
-    "make-up working days to the holiday override file."
+    "The official holiday schedule of {year} is not known yet: the statutory holidays are "
+    "counted, but not the make-up working days (调休). When the State Council publishes its "
+    "notice, import it: duban holidays import NOTICE.txt"
 )
 
 
@@ -133,6 +137,7 @@ class WorkCalendar:
         # answer never changes for one calendar, so it is kept.
         self._days: dict[date, bool] = {}
         self._added: dict[tuple[date, int], date] = {}
+        self._holidays: dict[int, frozenset[date]] = {}
 
     def __repr__(self) -> str:
         return (f"WorkCalendar(overrides={len(self._overrides)} days, "
@@ -181,7 +186,14 @@ class WorkCalendar:
             return override
         if self.library_covers(d.year):
             return bool(chinese_calendar.is_workday(d))
-        return d.weekday() < 5
+        return d.weekday() < 5 and d not in self._statutory(d.year)
+
+    def _statutory(self, year: int) -> frozenset[date]:
+        """The statutory days off of a year beyond the library (with days observed in lieu)."""
+        found = self._holidays.get(year)
+        if found is None:
+            found = self._holidays[year] = frozenset(holidays.China(years=year))
+        return found
 
     def previous_working_day(self, d: date, inclusive: bool = True) -> date:
         """The last working day on or before ``d`` (strictly before when not inclusive)."""

@@ -319,3 +319,23 @@ async def test_summons_reminders_the_day_before_and_an_hour_before(
     services.clock.set(summons.meets_at + timedelta(minutes=5))
     await calendar.sweep()
     assert len(reminders(await outbox(services, Kind.SUMMONS), "hour")) == 2, "once each"
+
+
+async def test_coordinators_are_asked_for_next_years_holiday_notice_once(
+        calendar: CalendarService, services: Services) -> None:
+    from scheduler.workdays import UNCOVERED_YEAR_MESSAGE, uncovered_year_key
+
+    outbox = OutboxStore(services.cases.sessions)
+
+    async def asked() -> list[int]:
+        rows = await outbox.due(services.clock.now() + timedelta(days=400), limit=1000)
+        return [r.payload["params"]["year"] for r in rows
+                if r.payload.get("message") == UNCOVERED_YEAR_MESSAGE]
+
+    services.clock.set(at(date(2026, 12, 2)))  # 30 days before 2027 begins
+    await calendar.sweep()
+    await calendar.sweep()
+    assert (await asked()).count(2027) == 1
+    keys = {r.key for r in await outbox.due(services.clock.now() + timedelta(days=400),
+                                            limit=1000)}
+    assert uncovered_year_key(2027) in keys

@@ -661,12 +661,14 @@ def test_obligation_nudges_start_at_opened_on() -> None:
     assert items[0].supersedes == ()
 
 
-def test_uncovered_year_falls_back_to_weekends_in_the_ladder() -> None:
-    # In a year the library does not know, 1 January is an ordinary Wednesday.
+def test_uncovered_year_keeps_statutory_holidays_in_the_ladder() -> None:
+    # A year the library does not know: 1 January is still New Year's Day (from the holidays
+    # package), so the overdue reminder waits for the morning of the 2nd.
     duty = ObligationSnapshot("department_letter", FAR_YEAR - 1, d(f"{FAR_YEAR - 1}-12-31"),
                               "environment", "department")
     items = sweep(obligations=[duty], now=f"{FAR_YEAR}-01-01")
-    assert [(i.step, i.send_after) for i in items] == [("overdue", at(f"{FAR_YEAR}-01-01"))]
+    assert [(i.step, i.send_after) for i in items] == [
+        ("overdue", datetime(FAR_YEAR, 1, 2, 9, tzinfo=TZ))]
     assert CAL.uncovered_years(years_in_view([], [duty], at(f"{FAR_YEAR}-01-01"))) == (
         FAR_YEAR - 1, FAR_YEAR)
 

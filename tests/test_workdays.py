@@ -87,14 +87,16 @@ def test_2026_is_covered_and_far_year_is_not() -> None:
 @pytest.mark.parametrize(
     ("day", "working"),
     [
-        (f"{FAR_YEAR}-01-01", True),  # New Year's Day, but the library does not know the year
+        (f"{FAR_YEAR}-01-01", False),  # New Year's Day: statutory, from the holidays package
         (f"{FAR_YEAR}-01-03", True),  # Friday
         (f"{FAR_YEAR}-01-04", False),  # Saturday
         (f"{FAR_YEAR}-01-05", False),  # Sunday
-        (f"{FAR_YEAR}-10-01", True),  # Wednesday: National Day unknown, weekdays work
+        (f"{FAR_YEAR}-10-01", False),  # Wednesday, but National Day
+        (f"{FAR_YEAR}-10-08", True),  # the Wednesday after: no 调休 known, a working day
     ],
 )
-def test_uncovered_year_falls_back_to_weekends(day: str, working: bool) -> None:
+def test_uncovered_year_falls_back_to_statutory_holidays_and_weekends(day: str,
+                                                                      working: bool) -> None:
     assert CAL.is_working_day(d(day)) is working
 
 
@@ -102,8 +104,9 @@ def test_library_years_simulates_an_older_library() -> None:
     old = WorkCalendar(library_years=range(2004, 2026))
     assert not old.is_covered(2026)
     assert old.uncovered_years([2025, 2026]) == (2026,)
-    assert old.is_working_day(d("2026-02-16"))  # a Spring Festival Monday, weekends only
-    assert not old.is_working_day(d("2026-02-14"))  # the 调休 Saturday is unknown too
+    assert not old.is_working_day(d("2026-02-16"))  # 除夕: statutory, from the holidays package
+    assert not old.is_working_day(d("2026-02-14"))  # the 调休 Saturday is unknown
+    assert old.is_working_day(d("2026-02-24"))  # an ordinary Tuesday after the festival
 
 
 def test_override_file_can_declare_a_year_covered() -> None:

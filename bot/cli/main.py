@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from babel.dates import format_date
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot.cli.app import App, pass_app
+from bot.cli.app import App, pass_app, write_atomically
 from bot.cli.policy import policy_group
 from bot.cli.reports import lists_command, report_group
 from bot.cli.sandbox import sandbox_command
@@ -26,6 +27,7 @@ from bot.core.casefile import CaseFileResult, read_case_file
 from bot.core.clock import local_today
 from bot.core.i18n import N_, DubanError, get_translator, normalize_locale
 from bot.core.org import Org, load_demo_org, load_org
+from bot.core.tomlfile import read_text
 from bot.core.workflow import Actor, State, StepInput
 from bot.data import DATA_DIR
 from bot.render import texts
@@ -35,7 +37,15 @@ from bot.services.deps import Deps
 from bot.services.health import REASON_OTHER
 from bot.settings import load_settings
 from models.db import current_revision
+from scheduler.holiday_notice import (
+    NOTICE_FILE,
+    merge_overrides,
+    notice_year,
+    overrides_toml,
+    parse_notice,
+)
 from scheduler.jobs import interval_for, next_sweep
+from scheduler.workdays import Overrides, load_overrides
 
 CONSOLE = Who(role="console", name="console")
 
@@ -268,9 +278,49 @@ def doctor(app: App) -> None:
         if calendar.is_covered(year):
             app.say(N_("Holidays {year}: the official schedule is known."), year=year)
         else:
-            app.say(N_("⚠ Holidays {year}: no official schedule yet; only weekends and the "
-                       "override file count. Import the State Council's notice with "
-                       "DUBAN_HOLIDAYS."), year=year)
+            app.say(N_("⚠ Holidays {year}: the official schedule is not known yet; statutory "
+                       "holidays count, make-up working days (调休) do not. Import the State "
+                       "Council's notice: duban holidays import NOTICE.txt"), year=year)
+
+
+@main.group()
+def holidays() -> None:
+    """China's holidays and make-up working days (调休) beyond the packaged table."""
+
+
+@holidays.command("import")
+@click.argument("notice", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--year", type=int, help="The year, if the notice's title does not say it.")
+@click.option("--to", "target", type=click.Path(dir_okay=False, path_type=Path),
+              help="The override file to write (default: DUBAN_HOLIDAYS).")
+@click.option("--yes", is_flag=True, help="Write without asking.")
+@pass_app
+def holidays_import(app: App, notice: Path, year: int | None, target: Path | None,
+                    yes: bool) -> None:
+    """Read the State Council's holiday NOTICE (a text file) into the override file."""
+    target = target or app.settings.holidays
+    if target is None:
+        raise DubanError(N_("Name the holiday override file: --to FILE, or set DUBAN_HOLIDAYS."))
+    text = read_text(notice, NOTICE_FILE)
+    days = parse_notice(text, year=year, source=notice.name)
+    wanted = year or notice_year(text) or days[0].day.year
+    tr = app.tr
+    for found in days:
+        app.say(N_("{date} ({weekday}): working day, {holiday}") if found.working
+                else N_("{date} ({weekday}): day off, {holiday}"),
+                date=texts.fmt_date(found.day, tr), holiday=found.holiday,
+                weekday=format_date(found.day, "EEE", locale=tr.babel_locale))
+    off = sum(not d.working for d in days)
+    app.say(N_("{year}: {off} days off and {working} make-up working days."), year=wanted,
+            off=off, working=len(days) - off)
+    if not yes and not click.confirm(tr.gettext(N_("Write them to {path}?"), path=str(target)),
+                                     default=False):
+        app.say(N_("Nothing was written."))
+        return
+    existing = load_overrides(target) if target.exists() else Overrides()
+    write_atomically(target, overrides_toml(merge_overrides(existing, days, wanted)))
+    app.say(N_("Written to {path}; {year} now counts as covered."), path=str(target),
+            year=wanted)
 
 
 # -- database ---------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ COMPLETING_STEPS = frozenset({"confirm_rectified", "confirm_exit", "confirm_dism
 SUMMONS_HOUR = time(10, 0)
 SUMMONS_AFTER_WORKING_DAYS = 3
 SUMMONS_REMINDERS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)))
+#: From this many days before a year, coordinators are asked for its holiday schedule.
+YEAR_AHEAD_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,9 @@ class CalendarService:
         org = await self.org()
         today = at.astimezone(self.clock.tz).date()
         snap = await self._snapshot(today, org, create=False, overdue_as_of=today)
-        return rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, at,
-                               self.calendar, org.escalation, self.clock.tz)
+        items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, at,
+                                self.calendar, org.escalation, self.clock.tz)
+        return [i for i in items if i.send_after <= at]  # as the sweep: the rest waits
 
     async def sweep(self) -> SweepReport:
         """Record and queue everything due now; safe to run twice or concurrently."""
@@ -357,7 +360,10 @@ class CalendarService:
                     continue
 
     async def _warn_uncovered_years(self, snap: Snapshot, now: datetime) -> None:
-        years = rules.years_in_view(snap.cases, snap.obligations, now, self.clock.tz)
+        years = set(rules.years_in_view(snap.cases, snap.obligations, now, self.clock.tz))
+        today = now.astimezone(self.clock.tz).date()
+        if (date(today.year + 1, 1, 1) - today).days <= YEAR_AHEAD_DAYS:
+            years.add(today.year + 1)  # time to import next year's notice
         for year in self.calendar.uncovered_years(years):
             if year in self._warned_years:
                 continue
