@@ -295,12 +295,17 @@ class Delivery:
         notice = await self.deps.calendar.notice(int(row.payload["notice_id"]))
         cases = await self.deps.cases.find_refs(notice.case_refs)
         org = await self.deps.org()
+        source = self.deps.catalog.document
+        late = (self.deps.calendar.calendar.working_days_between(notice.deadline,
+                                                                 notice.issued_on)
+                if notice.deadline else 0)
+        facts = calendar_texts.NoticeFacts(late, source.title or "", source.number or "")
 
         async def build(chat_id: int, _for_party: bool) -> Reply:
             ctx = await self._context(chat_id)
             party = texts.party_name(org, notice.party_kind, notice.party, ctx.tr.locale)
             return calendar_texts.notice_reply(notice, cases, commission=org.prefecture.commission,
-                                               party=party, tr=ctx.tr)
+                                               party=party, tr=ctx.tr, facts=facts)
 
         await self._to_recipient(row, build)
 
@@ -315,7 +320,8 @@ class Delivery:
                                                 tz=self.deps.tz,
                                                 codec=ctx.codec if summoned else None,
                                                 chat_id=chat_id,
-                                                reminder=row.payload.get("reminder"))
+                                                reminder=row.payload.get("reminder"),
+                                                today=ctx.today)
 
         await self._to_recipient(row, build)
 

@@ -232,10 +232,13 @@ STEP_SUMMONS = "summons"
 STEP_UNACCEPTED_REMINDER = "unaccepted_reminder"
 STEP_UNACCEPTED_ALERT = "unaccepted_alert"
 STEP_CREDIT_FLAG = "credit_flag"
+STEP_FOLLOW_UP = "follow_up"  # after the summons: every N working days until done
 STEP_NAMES = frozenset({
     STEP_OVERDUE, STEP_REMINDER, STEP_REMINDER_CC, STEP_NOTICE, STEP_SUMMONS,
-    STEP_UNACCEPTED_REMINDER, STEP_UNACCEPTED_ALERT, STEP_CREDIT_FLAG,
+    STEP_UNACCEPTED_REMINDER, STEP_UNACCEPTED_ALERT, STEP_CREDIT_FLAG, STEP_FOLLOW_UP,
 })
+#: How many follow-ups a sweep looks back through (about ten years at one a fortnight).
+MAX_FOLLOW_UPS = 260
 _NUDGE_STEP = re.compile(r"T-(\d{1,4})")
 
 REASON_SECOND_NOTICE = "second_notice"
@@ -548,6 +551,28 @@ def _deadline_items(subject: _Subject, sweep: _Sweep) -> None:
     elif (notice_now and summons.key not in sweep.sent and STEP_SUMMONS not in skipped
           and _had_recent_notice(subject.party, sweep)):
         sweep.emit(subject, replace(summons, on=sweep.today), reason=REASON_SECOND_NOTICE)
+    _follow_up(subject, summons_on, party, sweep)
+
+
+def _follow_up(subject: _Subject, summons_on: date, party: Recipient, sweep: _Sweep) -> None:
+    """After the summons the work is still not done: remind the party every N working days
+    (the latest one due; one missed while the bot was down is not sent late as well)."""
+    if STEP_FOLLOW_UP in subject.skipped:
+        return
+    every = max(1, sweep.settings.follow_up_every_working_days)
+    latest: date | None = None
+    current = summons_on
+    for _ in range(MAX_FOLLOW_UPS):
+        current = sweep.calendar.add_working_days(current, every)
+        if current > sweep.today:
+            break
+        latest = current
+    if latest is None:
+        return
+    step = _Step(subject.key(KIND_REMINDER, STEP_FOLLOW_UP, on=latest), KIND_REMINDER,
+                 STEP_FOLLOW_UP, latest, party)
+    if step.key not in sweep.sent:
+        sweep.emit(subject, step)
 
 
 def _had_recent_notice(party: str, sweep: _Sweep) -> bool:

@@ -339,3 +339,22 @@ async def test_coordinators_are_asked_for_next_years_holiday_notice_once(
     keys = {r.key for r in await outbox.due(services.clock.now() + timedelta(days=400),
                                             limit=1000)}
     assert uncovered_year_key(2027) in keys
+
+
+async def test_an_accepted_case_long_overdue_is_chased_until_closed(
+        calendar: CalendarService, services: Services) -> None:
+    """Imported in December, registered in March: its deadline (2 September) lies months back.
+    Once both departments accepted it, the ladder still runs and, after the summons, the
+    follow-ups keep coming."""
+    services.clock.set(at(date(2026, 12, 1)))
+    await rectifying(services, "LATE-1", date(2026, 3, 2))
+    assert (await services.cases.get("LATE-1")).case.deadline == date(2026, 9, 2)
+    steps: list[str] = []
+    day = date(2026, 12, 1)
+    while day <= date(2027, 3, 31):
+        services.clock.set(at(day))
+        report = await calendar.sweep()
+        steps += [i.step for i in report.items if "LATE-1" in i.case_refs]
+        day += timedelta(days=1)
+    assert {"overdue", "reminder", "notice", "summons"} <= set(steps)
+    assert steps.count("follow_up") >= 4  # every ten working days, for months

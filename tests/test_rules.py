@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -379,7 +380,22 @@ def test_long_downtime_makes_every_formal_step_due_once() -> None:
         ("coordinators", "reminder_cc"), ("industry", "reminder"), ("industry", "notice"),
         ("industry", "summons"),
     ]
-    assert sweep([case()], "2026-08-04", sent=[k for i in items for k in i.done_keys]) == []
+    later = sweep([case()], "2026-08-04", sent=[k for i in items for k in i.done_keys])
+    # Nothing of the ladder again; ten working days after the summons, the first follow-up.
+    assert [(i.recipient, i.step) for i in later] == [("industry", "follow_up")]
+
+
+def test_after_the_summons_a_still_open_case_is_followed_up_every_ten_working_days() -> None:
+    sender = Sender()
+    sender.run(daily("2026-07-01", "2026-10-30"), [case()])
+    follow_ups = [day for day, party, step in sent_steps(sender.log) if step == "follow_up"]
+    assert len(follow_ups) >= 4 and all(party == "industry" for _, party, step in
+                                        sent_steps(sender.log) if step == "follow_up")
+    days = [d(day) for day in follow_ups]
+    assert all(CAL.working_days_between(a, b) == 10 for a, b in pairwise(days))
+    paused = Sender()
+    paused.run(daily("2026-07-01", "2026-10-30"), [case(skipped_steps=("follow_up",))])
+    assert "follow_up" not in {step for _, _, step in sent_steps(paused.log)}
 
 
 # --- the escalation ladder ------------------------------------------------------------------

@@ -134,6 +134,8 @@ class EscalationSettings:
     second_notice_window_days: int = 60
     unaccepted_reminder_working_days: int = 2
     unaccepted_alert_working_days: int = 5
+    #: After the summons, a still-open case is reminded every this many working days.
+    follow_up_every_working_days: int = 10
     nudge_days_before: tuple[int, ...] = (30, 14, 7, 3, 1, 0)
     office_hours: tuple[time, time] = (time(9, 0), time(17, 30))
 

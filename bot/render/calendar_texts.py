@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
+from babel.dates import format_time
+
 from bot.core.buttons import ButtonCodec, ConfirmDuty, Rsvp
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
@@ -22,9 +24,12 @@ from scheduler.rules import OBLIGATION_LABELS
 DIGEST_HEADER = N_("⏰ duban reminders for {date}:")
 LINES: Mapping[str, str] = {
     "nudge": N_("· {ref} ({enterprise}): deadline {deadline}, {days} day(s) left"),
+    "nudge_today": N_("· {ref} ({enterprise}): due today ({deadline})"),
     "overdue": N_("· ⚠ {ref} ({enterprise}): overdue since {deadline}"),
     "reminder": N_("· ⚠⚠ second reminder: {ref} ({enterprise}) overdue since {deadline}"),
     "reminder_cc": N_("· ⚠⚠ {party}: {ref} ({enterprise}) overdue since {deadline}"),
+    "follow_up": N_("· ⚠⚠⚠ {ref} ({enterprise}): still not done after the interview summons; "
+                    "overdue since {deadline}"),
     "unaccepted_reminder": N_("· 📥 {ref} ({enterprise}) is waiting for your acceptance"),
     "unaccepted_alert": N_("· 📥 {party} has not accepted {ref} ({enterprise}) since "
                            "{deadline}"),
@@ -54,9 +59,42 @@ def _line(entry: Mapping[str, Any], ctx: DigestContext) -> str:
     step = str(entry["step"])
     if step.startswith("T-"):
         days = (deadline - ctx.today).days if deadline else 0
-        return tr.gettext(LINES["nudge"], ref=ref, enterprise=enterprise, days=days, **common)
+        template = LINES["nudge_today"] if days <= 0 else LINES["nudge"]
+        return tr.gettext(template, ref=ref, enterprise=enterprise, days=days, **common)
     template = LINES.get(step) or LINES.get(str(entry["kind"])) or LINES["overdue"]
     return tr.gettext(template, ref=ref, enterprise=enterprise, **common)
+
+
+#: Most urgent first: what is overdue, then what waits for acceptance, then the nudges.
+_URGENCY = {"follow_up": 0, "reminder": 0, "reminder_cc": 0, "overdue": 1, "credit_flag": 1,
+            "unaccepted_alert": 2, "unaccepted_reminder": 2}
+_PARTY_MARK = "\u0000"
+
+
+def _urgency(entry: Mapping[str, Any]) -> tuple[int, str, str]:
+    step = str(entry.get("step") or "")
+    rank = 3 if step.startswith("T-") else _URGENCY.get(step, _URGENCY.get(
+        str(entry.get("kind")), 1))
+    return rank, str(entry.get("deadline") or ""), str(entry.get("key") or "")
+
+
+def _collapsed(entries: Sequence[Mapping[str, Any]], ctx: DigestContext) -> list[str]:
+    """The lines of ``entries``; lines that differ only in the party they name become one
+    line naming every party (nine counties late with the same report: one line)."""
+    order: list[str] = []
+    parties: dict[str, list[str]] = {}
+    for entry in entries:
+        shape = _line({**entry, "party": _PARTY_MARK, "party_kind": "region"}, ctx)
+        if _PARTY_MARK not in shape:
+            shape = _line(entry, ctx)
+        if shape not in parties:
+            order.append(shape)
+            parties[shape] = []
+        name = _party(entry, ctx)
+        if name not in parties[shape]:
+            parties[shape].append(name)
+    separator = ", " if ctx.tr.locale.startswith("en") else "、"
+    return [shape.replace(_PARTY_MARK, separator.join(parties[shape])) for shape in order]
 
 
 @dataclass(frozen=True)
@@ -81,7 +119,7 @@ def digest(entries: Sequence[Mapping[str, Any]], ctx: DigestContext,
     """One message listing every item for one chat; duty items get a confirm button."""
     tr = ctx.tr
     lines = [tr.gettext(DIGEST_HEADER, date=texts.fmt_date(ctx.today, tr))]
-    lines += [_line(entry, ctx) for entry in entries]
+    lines += _collapsed(sorted(entries, key=_urgency), ctx)
     refs = sorted({ref for e in entries for ref in e.get("case_refs") or []})
     if refs:
         lines.append(" ".join(tr.gettext(CASE_LINK, ref=ref) for ref in refs[:5]))
@@ -100,8 +138,17 @@ def digest(entries: Sequence[Mapping[str, Any]], ctx: DigestContext,
 # -- notices (通报) -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NoticeFacts:
+    """What a notice states beyond its row: how late, and under which document."""
+
+    working_days_late: int
+    source_title: str  # 关于利用综合标准依法依规推动落后产能退出的指导意见
+    source_number: str  # 工信部联产业〔2017〕30号
+
+
 def notice_document(notice: Notice, cases: Sequence[Case], *, commission: str, party: str,
-                    tr: Translator) -> Document:
+                    tr: Translator, facts: NoticeFacts) -> Document:
     title = tr.gettext(N_("Notice on {party}'s overdue work on backward production capacity"),
                        party=party)
     rows = tuple((c.ref, c.enterprise, c.region_name, f"（{c.clause}）",
@@ -110,10 +157,12 @@ def notice_document(notice: Notice, cases: Sequence[Case], *, commission: str, p
         Paragraph(notice.code, align="center"),
         Paragraph(tr.gettext(N_("To every county, park and department:")), indent=False),
         Paragraph(tr.gettext(N_(
-            "{party} has not completed the following work by its deadline, and has not done so "
-            "seven working days after it. Under clause (20) of the guiding opinion this is "
+            "{party} has not completed the following work by its deadline; {days} working "
+            "days have passed since. Under clause (20) of the 《{source}》 ({number}), this is "
             "notified to all parties. {party} is asked to complete it at once and report to "
-            "{commission}."), party=party, commission=commission), indent=True),
+            "{commission}."), party=party, commission=commission,
+            days=facts.working_days_late, source=facts.source_title,
+            number=facts.source_number), indent=True),
     ]
     if rows:
         blocks.append(Table(tr.gettext(N_("Overdue work")), (
@@ -144,8 +193,9 @@ def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> s
 
 
 def notice_reply(notice: Notice, cases: Sequence[Case], *, commission: str, party: str,
-                 tr: Translator) -> Reply:
-    document = notice_document(notice, cases, commission=commission, party=party, tr=tr)
+                 tr: Translator, facts: NoticeFacts) -> Reply:
+    document = notice_document(notice, cases, commission=commission, party=party, tr=tr,
+                               facts=facts)
     buffer = io.BytesIO()
     write_docx(document, tr, buffer)
     refs = items_text(notice.case_refs, notice.obligation, tr)
@@ -159,16 +209,28 @@ def notice_reply(notice: Notice, cases: Sequence[Case], *, commission: str, part
 
 SUMMONS_REMINDER_LINES: Mapping[str, str] = {
     "day": N_("⏰ Reminder: the interview summons is tomorrow."),
+    "today": N_("⏰ Reminder: the interview summons is today, at {time}."),
     "hour": N_("⏰ Reminder: the interview summons starts in one hour."),
 }
 
 
+def _reminder_line(reminder: str, summons: Summons, tr: Translator, tz: tzinfo,
+                   today: date | None) -> str:
+    """The day-before reminder says "tomorrow" only when the meeting is tomorrow: sent late
+    (the bot was down), it says "today"."""
+    meets = summons.meets_at.astimezone(tz)
+    if reminder == "day" and today is not None and meets.date() <= today:
+        return tr.gettext(SUMMONS_REMINDER_LINES["today"],
+                          time=format_time(meets, "HH:mm", locale=tr.babel_locale))
+    return tr.gettext(SUMMONS_REMINDER_LINES[reminder])
+
+
 def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
                   codec: ButtonCodec | None, chat_id: int,
-                  reminder: str | None = None) -> Reply:
+                  reminder: str | None = None, today: date | None = None) -> Reply:
     """The summons; the summoned side gets RSVP buttons (``codec`` given)."""
     items = items_text(summons.case_refs, summons.obligation, tr)
-    lines = [tr.gettext(SUMMONS_REMINDER_LINES[reminder])] if reminder else []
+    lines = [_reminder_line(reminder, summons, tr, tz, today)] if reminder else []
     lines += [tr.gettext(N_("🏛 Interview summons (约谈): {leader} of {party} is called to "
                            "a meeting at {when}, {place}, about overdue work ({items})."),
                         leader=summons.leader or tr.gettext(N_("the responsible leader")),

@@ -51,7 +51,8 @@ from scheduler.workdays import UNCOVERED_YEAR_MESSAGE, WorkCalendar, uncovered_y
 
 log = logging.getLogger(__name__)
 
-WINDOW_BACK = timedelta(days=60)  # the ladder ends 15 working days after a deadline
+# Yearly duties stay in view this long after their day (cases are chased until closed).
+WINDOW_BACK = timedelta(days=60)
 WINDOW_AHEAD = timedelta(days=35)  # the first nudge is 30 days before
 OPEN = [s.value for s in State if s not in CLOSED_STATES]
 OVERDUE_FROM = (State.RECTIFYING, State.SEALED, State.SHUTDOWN_ORDERED)
@@ -181,15 +182,15 @@ class CalendarService:
         )
 
     async def _window_cases(self, session: AsyncSession, today: date) -> list[Case]:
-        """Open cases with a deadline in the window, or waiting to be accepted."""
+        """Open cases whose deadline has come or comes within the nudge window (however long
+        ago: an overdue case is chased until it is closed), or waiting to be accepted."""
         recent = datetime.combine(today - timedelta(days=30), time(), self.clock.tz)
         pending = select(col(Assignment.case_id)).where(
             col(Assignment.status) == AssignmentStatus.PENDING.value,
             col(Assignment.required).is_(True), col(Assignment.created_at) >= recent)
         rows = await session.exec(select(Case).where(
             col(Case.state).in_(OPEN),
-            or_(col(Case.deadline).between(today - WINDOW_BACK, today + WINDOW_AHEAD),
-                col(Case.id).in_(pending))))
+            or_(col(Case.deadline) <= today + WINDOW_AHEAD, col(Case.id).in_(pending))))
         return list(rows.all())
 
     def _case_snapshot(self, case: Case, assignments: Sequence[Assignment],

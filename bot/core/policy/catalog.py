@@ -1,44 +1,62 @@
 """The clause catalog: what the policy parser produces and routing reads.
 
-JSON schema (version 1)
+JSON schema (version 2)
 =======================
 
 ``Catalog.to_json()`` writes UTF-8 JSON (``ensure_ascii=False``, two-space indent, keys in
 the order below). ``Catalog.from_json(text).to_json() == text`` for any text it wrote.
+Version 1 files (without ``confidence`` / ``reasons`` / ``not_tags`` / ``notes``) still load:
+everything in them is ``sure``.
 
 .. code-block:: text
 
     {
-      "version": 1,
+      "version": 2,
       "main": 1,                         # index into "documents" of the main document
       "document": {...},                 # == documents[main]: the forwarded / only document
       "documents": [                     # every document found, in reading order
         {"title": str | null,            # e.g. "关于利用综合标准依法依规推动落后产能退出的指导意见"
          "number": str | null,           # e.g. "工信部联产业〔2017〕30号"
          "attachments": [str, ...],      # optional: the "附件：" list, as written
-         "closing": [str, ...]}          # optional: closing paragraphs after the last clause
+         "closing": [str, ...],          # optional: closing paragraphs after the last clause
+         "notes": [                      # optional: statements that affect later tags
+           {"kind": "lead_first" | "lead_first_others_cooperate" | "remark",
+            "text": str,                 # as written, e.g. "列第一位者为牵头单位，下同"
+            "path": [str, ...],          # the clause it is in ([] outside clauses)
+            "line": int}]}               # optional: 1-based line in the source text
       ],
       "clauses": [                       # document order; parents come before their children
         {"path": ["二", "四"],           # numbering path inside its document, as written
-                                         # (Chinese numerals for 一、/（一）, digits for 1./（1）)
+                                         # (Chinese numerals for 一、/（一）, digits for 1./（1）;
+                                         # an annex is "附件" / "附件1" at the root)
          "doc": 1,                       # index into "documents"; (doc, path) is unique
          "level": 2,                     # numbering style: 1 一、  2 （一）  3 1. / 1、  4 （1）
+                                         # 0 an annex (附件)
          "title": "能耗方面",            # "" when the heading has no short title
          "paragraphs": [
            {"text": str,                 # the paragraph as written, tags included
             "tags": [
-              {"raw": "工业和信息化、发展改革主管部门负责",   # text inside the brackets
+              {"raw": "工业和信息化、发展改革主管部门负责",   # text inside the brackets; for a
+                                         # 责任单位： line the line, for a table row
+                                         # "<column>：<cell>；…"
+               "confidence": "check",    # optional (see below)
+               "reasons": ["remark"],    # optional
                "assignments": [
                  {"role": "responsible" | "lead" | "cooperate" | "guide" | "by_duty",
                   "department": str | null,  # canonical key; null for a group of bodies;
                                              # an unknown body's name as written
-                  "as_written": str}]}],     # the body as written, shared suffix removed
+                  "as_written": str,         # the body as written, shared suffix removed
+                  "confidence": "check",     # optional
+                  "reasons": [str, ...]}]}], # optional
             "deadlines": [
               {"kind": "within" | "extension_max" | "immediate" | "set_by_authority"
                        | "annual" | "annual_next_year" | "absolute",
                "years": int, "months": int, "days": int,   # within / extension_max
                "year": int, "month": int, "day": int,      # absolute / annual(_next_year)
-               "phrase": str}]}]}],      # keys that do not apply are omitted
+               "phrase": str}],          # keys that do not apply are omitted
+            "not_tags": [                # optional: bracketed spans read as NOT a tag
+              {"raw": str,               # the text inside the brackets
+               "reason": "mid_sentence" | "no_role" | "no_body" | "too_long"}]}]}],
       "warnings": [
         {"message": str,                 # English message id (translate with gettext)
          "params": {str: str},           # its parameters
@@ -46,12 +64,22 @@ the order below). ``Catalog.from_json(text).to_json() == text`` for any text it 
          "line": int}]                   # optional: 1-based line in the source text
     }
 
-Roles: ``responsible`` (负责, 落实, 负责部门：), ``lead`` (牵头, 分别牵头, or the first-named body
-under a "列第一位者为牵头单位" convention), ``cooperate`` (配合, 参与, 协助), ``guide`` (指导),
-``by_duty`` (a group of bodies, such as 相关部门 / 各参与部门 / 其他负有…职责的部门 /
-相关行业协会, that is responsible "by its duties"; such assignments have ``department``
-null). A group joined by 会同 ("X会同有关部门负责") stays ``responsible``; a group that
-cooperates (相关部门配合) stays ``cooperate``.
+Roles: ``responsible`` (负责, 落实, 负责部门：), ``lead`` (牵头, 分别牵头, 牵头单位：, or the
+first-named body under a "列第一位者为牵头单位" convention), ``cooperate`` (配合, 参与, 协助,
+配合单位：), ``guide`` (指导), ``by_duty`` (a group of bodies, such as 相关部门 / 各参与部门 /
+其他负有…职责的部门 / 相关行业协会, that is responsible "by its duties"). A group joined by 会同
+("X会同有关部门负责") stays ``responsible``; a group that cooperates (相关部门配合) stays
+``cooperate``. Whatever its role, a group has ``department`` null: it is one assignment, and a
+coordinator resolves it to departments.
+
+Confidence: ``confidence`` is ``"sure"`` or ``"check"``; both keys are omitted for an item that
+is sure and was never flagged. ``reasons`` says why an item was flagged (:data:`REASONS`).
+On an assignment: ``unknown_body`` (not in the alias table), ``convention`` (lead, or
+cooperating, by the first-named convention), ``split`` (the boundary between two bodies at
+和/及/与 was guessed). On a tag: ``group`` (it names a group, whose assignment has
+``department`` null and is resolved by a coordinator), ``remark`` (it holds text that is not
+an assignment). A tag is ``check`` when it or one of its assignments is. A reviewed item is
+``sure`` and keeps its reasons.
 
 TOML (``to_toml`` / ``from_toml``) has the same structure with null values omitted.
 """
@@ -69,9 +97,10 @@ from typing import Any
 
 import tomli_w
 
-from bot.core.i18n import N_, DubanError
+from bot.core.i18n import N_, DubanError, Translator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[2] / "data" / "catalog.json"
 
 ROLES = ("responsible", "lead", "cooperate", "guide", "by_duty")
@@ -79,6 +108,14 @@ DEADLINE_KINDS = (
     "within", "extension_max", "immediate", "set_by_authority",
     "annual", "annual_next_year", "absolute",
 )
+SURE, CHECK = "sure", "check"
+CONFIDENCES = (SURE, CHECK)
+REASONS = ("unknown_body", "group", "convention", "split", "remark")
+"""Why an item is flagged ``check``; see the module docstring."""
+NOT_TAG_REASONS = ("mid_sentence", "no_role", "no_body", "too_long")
+"""Why a bracketed span was read as not a tag: it sits inside a sentence; it has no role verb
+or label; it has one but names no body; it is longer than any tag."""
+NOTE_KINDS = ("lead_first", "lead_first_others_cooperate", "remark")
 
 
 class PolicyError(DubanError):
@@ -87,6 +124,24 @@ class PolicyError(DubanError):
     def __init__(self, message: str, exit_code: int = 1, **params: Any) -> None:
         super().__init__(message, **params)
         self.exit_code = exit_code
+
+
+class CatalogFormatError(PolicyError):
+    """A catalog with a value this program does not know (a version, role or confidence)."""
+
+
+class MalformedCatalogError(PolicyError):
+    """A catalog file that cannot be used as it is; renders its problem in the reader's
+    language."""
+
+    def __init__(self, path: str, problem: DubanError) -> None:
+        super().__init__(N_("The catalog {path} is malformed: {problem}"), path=path,
+                         problem=str(problem))
+        self.problem = problem
+
+    def render(self, translator: Translator) -> str:
+        return translator.gettext(self.message, path=self.params["path"],
+                                  problem=self.problem.render(translator))
 
 
 # --- Chinese numerals --------------------------------------------------------------------
@@ -153,11 +208,23 @@ def _number_of(part: str) -> int | None:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A statement that affects later tags (a lead convention, a standing remark such as
+    "以下各项任务均需地方各级人民政府落实，不再列出"), kept for the reviewer."""
+
+    kind: str
+    text: str
+    path: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Document:
     title: str | None = None
     number: str | None = None
     attachments: tuple[str, ...] = ()
     closing: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,12 +249,29 @@ class TagAssignment:
     role: str
     department: str | None
     as_written: str
+    confidence: str = SURE
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Tag:
     raw: str
     assignments: tuple[TagAssignment, ...] = ()
+    confidence: str = SURE
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def needs_check(self) -> bool:
+        """The tag or one of its assignments is flagged ``check``."""
+        return self.confidence == CHECK or any(a.confidence == CHECK for a in self.assignments)
+
+
+@dataclass(frozen=True)
+class NotTag:
+    """A bracketed span the parser read as not a tag, and why (:data:`NOT_TAG_REASONS`)."""
+
+    raw: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -195,6 +279,7 @@ class Paragraph:
     text: str
     tags: tuple[Tag, ...] = ()
     deadlines: tuple[Deadline, ...] = ()
+    not_tags: tuple[NotTag, ...] = ()
 
     def assignments(self) -> tuple[TagAssignment, ...]:
         return tuple(a for tag in self.tags for a in tag.assignments)
@@ -325,6 +410,14 @@ class Catalog:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Catalog:
+        """Read a catalog; raises :class:`CatalogFormatError` for an unknown version, role,
+        confidence or not-tag reason, and KeyError / TypeError / ValueError for a broken
+        structure."""
+        version = data.get("version", 1)
+        if version not in READABLE_VERSIONS:
+            raise CatalogFormatError(
+                N_("unsupported catalog version {version} (this program reads versions "
+                   "1 and 2)"), version=str(version))
         documents = tuple(_document_from_dict(d) for d in data.get("documents") or ())
         if not documents:
             documents = (_document_from_dict(data.get("document") or {}),)
@@ -380,6 +473,8 @@ def _document_to_dict(doc: Document) -> dict[str, Any]:
         out["attachments"] = list(doc.attachments)
     if doc.closing:
         out["closing"] = list(doc.closing)
+    if doc.notes:
+        out["notes"] = [_note_to_dict(n) for n in doc.notes]
     return out
 
 
@@ -389,7 +484,39 @@ def _document_from_dict(data: Mapping[str, Any]) -> Document:
         number=data.get("number"),
         attachments=tuple(data.get("attachments") or ()),
         closing=tuple(data.get("closing") or ()),
+        notes=tuple(_note_from_dict(n) for n in data.get("notes") or ()),
     )
+
+
+def _note_to_dict(note: Note) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": note.kind, "text": note.text, "path": list(note.path)}
+    if note.line is not None:
+        out["line"] = note.line
+    return out
+
+
+def _note_from_dict(data: Mapping[str, Any]) -> Note:
+    kind = str(data["kind"])
+    if kind not in NOTE_KINDS:
+        raise CatalogFormatError(N_("unknown note kind {kind}"), kind=kind)
+    line = data.get("line")
+    return Note(kind, str(data["text"]), tuple(str(p) for p in data.get("path") or ()),
+                None if line is None else int(line))
+
+
+def _flags_to_dict(confidence: str, reasons: tuple[str, ...]) -> dict[str, Any]:
+    """``confidence`` / ``reasons`` keys, omitted for an item that is sure and unflagged."""
+    if confidence == SURE and not reasons:
+        return {}
+    return {"confidence": confidence, "reasons": list(reasons)}
+
+
+def _flags_from_dict(data: Mapping[str, Any], where: str) -> tuple[str, tuple[str, ...]]:
+    confidence = str(data.get("confidence", SURE))
+    if confidence not in CONFIDENCES:
+        raise CatalogFormatError(N_("unknown confidence {value} in clause {clause}"),
+                                 value=confidence, clause=where)
+    return confidence, tuple(str(r) for r in data.get("reasons") or ())
 
 
 _DEADLINE_INTS = ("years", "months", "days", "year", "month", "day")
@@ -410,30 +537,59 @@ def _deadline_from_dict(data: Mapping[str, Any]) -> Deadline:
     return Deadline(kind=str(data["kind"]), phrase=str(data.get("phrase") or ""), **ints)
 
 
+def _assignment_to_dict(a: TagAssignment) -> dict[str, Any]:
+    return {"role": a.role, "department": a.department, "as_written": a.as_written,
+            **_flags_to_dict(a.confidence, a.reasons)}
+
+
+def _tag_to_dict(t: Tag) -> dict[str, Any]:
+    return {"raw": t.raw, **_flags_to_dict(t.confidence, t.reasons),
+            "assignments": [_assignment_to_dict(a) for a in t.assignments]}
+
+
 def _paragraph_to_dict(p: Paragraph) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "text": p.text,
-        "tags": [
-            {"raw": t.raw,
-             "assignments": [
-                 {"role": a.role, "department": a.department, "as_written": a.as_written}
-                 for a in t.assignments]}
-            for t in p.tags
-        ],
+        "tags": [_tag_to_dict(t) for t in p.tags],
         "deadlines": [_deadline_to_dict(d) for d in p.deadlines],
     }
+    if p.not_tags:
+        out["not_tags"] = [{"raw": n.raw, "reason": n.reason} for n in p.not_tags]
+    return out
 
 
-def _paragraph_from_dict(data: Mapping[str, Any]) -> Paragraph:
-    tags = tuple(
-        Tag(raw=str(t["raw"]), assignments=tuple(
-            TagAssignment(role=str(a["role"]), department=a.get("department"),
-                          as_written=str(a.get("as_written", "")))
-            for a in t.get("assignments") or ()))
-        for t in data.get("tags") or ()
-    )
+def _assignment_from_dict(data: Mapping[str, Any], where: str) -> TagAssignment:
+    role = str(data["role"])
+    if role not in ROLES:
+        raise CatalogFormatError(N_("unknown role {role} in clause {clause}"),
+                                 role=role, clause=where)
+    department = data.get("department")
+    confidence, reasons = _flags_from_dict(data, where)
+    return TagAssignment(role=role, department=None if department is None else str(department),
+                         as_written=str(data.get("as_written", "")),
+                         confidence=confidence, reasons=reasons)
+
+
+def _tag_from_dict(data: Mapping[str, Any], where: str) -> Tag:
+    confidence, reasons = _flags_from_dict(data, where)
+    return Tag(raw=str(data["raw"]), confidence=confidence, reasons=reasons,
+               assignments=tuple(_assignment_from_dict(a, where)
+                                 for a in data.get("assignments") or ()))
+
+
+def _not_tag_from_dict(data: Mapping[str, Any], where: str) -> NotTag:
+    reason = str(data.get("reason", ""))
+    if reason not in NOT_TAG_REASONS:
+        raise CatalogFormatError(N_("unknown not-a-tag reason {reason} in clause {clause}"),
+                                 reason=reason, clause=where)
+    return NotTag(str(data["raw"]), reason)
+
+
+def _paragraph_from_dict(data: Mapping[str, Any], where: str = "") -> Paragraph:
+    tags = tuple(_tag_from_dict(t, where) for t in data.get("tags") or ())
     deadlines = tuple(_deadline_from_dict(d) for d in data.get("deadlines") or ())
-    return Paragraph(text=str(data["text"]), tags=tags, deadlines=deadlines)
+    not_tags = tuple(_not_tag_from_dict(n, where) for n in data.get("not_tags") or ())
+    return Paragraph(text=str(data["text"]), tags=tags, deadlines=deadlines, not_tags=not_tags)
 
 
 def _clause_to_dict(c: Clause) -> dict[str, Any]:
@@ -447,11 +603,13 @@ def _clause_to_dict(c: Clause) -> dict[str, Any]:
 
 
 def _clause_from_dict(data: Mapping[str, Any]) -> Clause:
+    path = tuple(str(p) for p in data["path"])
+    where = "/".join(path)
     return Clause(
-        path=tuple(str(p) for p in data["path"]),
+        path=path,
         doc=int(data.get("doc", 0)),
         title=str(data.get("title") or ""),
-        paragraphs=tuple(_paragraph_from_dict(p) for p in data.get("paragraphs") or ()),
+        paragraphs=tuple(_paragraph_from_dict(p, where) for p in data.get("paragraphs") or ()),
         level=int(data.get("level", 0)),
     )
 
@@ -499,7 +657,9 @@ def load_catalog(path: str | Path) -> Catalog:
                           path=str(path), error=str(exc)) from exc
     try:
         return Catalog.from_json(text) if suffix == ".json" else Catalog.from_toml(text)
-    except (ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+    except CatalogFormatError as exc:
+        raise MalformedCatalogError(str(path), exc) from exc
+    except (ValueError, KeyError, TypeError, AttributeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(N_("Cannot read the catalog {path}: {error}"),
                           path=str(path), error=str(exc)) from exc
 

@@ -18,9 +18,21 @@ The parser reads line by line (linear in the input; the input is capped at
   ``联系电话：`` / ``抄送：`` / ``印发`` lines are a trailer. In a document whose clauses end with
   responsibility tags, untagged paragraphs after the last clause's last tag are the
   document's closing text, not part of that clause.
-* **Tags.** A bracketed span （…） or (…) at the end of a paragraph or a sentence whose text
-  ends with a role verb (负责/牵头/配合/参与/协助/指导/落实) or has the ``负责部门：`` form,
-  and that names departments. See :func:`parse_tag`.
+* **Tags.** A bracketed span （…） or (…) at the end of a paragraph or a sentence that reads
+  as a tag (see :mod:`bot.core.policy.tags`); a paragraph that is, or ends with, a
+  ``责任单位：…`` / ``牵头单位：…`` line; the responsibility columns of a task table. Every
+  other bracketed span is kept as a "not a tag" with the reason, for the reviewer.
+* **Tables.** A line of cells (separated by tabs, ``|`` or two or more spaces) with a
+  responsibility column (责任单位, 牵头单位, 配合单位…) starts a table; each following row of as
+  many cells is a clause numbered by its 序号 cell (level 3), its tag read from those columns.
+  Headings between rows (一、…) still nest the rows. An annex (a line ``附件`` / ``附件2`` after
+  the attachment list) is a clause at the root, ``["附件"]``, level 0.
+* **Notes.** A statement of the lead convention (列第一位者为牵头单位…) anywhere in the text
+  (a tag, the body text, a 注： note) applies from there to the end of the document; it and
+  every standing remark (以下各项任务均需…落实，不再列出 / 下同) are recorded as the
+  document's notes.
+* **Traditional script.** The text is read through :func:`~bot.core.policy.script.to_simplified`
+  (one character for one), and everything stored is given back as written.
 """
 
 from __future__ import annotations
@@ -28,8 +40,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.core.departments import DEFAULT_ALIASES, AliasTable
@@ -37,7 +48,10 @@ from bot.core.i18n import N_
 from bot.core.policy.catalog import (
     Catalog,
     Clause,
+    Deadline,
     Document,
+    Note,
+    NotTag,
     Paragraph,
     ParseWarning,
     PolicyError,
@@ -46,12 +60,26 @@ from bot.core.policy.catalog import (
     parse_chinese_number,
 )
 from bot.core.policy.deadlines import extract_deadlines
+from bot.core.policy.script import is_traditional, restore, to_simplified
+from bot.core.policy.tags import (
+    MAX_TAG_CHARS,
+    ROLE_LABELS,
+    Convention,
+    TagParse,
+    find_conventions,
+    is_standing_remark,
+    looks_like_tag,
+    parse_tag,
+    read_tag,
+)
+
+__all__ = [
+    "MAX_BYTES", "MAX_TAG_CHARS", "TagParse", "bracket_spans", "decode_policy_bytes",
+    "parse_policy", "parse_policy_file", "parse_tag", "read_policy_file", "split_title",
+]
 
 MAX_BYTES = 10 * 1024 * 1024
 """Files (and texts, in UTF-8 bytes) above this size are refused."""
-
-MAX_TAG_CHARS = 200
-"""A bracketed span longer than this is never a responsibility tag."""
 
 # --- reading and decoding ---------------------------------------------------------------
 
@@ -170,8 +198,10 @@ _TITLE_END = re.compile(
 _ATTACHMENT = re.compile(r"^附\s*件\s*\d*\s*[：:]?\s*(.*)$")
 _TRAILER = re.compile(
     r"^(?:联\s*系\s*人|联\s*系\s*电\s*话|电\s*话|传\s*真|抄\s*送|抄\s*报|印\s*发|主题词)\s*[：:]")
-_CONVENTION = re.compile(r"列(?:第一|首)位(?:者|的)?(?:为|是)牵头(?:单位|部门)")
-_SENTENCE_PUNCT = "。；;！？!?.，,："
+_ANNEX = re.compile(r"^附\s*件\s*(\d{0,2})$")
+_NOTE_LINE = re.compile(r"^[（(]?\s*(?:注|说明|备注)\s*\d*\s*[：:]")
+_LABEL_LINE = re.compile(
+    r"(?:^|(?<=[。；;]))\s*((?:牵头|责任|负责|配合|参与|协办|主办|指导)(?:单位|部门)\s*[：:].*)$")
 
 
 def _normalize_line(line: str) -> str:
@@ -206,227 +236,6 @@ def split_title(rest: str) -> tuple[str, str]:
     if sep and 0 < len(head) <= _TITLE_MAX and not re.search(r"[，,：:；;（(“\"]", head):
         return head, tail.strip()
     return "", rest
-
-
-# --- tags -------------------------------------------------------------------------------
-
-_VERB_ROLE = {"负责": "responsible", "落实": "responsible", "牵头": "lead",
-              "配合": "cooperate", "参与": "cooperate", "协助": "cooperate", "指导": "guide"}
-_LABEL_ROLE = {
-    "负责部门": "responsible", "负责单位": "responsible", "责任部门": "responsible",
-    "责任单位": "responsible", "牵头部门": "lead", "牵头单位": "lead",
-    "配合部门": "cooperate", "配合单位": "cooperate", "参与部门": "cooperate",
-    "参与单位": "cooperate", "指导部门": "guide",
-}
-_VERB_SEGMENT = re.compile(
-    r"^(?P<bodies>.*?)(?P<mods>(?:分别|按照?职责分工|按照?职责|按各自职责|依职责|各自|共同|具体)*)"
-    r"(?P<verb>负责|牵头|配合|参与|协助|指导|落实)$")
-_LABEL_SEGMENT = re.compile(r"^([^：:]{1,8})[：:](.*)$")
-_SEGMENT_SPLIT = re.compile(r"[，,；;]")
-_LIST_SPLIT = re.compile(r"[、/／]")
-_GROUP_PREFIXES = ("其他", "其它", "有关", "相关", "各", "参与", "其余", "地方各级")
-_GROUP_SUFFIXES = ("成员单位", "协会", "人民政府", "各部门", "地区", "地方")
-_ORG_SUFFIXES = ("部", "委", "局", "厅", "办", "署", "会", "院", "部门", "机构", "单位",
-                 "政府", "中心", "办公室", "银行", "协会")
-_NOT_ORG_SUFFIXES = ("内部", "外部", "全部", "局部", "干部", "大会", "机会", "社会")
-_STRIP_SUFFIXES = ("等主管部门", "等有关部门", "等相关部门", "等部门", "等单位", "主管部门",
-                   "部门", "等")
-_PROTECTED_AND = ("工业和信息化", "人力资源和社会保障", "经济和信息化", "发展和改革",
-                  "住房和城乡建设", "文化和旅游", "卫生和计划生育", "新闻出版和广电",
-                  "参与", "给与")
-
-
-@dataclass
-class _Body:
-    name: str
-    group: bool
-    joint: bool = False  # joined by 会同
-
-
-@dataclass
-class TagParse:
-    """A recognised tag: its assignments and whether it states the lead convention."""
-
-    assignments: tuple[TagAssignment, ...]
-    convention: bool
-    unknown: tuple[str, ...]
-
-
-def _is_group(name: str, aliases: AliasTable) -> bool:
-    if aliases.canonical(name) is not None:
-        return False
-    if name.endswith(_GROUP_SUFFIXES) or name in ("部门", "各地"):
-        return True
-    return name.startswith(_GROUP_PREFIXES) and name.endswith(_ORG_SUFFIXES)
-
-
-def _is_org(name: str) -> bool:
-    """Looks like the name of a body (…部, …委, …局): an unknown department, not a phrase."""
-    return name.endswith(_ORG_SUFFIXES) and not name.endswith(_NOT_ORG_SUFFIXES)
-
-
-def _is_body(name: str, aliases: AliasTable) -> bool:
-    return bool(name) and (aliases.canonical(name) is not None or _is_group(name, aliases)
-                           or _is_org(name))
-
-
-def _strip_suffix(name: str, aliases: AliasTable) -> str:
-    """Drop a trailing 主管部门 / 部门 / 等 (shared by a list) from a named body."""
-    for _ in range(2):
-        for suffix in _STRIP_SUFFIXES:
-            if name.endswith(suffix) and len(name) > len(suffix):
-                name = name[: -len(suffix)]
-                break
-        else:
-            break
-    return name
-
-
-def _split_conjunction(text: str, word: str, aliases: AliasTable) -> list[str]:
-    """Split on ``word`` (和/与/及/以及) where it joins two bodies, not inside a name."""
-    protected: list[tuple[int, int]] = []
-    for name in _PROTECTED_AND:
-        start = text.find(name)
-        while start != -1:
-            protected.append((start, start + len(name)))
-            start = text.find(name, start + 1)
-    pieces: list[str] = []
-    rest_start, search = 0, 0
-    while (index := text.find(word, search)) != -1:
-        search = index + len(word)
-        if any(a <= index < b for a, b in protected):
-            continue
-        left, right = text[rest_start:index], text[index + len(word):]
-        right_head = _SPLIT_ANY.split(right, maxsplit=1)[0]
-        if _is_body(_strip_suffix(left, aliases), aliases) and (
-                _is_body(_strip_suffix(right_head, aliases), aliases)
-                or _is_group(right_head, aliases) or right_head.startswith(_GROUP_PREFIXES)):
-            pieces.append(left)
-            rest_start = index + len(word)
-    pieces.append(text[rest_start:])
-    return [p for p in pieces if p]
-
-
-_SPLIT_ANY = re.compile(r"以及|及|和|与")
-
-
-def _split_bodies(text: str, aliases: AliasTable) -> list[_Body]:
-    """Split the bodies part of a tag segment into named bodies and groups."""
-    bodies: list[_Body] = []
-    for item in _LIST_SPLIT.split(text):
-        item = item.strip().removeprefix("由")
-        for index, part in enumerate(item.split("会同")):
-            for piece in _split_conjunctions(part, aliases):
-                group = _is_group(piece, aliases)
-                name = piece if group else _strip_suffix(piece, aliases)
-                if name:
-                    bodies.append(_Body(name, group, joint=index > 0 or "会同" in item))
-    return bodies
-
-
-def _split_conjunctions(text: str, aliases: AliasTable) -> list[str]:
-    pieces = [text]
-    for word in ("以及", "及", "和", "与"):
-        pieces = [p for piece in pieces for p in _split_conjunction(piece, word, aliases)]
-    return pieces
-
-
-def _role_for(verb_role: str, body: _Body) -> str:
-    """A group (相关部门…) that is responsible acts by its duties, unless joined by 会同."""
-    if body.group and verb_role == "responsible" and not body.joint:
-        return "by_duty"
-    return verb_role
-
-
-def _segments(raw: str) -> Iterator[tuple[str, str, str]]:
-    """``(kind, role, bodies text)`` per segment of a tag.
-
-    kind is "verb" (…负责), "label" (负责部门：…), "ignore" (another label, such as 适用范围：)
-    or "plain" (bodies without a role, as in "负责部门：A，B").
-    """
-    for segment in _SEGMENT_SPLIT.split(raw):
-        segment = segment.strip().rstrip("。.")
-        if not segment:
-            continue
-        label = _LABEL_SEGMENT.match(segment)
-        if label:
-            role = _LABEL_ROLE.get(label.group(1).strip())
-            yield ("label", role, label.group(2)) if role else ("ignore", "", "")
-            continue
-        verb = _VERB_SEGMENT.match(segment)
-        if verb:
-            yield "verb", _VERB_ROLE[verb.group("verb")], verb.group("bodies")
-        else:
-            yield "plain", "", segment
-
-
-def _strip_convention(raw: str) -> tuple[str, bool]:
-    found = bool(_CONVENTION.search(raw))
-    text = re.sub(r"[，,；;]?\s*" + _CONVENTION.pattern, "", raw)
-    text = re.sub(r"[，,；;。]?\s*下同\s*$", "", text)
-    return text.strip(), found
-
-
-def _looks_like_tag(text: str) -> bool:
-    """Structural test: ends with a role verb, or has a 负责部门：-style label."""
-    if any(text.startswith(label) for label in _LABEL_ROLE):
-        return True
-    return bool(re.search(r"(?:负责|牵头|配合|参与|协助|指导|落实)[。.]?$", text))
-
-
-def parse_tag(raw: str, aliases: AliasTable = DEFAULT_ALIASES,
-              convention: bool = False) -> TagParse | None:
-    """Parse the text inside a bracket; None if it is not a responsibility tag.
-
-    ``convention``: a "列第一位者为牵头单位" rule is in force in this document; the tag may
-    also state it itself. Under it, the first-named body of a tag naming several bodies,
-    with no explicit 牵头, is the lead.
-    """
-    text, states_convention = _strip_convention(raw.strip())
-    if not text or len(text) > MAX_TAG_CHARS or not _looks_like_tag(text):
-        return None
-    result: list[tuple[str, _Body]] = []
-    pending: list[_Body] = []
-    label_role = ""
-    for kind, role, bodies_text in _segments(text):
-        bodies = _split_bodies(bodies_text, aliases)
-        if kind == "plain":
-            if not bodies or not all(_is_body(b.name, aliases) for b in bodies):
-                continue
-            if label_role:
-                result.extend((_role_for(label_role, b), b) for b in bodies)
-            else:
-                pending.extend(bodies)
-            continue
-        if kind == "ignore":
-            label_role = ""
-            continue
-        label_role = role if kind == "label" else ""
-        result.extend((_role_for(role, b), b) for b in [*pending, *bodies])
-        pending = []
-    if not result or not all(_is_body(body.name, aliases) for _, body in result):
-        return None
-    assignments, unknown = _assign(result, aliases, convention or states_convention)
-    return TagParse(tuple(assignments), states_convention, tuple(unknown))
-
-
-def _assign(result: list[tuple[str, _Body]], aliases: AliasTable,
-            convention: bool) -> tuple[list[TagAssignment], list[str]]:
-    assignments: list[TagAssignment] = []
-    unknown: list[str] = []
-    for role, body in result:
-        department = None if body.group else aliases.canonical(body.name)
-        if department is None and not body.group:
-            department = body.name
-            unknown.append(body.name)
-        assignments.append(TagAssignment(role, department, body.name))
-    named = [i for i, (_, body) in enumerate(result) if not body.group]
-    if convention and len(named) >= 2 and not any(a.role == "lead" for a in assignments):
-        first = named[0]
-        if assignments[first].role == "responsible":
-            a = assignments[first]
-            assignments[first] = TagAssignment("lead", a.department, a.as_written)
-    return assignments, unknown
 
 
 # --- brackets ---------------------------------------------------------------------------
@@ -464,6 +273,55 @@ def _at_sentence_end(text: str, start: int, end: int) -> bool:
             or before < 0 or text[before] in "。；;！？!?")
 
 
+# --- tables -----------------------------------------------------------------------------
+
+_PIPES = re.compile(r"\s*[|｜]\s*")
+_SPACES = re.compile(r"\s{2,}")
+_TABLE_RULE = re.compile(r"^[|｜\s:：\-—=+]+$")
+_NUMBER_COLUMNS = ("序号", "编号", "序")
+_TASK_COLUMNS = ("任务", "事项", "内容", "措施")
+_CELL_MAX = 12
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of a table line: split at ``|``, tabs, or runs of two or more spaces."""
+    if "|" in line or "｜" in line:
+        cells = _PIPES.split(line.strip())
+        if cells and not cells[0]:
+            cells = cells[1:]
+        if cells and not cells[-1]:
+            cells = cells[:-1]
+        return [c.strip() for c in cells]
+    if "\t" in line:
+        return [c.strip() for c in line.strip().split("\t")]
+    return [c for c in _SPACES.split(line.strip()) if c]
+
+
+@dataclass
+class _Table:
+    """The header of a task table: which column holds what."""
+
+    cells: list[str]  # simplified
+    written: list[str]
+    number: int | None
+    task: int | None
+    roles: dict[int, str]  # column -> label (simplified)
+    rows: int = 0
+
+
+def _table_header(cells: list[str], written: list[str]) -> _Table | None:
+    if len(cells) < 2 or any(len(c) > _CELL_MAX or re.search(r"[。；;，,]", c) for c in cells):
+        return None
+    names = [re.sub(r"\s+", "", c) for c in cells]
+    roles = {i: n for i, n in enumerate(names) if n in ROLE_LABELS}
+    if not roles:
+        return None
+    number = next((i for i, n in enumerate(names) if n in _NUMBER_COLUMNS), None)
+    task = next((i for i, n in enumerate(names)
+                 if i not in roles and any(w in n for w in _TASK_COLUMNS)), None)
+    return _Table(names, written, number, task, roles)
+
+
 # --- assembling -------------------------------------------------------------------------
 
 
@@ -485,15 +343,20 @@ class _DocBuilder:
     attachments: list[str] = field(default_factory=list)
     closing: list[str] = field(default_factory=list)
     stack: list[tuple[int, str]] = field(default_factory=list)
-    convention: bool = False
+    convention: Convention | None = None
+    notes: list[Note] = field(default_factory=list)
 
 
 @dataclass
 class _Parser:
     aliases: AliasTable
+    written_lines: list[str]  # normalized, as written
+    lines: list[str]  # normalized, simplified
     docs: list[_DocBuilder] = field(default_factory=lambda: [_DocBuilder()])
     warnings: list[ParseWarning] = field(default_factory=list)
     mode: str = "body"  # body | attachments | trailer
+    table: _Table | None = None
+    annex_title: _ClauseBuilder | None = None  # an annex waiting for its title line
 
     @property
     def doc(self) -> _DocBuilder:
@@ -503,6 +366,13 @@ class _Parser:
         self.warnings.append(ParseWarning(
             message, tuple((k, str(v)) for k, v in params.items()), at_line))
 
+    def written(self, line: int, fragment: str) -> str:
+        """``fragment`` of simplified line ``line`` (1-based) as written."""
+        return restore(fragment, self.lines[line - 1], self.written_lines[line - 1])
+
+    def _path(self) -> tuple[str, ...]:
+        return self.doc.clauses[-1].path if self.doc.clauses else ()
+
     # headers
 
     def set_number(self, number: str) -> None:
@@ -510,16 +380,38 @@ class _Parser:
             self.docs.append(_DocBuilder())
         self.doc.number = re.sub(r"\s+", "", number)
         self.mode = "body"
+        self.table = None
 
     def set_title(self, title: str) -> None:
         if self.doc.clauses or self.doc.title:
             self.docs.append(_DocBuilder())
         self.doc.title = title
         self.mode = "body"
+        self.table = None
+
+    # notes
+
+    def scan_notes(self, text: str, line: int, remarks: bool) -> None:
+        """Record lead conventions in ``text`` (and standing remarks, in a note line) as
+        notes; a convention is in force from here on."""
+        for match, convention in find_conventions(text):
+            self.doc.convention = convention
+            kind = "lead_first_others_cooperate" if convention.others_cooperate else "lead_first"
+            self.add_note(kind, match.group(0), line)
+        if remarks:
+            body = _NOTE_LINE.sub("", text)
+            for sentence in re.split(r"[。；;]", body):
+                if is_standing_remark(sentence) and not find_conventions(sentence):
+                    self.add_note("remark", sentence.strip("，, "), line)
+
+    def add_note(self, kind: str, fragment: str, line: int) -> None:
+        note = Note(kind, self.written(line, fragment).strip("，,；;。 "), self._path(), line)
+        if note not in self.doc.notes:
+            self.doc.notes.append(note)
 
     # clauses and paragraphs
 
-    def add_clause(self, level: int, number: str, rest: str, line: int) -> None:
+    def add_clause(self, level: int, number: str, rest: str, line: int) -> _ClauseBuilder:
         doc = self.doc
         while doc.stack and doc.stack[-1][0] >= level:
             doc.stack.pop()
@@ -529,82 +421,218 @@ class _Parser:
             self.warn(N_("Clause {path} appears twice (line {line})."), line,
                       path="/".join(path), line=line)
         title, first = split_title(rest)
-        clause = _ClauseBuilder(path, len(self.docs) - 1, level, title, line)
+        clause = _ClauseBuilder(path, len(self.docs) - 1, level,
+                                self.written(line, title), line)
         doc.clauses.append(clause)
         self.mode = "body"
         if first:
             self.add_paragraph(first, line)
+        return clause
+
+    def add_annex(self, number: str, line: int) -> None:
+        """``附件`` / ``附件2`` after the attachment list: the annex, a clause at the root."""
+        self.doc.stack.clear()
+        self.table = None
+        self.annex_title = self.add_clause(0, self.written(line, "附件" + number), "", line)
+        self.doc.stack[-1] = (0, self.annex_title.path[-1])
 
     def add_paragraph(self, text: str, line: int) -> None:
-        if _CONVENTION.search(text):
-            self.doc.convention = True
+        self.scan_notes(text, line, remarks=bool(_NOTE_LINE.match(text)))
         clause = self.doc.clauses[-1]
         clause.paragraphs.append(self.build_paragraph(text, line, clause.path))
 
+    def make_tag(self, parsed: TagParse, raw: str, raw_written: str, line: int,
+                 path: tuple[str, ...]) -> Tag:
+        """A catalog tag from a parse of simplified ``raw``; names given back as written."""
+        assignments = tuple(
+            TagAssignment(a.role,
+                          restore(a.department, raw, raw_written)
+                          if a.department == a.as_written else a.department,
+                          restore(a.as_written, raw, raw_written), a.confidence, a.reasons)
+            for a in parsed.assignments)
+        for name in parsed.unknown:
+            self.warn(N_("Unknown department {name} in clause {clause} (line {line})."),
+                      line, name=restore(name, raw, raw_written), clause="/".join(path),
+                      line=line)
+        for remark in parsed.remarks:
+            note = Note("remark", restore(remark, raw, raw_written), path, line)
+            if note not in self.doc.notes:
+                self.doc.notes.append(note)
+        return Tag(raw_written, assignments, parsed.confidence, parsed.reasons)
+
     def build_paragraph(self, text: str, line: int, path: tuple[str, ...]) -> Paragraph:
+        written = self.written(line, text)
+        label = _LABEL_LINE.search(text)
+        label_at = label.start(1) if label else len(text)
         spans, unclosed = bracket_spans(text)
         if unclosed:
             self.warn(N_("Unclosed bracket on line {line}."), line, line=line)
         tags: list[Tag] = []
+        not_tags: list[NotTag] = []
         for start, end in spans:
-            if not _at_sentence_end(text, start, end):
-                continue
+            if start >= label_at:
+                continue  # brackets inside a 责任单位： line belong to its bodies
             raw = text[start + 1:end - 1].strip()
-            parsed = parse_tag(raw, self.aliases, self.doc.convention)
-            if parsed is None:
+            raw_written = restore(raw, text, written)
+            if not _at_sentence_end(text, start, end):
+                not_tags.append(NotTag(raw_written, "mid_sentence"))
                 continue
-            if parsed.convention:
-                self.doc.convention = True
-            for name in parsed.unknown:
-                self.warn(N_("Unknown department {name} in clause {clause} (line {line})."),
-                          line, name=name, clause="/".join(path), line=line)
-            tags.append(Tag(raw, parsed.assignments))
-        return Paragraph(text, tuple(tags), extract_deadlines(text))
+            parsed = read_tag(raw, self.aliases, self.doc.convention)
+            if isinstance(parsed, str):
+                not_tags.append(NotTag(raw_written, parsed))
+                if is_standing_remark(raw) and not find_conventions(raw):
+                    self.add_note("remark", raw, line)
+                continue
+            tags.append(self.make_tag(parsed, raw, raw_written, line, path))
+        if label:
+            raw = label.group(1).strip().rstrip("。.")
+            parsed = read_tag(raw, self.aliases, self.doc.convention)
+            if isinstance(parsed, TagParse):
+                tags.append(self.make_tag(parsed, raw, restore(raw, text, written), line, path))
+        return Paragraph(written, tuple(tags), self.deadlines(text, written), tuple(not_tags))
+
+    @staticmethod
+    def deadlines(text: str, written: str) -> tuple[Deadline, ...]:
+        found = extract_deadlines(text)
+        if text == written:
+            return found
+        return tuple(replace(d, phrase=restore(d.phrase, text, written)) for d in found)
+
+    # tables
+
+    def start_table(self, table: _Table) -> None:
+        self.table = table
+        self.mode = "body"
+
+    def add_row(self, cells: list[str], text: str, line: int) -> None:
+        """One row of a task table: a clause with the row's text and the tag of its
+        responsibility columns."""
+        table = self.table
+        assert table is not None
+        table.rows += 1
+        written = self.written(line, text)
+        written_cells = table_cells(written)
+        number_cell = cells[table.number].rstrip("、.．") if table.number is not None else ""
+        number = number_cell if parse_chinese_number(number_cell) is not None \
+            else str(table.rows)
+        level = 3 if number.isdigit() else 2
+        task = cells[table.task] if table.task is not None else ""
+        clause = self.add_clause(level, number, "", line)
+        title = split_title(task)[0]
+        clause.title = restore(title, task, written_cells[table.task]) \
+            if title and table.task is not None else ""
+        parts: list[str] = []
+        parts_written: list[str] = []
+        for column, label in table.roles.items():
+            cell = cells[column].strip()
+            if not cell:
+                continue
+            part = cell if looks_like_tag(cell) else f"{label}：{cell}"
+            header = table.written[column]
+            parts.append(part)
+            parts_written.append(written_cells[column] if looks_like_tag(cell)
+                                 else f"{header}：{written_cells[column]}")
+        tags: list[Tag] = []
+        if parts:
+            raw, raw_written = "；".join(parts), "；".join(parts_written)
+            parsed = read_tag(raw, self.aliases, self.doc.convention)
+            if isinstance(parsed, TagParse):
+                tags.append(self.make_tag(parsed, raw, raw_written, line, clause.path))
+            else:
+                self.warn(N_("Task {clause} names no body the parser can read (line {line})."),
+                          line, clause="/".join(clause.path), line=line)
+        clause.paragraphs.append(Paragraph(written, tuple(tags), self.deadlines(text, written)))
+
+    def feed_table(self, line_text: str, line_no: int) -> bool:
+        """A line while a table is open; False when the line ends the table."""
+        table = self.table
+        assert table is not None
+        if _TABLE_RULE.match(line_text):
+            return True
+        cells = table_cells(line_text)
+        if len(cells) == len(table.cells):
+            self.add_row(cells, line_text, line_no)
+            return True
+        # A heading between rows (一、…, also as a one-cell row) nests the rows after it.
+        heading = _match_heading(cells[0] if len(cells) == 1 else line_text)
+        if heading:
+            self.add_clause(*heading, line=line_no)
+            return True
+        if len(cells) <= 1:
+            self.table = None
+            return False
+        self.warn(N_("Table row on line {line} has {found} cells; the header has "
+                     "{expected}."), line_no, line=line_no, found=len(cells),
+                  expected=len(table.cells))
+        return True
 
     def feed_other(self, line_text: str, line: int) -> None:
         """A line that is not a heading: a paragraph, an attachment, or skipped text."""
         if self.mode == "attachments":
-            self.doc.attachments.append(line_text)
+            if self.doc.attachments and not _match_heading(line_text) \
+                    and not re.match(r"^\d", line_text):
+                self.mode = "trailer"  # the list is over: signature, date
+                self.scan_notes(line_text, line, remarks=bool(_NOTE_LINE.match(line_text)))
+                return
+            self.doc.attachments.append(self.written(line, line_text))
             if bracket_spans(line_text)[1]:
                 self.warn(N_("Unclosed bracket on line {line}."), line, line=line)
             return
-        if self.mode == "trailer":
+        if self.mode == "trailer" or not self.doc.clauses:
+            self.scan_notes(line_text, line, remarks=bool(_NOTE_LINE.match(line_text)))
             return
-        if self.doc.clauses:
-            self.add_paragraph(line_text, line)
-        elif _CONVENTION.search(line_text):
-            self.doc.convention = True
+        self.add_paragraph(line_text, line)
 
     # the whole text
 
-    def run(self, lines: list[str]) -> None:
+    def run(self) -> None:
         index = 0
+        lines = self.lines
         while index < len(lines):
-            line_text = _normalize_line(lines[index])
+            line_text = lines[index]
             line_no = index + 1
             index += 1
             if not line_text:
                 continue
+            if self.annex_title is not None:
+                annex, self.annex_title = self.annex_title, None
+                if len(line_text) <= 40 and not re.search(r"[。；;，,：:]", line_text) \
+                        and not _match_heading(line_text) \
+                        and _table_header(table_cells(line_text), []) is None:
+                    annex.title = self.written(line_no, line_text)
+                    continue
             number = _DOC_NUMBER.match(line_text)
             if number:
-                self.set_number(number.group(1))
+                self.set_number(self.written(line_no, number.group(1)))
                 continue
             title, used = _read_title(lines, index - 1)
             if title:
-                self.set_title(title)
+                self.set_title(restore(title, "".join(lines[index - 1:index - 1 + used]),
+                                       "".join(self.written_lines[index - 1:index - 1 + used])))
                 index += used - 1
                 continue
             self.feed_line(line_text, line_no)
 
     def feed_line(self, line_text: str, line_no: int) -> None:
+        if self.table is not None and self.feed_table(line_text, line_no):
+            return
+        annex = _ANNEX.match(line_text)
+        if annex and self.doc.clauses and self.doc.attachments:
+            self.add_annex(annex.group(1), line_no)
+            return
         attachment = _ATTACHMENT.match(line_text)
         if attachment:
             self.mode = "attachments"
             if attachment.group(1):
-                self.doc.attachments.append(attachment.group(1))
+                self.doc.attachments.append(self.written(line_no, attachment.group(1)))
             return
         if _TRAILER.match(line_text):
             self.mode = "trailer"
+            return
+        cells = table_cells(line_text)
+        header = _table_header(cells, table_cells(self.written_lines[line_no - 1]))
+        if header is not None and self.mode != "attachments":
+            self.start_table(header)
             return
         heading = _match_heading(line_text)
         if heading and self.mode != "attachments":
@@ -615,7 +643,7 @@ class _Parser:
 
 def _read_title(lines: list[str], index: int) -> tuple[str, int]:
     """A document title starting at ``lines[index]``, wrapped over up to four lines."""
-    first = _normalize_line(lines[index])
+    first = lines[index]
     if not _TITLE_START.match(first) or _match_heading(first):
         return "", 0
     title = first
@@ -624,7 +652,7 @@ def _read_title(lines: list[str], index: int) -> tuple[str, int]:
             return title, used
         if index + used >= len(lines):
             break
-        nxt = _normalize_line(lines[index + used])
+        nxt = lines[index + used]
         if not nxt or not _TITLE_PART.match(nxt) or _match_heading(nxt) or len(title) > 80:
             break
         title += nxt
@@ -633,7 +661,7 @@ def _read_title(lines: list[str], index: int) -> tuple[str, int]:
 
 def _main_index(docs: list[Document], counts: list[int]) -> int:
     for doc in docs:
-        if doc.title and "转发" in doc.title:
+        if doc.title and "转发" in to_simplified(doc.title):
             for j, other in enumerate(docs):
                 if other is not doc and other.title and other.title in doc.title:
                     return j
@@ -664,9 +692,12 @@ def parse_policy(text: str, aliases: AliasTable = DEFAULT_ALIASES) -> Catalog:
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise _too_large("<text>", len(text.encode("utf-8", "replace")))
     text = unicodedata.normalize("NFC", text.lstrip("\ufeff"))
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    parser = _Parser(aliases)
-    parser.run(lines)
+    written = [_normalize_line(line)
+               for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    # One character for one: a position in the simplified line is one in the written line.
+    simplified = [to_simplified(line) for line in written] if is_traditional(text) else written
+    parser = _Parser(aliases, written, simplified)
+    parser.run()
     builders = [b for b in parser.docs if b.clauses or b.title or b.number]
     if not any(b.clauses for b in builders):
         raise PolicyError(N_("No numbered clauses (一、 / （一） / 1.) found in the document."))
@@ -676,8 +707,8 @@ def parse_policy(text: str, aliases: AliasTable = DEFAULT_ALIASES) -> Catalog:
 
 
 def _build_catalog(builders: list[_DocBuilder], warnings: list[ParseWarning]) -> Catalog:
-    documents = [Document(b.title, b.number, tuple(b.attachments), tuple(b.closing))
-                 for b in builders]
+    documents = [Document(b.title, b.number, tuple(b.attachments), tuple(b.closing),
+                          tuple(b.notes)) for b in builders]
     clauses: list[Clause] = []
     for index, builder in enumerate(builders):
         for c in builder.clauses:

@@ -32,8 +32,8 @@ from bot.devtools.emulator.state import MAX_UPLOAD_BYTES
 from bot.devtools.sandbox.seed import SandboxMeta
 from bot.render.texts import FILE_TOO_LARGE
 from bot.services.cases import open_states
-from bot.services.health import HealthService
 from bot.services.dialogs import MAX_FILE_BYTES
+from bot.services.health import HealthService
 from models import queries
 from models.db import create_engine, session_factory
 from scheduler.rules import DEFAULT_ANNUAL_RULES

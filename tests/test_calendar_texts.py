@@ -1,0 +1,78 @@
+"""The calendar's words: due today, most urgent first, one line for many parties, a meeting-day
+reminder that does not say "tomorrow"."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from itertools import permutations
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core.buttons import ButtonCodec
+from bot.core.departments import DEFAULT_ALIASES
+from bot.core.i18n import get_translator
+from bot.render.calendar_texts import DigestContext, digest, summons_reply
+from models.tables import Summons
+
+TZ = ZoneInfo("Asia/Shanghai")
+ZH, EN = get_translator("zh_CN"), get_translator("en")
+TODAY = date(2026, 12, 1)
+
+
+def ctx(tr: Any = ZH) -> DigestContext:
+    return DigestContext(-1001, tr, DEFAULT_ALIASES, ButtonCodec.from_token("1:T"), TODAY,
+                         {"CZ-1": "宏达水泥", "CZ-2": "金山钢铁"})
+
+
+def entry(step: str, *, kind: str = "nudge", ref: str | None = "CZ-1",
+          deadline: str = "2026-12-01", party: str = "environment",
+          party_kind: str = "department", obligation: str | None = None) -> dict[str, Any]:
+    return {"key": f"{kind}:{ref or obligation}:{party}:{step}", "kind": kind, "step": step,
+            "case_refs": [ref] if ref else [], "obligation": obligation, "party": party,
+            "party_kind": party_kind, "deadline": deadline, "obligation_id": None}
+
+
+def test_a_deadline_today_says_so() -> None:
+    text = digest([entry("T-0")], ctx(), for_party=True).text
+    assert "今日到期" in text and "还剩 0 天" not in text
+    assert "due today" in digest([entry("T-0")], ctx(EN), for_party=True).text
+    assert "还剩 3 天" in digest([entry("T-3", deadline="2026-12-04")], ctx(),
+                               for_party=True).text
+
+
+def test_most_urgent_first() -> None:
+    lines = digest([entry("T-7", deadline="2026-12-08", ref="CZ-2"),
+                    entry("reminder", kind="reminder", deadline="2026-11-20"),
+                    entry("T-1", deadline="2026-12-02")], ctx(), for_party=True).text.splitlines()
+    assert "再次提醒" in lines[1]
+    assert "还剩 1 天" in lines[2] and "还剩 7 天" in lines[3]
+
+
+def test_the_same_line_for_many_parties_is_one_line_naming_them() -> None:
+    counties = ["玛纳斯县", "阜康市", "呼图壁县"]
+    entries = [entry("overdue", kind="obligation_overdue", ref=None, party=c,
+                     party_kind="region", obligation="county_report/2026",
+                     deadline="2026-11-30") for c in counties]
+    text = digest(entries, ctx(), for_party=False).text
+    lines = text.splitlines()[1:]
+    assert len(lines) == 1 and all(c in lines[0] for c in counties), text
+    assert any("、".join(names) in lines[0] for names in permutations(counties))
+    english = digest(entries, ctx(EN), for_party=False).text.splitlines()[1:]
+    assert len(english) == 1 and english[0].count(", ") >= 2
+
+
+def summons(meets: datetime) -> Summons:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    return Summons(id=3, key="s", party="environment", party_kind="department", case_refs=[],
+                   obligation="department_letter/2026", meets_at=meets, place="会议室",
+                   created_at=now, updated_at=now)
+
+
+def test_the_day_before_reminder_sent_on_the_day_says_today() -> None:
+    meeting = summons(datetime(2026, 12, 2, 2, tzinfo=UTC))  # 10:00 in Shanghai
+    before = summons_reply(meeting, party="州生态环境局", tr=ZH, tz=TZ, codec=None, chat_id=0,
+                           reminder="day", today=TODAY)
+    assert "明天" in before.text
+    late = summons_reply(meeting, party="州生态环境局", tr=ZH, tz=TZ, codec=None, chat_id=0,
+                         reminder="day", today=date(2026, 12, 2))
+    assert "明天" not in late.text and "今天" in late.text and "10:00" in late.text
