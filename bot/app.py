@@ -50,6 +50,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("newcase", N_("Register a case (coordinators)")),
     ("lists", N_("Yellow and red card lists: /lists yellow")),
     ("report", N_("The county's yearly report: /report 玛纳斯县 2026")),
+    ("duties", N_("Yearly duties: who has submitted (/duties 2026)")),
     ("bind", N_("Bind this chat (coordinators): /bind 环保局")),
     ("invite", N_("An invite code for this chat (coordinators)")),
     ("join", N_("Register as this chat's liaison: /join CODE")),

@@ -41,6 +41,7 @@ COMMAND_HANDLERS = {
     "reschedule": commands.reschedule,
     "outcome": commands.outcome,
     "report": commands.report,
+    "duties": commands.duties,
 }
 
 

@@ -229,6 +229,16 @@ async def lists(update: Update, context: DubanContext) -> None:
                                                     empty=texts.LIST_EMPTY))
 
 
+async def duties(update: Update, context: DubanContext) -> None:
+    """/duties [YEAR]: every yearly duty, who has submitted and who has not."""
+    tr = await context.translator(update)
+    year = parse.parse_year(_args(context), local_today(context.deps.clock), parse.DUTIES_USAGE)
+    org = await context.deps.org()
+    found = await context.deps.calendar.obligations(year=year)
+    await say(update, context, calendar_texts.duties_text(
+        found, year, lambda o: texts.party_name(org, o.party_kind, o.party, tr.locale), tr))
+
+
 # -- the calendar: coordinators' controls and summonses ------------------------------------------
 
 

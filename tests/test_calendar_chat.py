@@ -8,8 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.core.clock import ManualClock
+from bot.core.i18n import get_translator
+from bot.services.access import Who
 from bot.services.outbox import CLAIM_LEASE, Kind
 from handlers.delivery import Delivery
+from scheduler.rules import OBLIGATION_LABELS
 from tests.bot_harness import Bot
 from tests.test_bot_app import COORDINATION, COORDINATOR, INDUSTRY, MANAS, REFORM, bind_all
 
@@ -175,3 +178,31 @@ async def test_crash_between_sending_and_recording_repeats_that_message_once(
     bot.clock.advance(CLAIM_LEASE * 3)
     await bot.deliver()
     assert len(_digests(bot, MANAS)) == 2, "and never again"
+
+
+async def test_a_submitted_duty_tells_the_coordinators_and_duties_shows_who_is_missing(
+        bot: Bot) -> None:
+    await bind_all(bot)
+    calendar = bot.app.deps.calendar
+    bot.clock.set(at(date(2026, 11, 23)))
+    await calendar.sweep()
+    await bot.deliver()
+    duty = next(o for o in await calendar.obligations(party="玛纳斯县", year=2026)
+                if o.kind == "county_report")
+    await bot.say(COORDINATOR, COORDINATION, "/duties 2026")
+    before = bot.last(COORDINATION).text
+    assert "2026" in before and "玛纳斯县" in before and "尚未" in before, before
+    county = Who(role="liaison", name="玛纳斯联络员", telegram_id=40004, region="玛纳斯县")
+    await calendar.confirm_obligation(duty.id or 0, ["document:scan-1u:scan-1:报告.pdf"], county)
+    await bot.deliver()
+    told = bot.last_with(COORDINATION, "已提交")
+    assert "玛纳斯县" in told and "county_report" not in told, told
+    await bot.say(COORDINATOR, COORDINATION, "/duties")
+    lines = bot.last(COORDINATION).text.splitlines()
+    label = get_translator("zh_CN").gettext(OBLIGATION_LABELS["county_report"])
+    at_report = next(i for i, x in enumerate(lines) if label in x)
+    assert "已提交 1/" in lines[at_report], lines
+    missing = lines[at_report + 1] if at_report + 1 < len(lines) else ""
+    assert "玛纳斯县" not in missing and "阜康市" in missing, lines
+    await bot.say(COORDINATOR, COORDINATION, "/duties ²")
+    assert "/duties" in bot.last(COORDINATION).text  # the usage, not a failure

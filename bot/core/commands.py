@@ -22,6 +22,7 @@ CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF S
                    "(STEP: T-7, overdue, reminder, notice, summons …).")
 SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
 RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")
+DUTIES_USAGE = N_("Usage: /duties [YEAR], e.g. /duties 2026")
 REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
 
 #: The words people type for each language the bot speaks.
@@ -112,6 +113,16 @@ def parse_reschedule(args: Sequence[str], tz: tzinfo) -> Reschedule:
     if when.tzinfo is not None:
         raise DubanError(RESCHEDULE_USAGE)
     return Reschedule(summons_id, when.replace(tzinfo=tz), " ".join(args[3:]) or None)
+
+
+def parse_year(text: str, today: date, usage: str) -> int:
+    """An optional year argument (this year when left out), within 2000–2100."""
+    if not text.strip():
+        return today.year
+    year = parse_number(text, usage)
+    if not 2000 <= year <= 2100:
+        raise DubanError(usage)
+    return year
 
 
 @dataclass(frozen=True)

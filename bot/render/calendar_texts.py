@@ -18,7 +18,7 @@ from bot.render import texts
 from bot.render.cards import Button, Reply
 from bot.render.reports import Document, Paragraph, Table
 from bot.render.reports.docx_util import write_docx
-from models.tables import Case, Notice, Summons
+from models.tables import Case, Notice, Obligation, Summons
 from scheduler.rules import OBLIGATION_LABELS
 
 DIGEST_HEADER = N_("⏰ duban reminders for {date}:")
@@ -204,6 +204,32 @@ def notice_reply(notice: Notice, cases: Sequence[Case], *, commission: str, part
     return Reply(caption, document=(f"{notice.code}.docx", buffer.getvalue()))
 
 
+# -- yearly duties -------------------------------------------------------------------------------
+
+
+def duties_text(obligations: Sequence[Obligation], year: int, party_name: Any,
+                tr: Translator) -> str:
+    """``/duties``: per yearly duty, who has submitted and who has not."""
+    lines = [tr.gettext(N_("📅 Yearly duties {year}"), year=year)]
+    if not obligations:
+        lines.append(tr.gettext(N_("No yearly duty is open for {year} yet."), year=year))
+    by_kind: dict[str, list[Obligation]] = {}
+    for obligation in obligations:
+        by_kind.setdefault(obligation.kind, []).append(obligation)
+    separator = ", " if tr.locale.startswith("en") else "、"
+    for kind, found in by_kind.items():
+        done = [party_name(o) for o in found if o.confirmed_at is not None]
+        missing = [party_name(o) for o in found if o.confirmed_at is None]
+        lines.append(tr.gettext(N_("{duty}, due {deadline}: {done} of {total} submitted"),
+                                duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)),
+                                deadline=texts.fmt_date(found[0].due, tr), done=len(done),
+                                total=len(found)))
+        if missing:
+            lines.append(tr.gettext(N_("  not yet: {parties}"),
+                                    parties=separator.join(missing)))
+    return "\n".join(lines)
+
+
 # -- summonses (约谈) -----------------------------------------------------------------------------
 
 
@@ -240,7 +266,9 @@ def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
     if summons.rsvp:
         lines.append(tr.gettext(N_("Answer: {answer}"), answer=tr.gettext(
             N_("will attend") if summons.rsvp == "accept" else N_("cannot attend"))))
-    if summons.outcome:
+    if summons.outcome and summons.outcome.get("cancelled"):
+        lines.append(tr.gettext(N_("Cancelled: the work was submitted before the meeting.")))
+    elif summons.outcome:
         lines.append(tr.gettext(N_("Outcome recorded: {summary}"),
                                 summary=summons.outcome.get("summary", "")))
     buttons: tuple[tuple[Button, ...], ...] = ()

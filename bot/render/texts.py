@@ -281,6 +281,7 @@ HELP_LIAISON = N_("/mine — this chat's open items\nPress the buttons on the ca
 HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind this chat\n"
                       "/invite — an invite code for liaisons\n/newcase — register a case\n"
                       "Send me a .csv or .xlsx file in a private chat to import cases.")
+HELP_DUTIES = N_("/duties [year] — the yearly duties: who has submitted, who has not")
 HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
                    "in your department's or county's chat.")
 
@@ -288,7 +289,7 @@ HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then sen
 def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
     parts = [tr.gettext(HELP_COMMON)]
     if liaison or coordinator:
-        parts.append(tr.gettext(HELP_LIAISON))
+        parts.append(tr.gettext(HELP_LIAISON) + "\n" + tr.gettext(HELP_DUTIES))
     if coordinator:
         parts.append(tr.gettext(HELP_COORDINATOR))
     if not (liaison or coordinator):

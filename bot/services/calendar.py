@@ -60,6 +60,8 @@ COMPLETING_STEPS = frozenset({"confirm_rectified", "confirm_exit", "confirm_dism
 SUMMONS_HOUR = time(10, 0)
 SUMMONS_AFTER_WORKING_DAYS = 3
 SUMMONS_REMINDERS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)))
+DUTY_SUBMITTED = N_("✅ {party} has submitted {duty} ({year}); the duty is confirmed and its "
+                    "reminders stop.")
 #: From this many days before a year, coordinators are asked for its holiday schedule.
 YEAR_AHEAD_DAYS = 30
 
@@ -427,6 +429,26 @@ class CalendarService:
             obligation.confirmed_at, obligation.confirmed_by = now, who.telegram_id
             obligation.evidence = list(evidence)
             session.add(obligation)
+            subject = f"{obligation.kind}/{obligation.year}"
+            # Summonses about it that have not taken place no longer have a reason.
+            for summons in (await session.exec(select(Summons).where(
+                    col(Summons.obligation) == subject, col(Summons.party) == obligation.party,
+                    col(Summons.outcome).is_(None), col(Summons.meets_at) > now))).all():
+                summons.outcome = {"cancelled": True, "reason": "duty_submitted",
+                                   "at": now.isoformat()}
+                summons.updated_at = now
+                session.add(summons)
+            org = await self.org()
+            party = obligation.party
+            if obligation.party_kind == "department":
+                found = org.department(party)
+                party = found.name if found else party
+            await enqueue(session, key=f"duty-submitted:{obligation.id}", kind=Kind.TEXT,
+                          recipient_kind="coordinators", recipient="*", now=now,
+                          payload={"message": DUTY_SUBMITTED,
+                                   "params": {"party": party, "year": obligation.year},
+                                   "translate": {"duty": rules.OBLIGATION_LABELS.get(
+                                       obligation.kind, obligation.kind)}})
         return obligation
 
     async def obligations(self, *, party: str | None = None,
