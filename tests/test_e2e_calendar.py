@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +22,7 @@ from bot.core.clock import FileClock, ManualClock
 from bot.core.org import load_demo_org
 from bot.core.policy.catalog import load_default_catalog
 from bot.core.workflow import Actor, StepInput
+from bot.devtools.emulator.client import EmulatorClient
 from bot.devtools.emulator.server import run_emulator
 from bot.services.cases import CaseService, Who
 from bot.services.chats import BindTarget, ChatKind, ChatService
@@ -57,7 +61,21 @@ async def seed(url: str, coordination: int, environment: int) -> str:
     return "E2E-CAL-1"
 
 
-async def test_reminder_then_notice_once_each_across_a_restart(tmp_path: Path) -> None:
+@dataclass
+class CalendarWorld:
+    client: EmulatorClient
+    coordination: int
+    environment: int
+    url: str
+    ref: str
+    clock: FileClock
+    bot: BotProcess
+
+
+@asynccontextmanager
+async def calendar_world(tmp_path: Path, start: datetime) -> AsyncIterator[CalendarWorld]:
+    """The emulator with the coordination and 环保 groups, a seeded SQLite database, the clock
+    file at ``start``, and ``duban run`` ready to start against them."""
     async with run_emulator(TOKEN) as emulator:
         client = emulator.client
         coordinator = await client.create_user("王玮中", id=10001)
@@ -68,12 +86,19 @@ async def test_reminder_then_notice_once_each_across_a_restart(tmp_path: Path) -
         url = f"sqlite+aiosqlite:///{tmp_path / 'duban.db'}"
         ref = await seed(url, coordination.id, environment.id)
         clock = FileClock(tmp_path / "clock.json")
-        clock.set(datetime(2026, 11, 23, 2, tzinfo=UTC))  # Monday 10:00, the deadline passed
+        clock.set(start)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TELEGRAM_"))}
         env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emulator.base_url,
                    DATABASE_URL=url, DUBAN_ORG=str(DEMO_ORG), DUBAN_MODE="test",
                    DUBAN_CLOCK_FILE=str(clock.path))
-        bot = BotProcess(env, tmp_path / "bot.log")
+        yield CalendarWorld(client, coordination.id, environment.id, url, ref, clock,
+                            BotProcess(env, tmp_path / "bot.log"))
+
+
+async def test_reminder_then_notice_once_each_across_a_restart(tmp_path: Path) -> None:
+    async with calendar_world(tmp_path, datetime(2026, 11, 23, 2, tzinfo=UTC)) as world:
+        client, coordination, environment = world.client, world.coordination, world.environment
+        ref, clock, bot = world.ref, world.clock, world.bot
 
         def reminders(messages: list) -> list:  # type: ignore[type-arg]
             return [m for m in messages if m.from_bot and ref in m.body and "逾期" in m.body
@@ -111,22 +136,9 @@ async def test_the_calendar_keeps_sweeping_while_the_clock_moves_fifty_times(
         tmp_path: Path) -> None:
     """SQLite, the default: the job store once locked against the bot's own writes and the
     calendar stopped for good. Every move of the clock must be followed by a sweep."""
-    async with run_emulator(TOKEN) as emulator:
-        client = emulator.client
-        coordinator = await client.create_user("王玮中", id=10001)
-        liaison = await client.create_user("环保联络员", id=20002)
-        coordination = await client.create_group("协调组", [coordinator], chat_type="supergroup")
-        environment = await client.create_group("环保群", [coordinator, liaison],
-                                                chat_type="supergroup")
-        url = f"sqlite+aiosqlite:///{tmp_path / 'duban.db'}"
-        ref = await seed(url, coordination.id, environment.id)
-        clock = FileClock(tmp_path / "clock.json")
-        clock.set(datetime(2026, 11, 16, 2, tzinfo=UTC))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "TELEGRAM_"))}
-        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emulator.base_url,
-                   DATABASE_URL=url, DUBAN_ORG=str(DEMO_ORG), DUBAN_MODE="test",
-                   DUBAN_CLOCK_FILE=str(clock.path))
-        bot = BotProcess(env, tmp_path / "bot.log")
+    async with calendar_world(tmp_path, datetime(2026, 11, 16, 2, tzinfo=UTC)) as world:
+        client, coordination, environment = world.client, world.coordination, world.environment
+        url, ref, clock, bot = world.url, world.ref, world.clock, world.bot
         engine = create_engine(url)
         health = HealthService(session_factory(engine), clock)
 
