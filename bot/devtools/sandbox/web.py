@@ -541,10 +541,12 @@ class SandboxWeb:
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(heartbeat=30)
         await socket.prepare(request)
+        # "hello" comes first: the socket joins the broadcasts only once it has been sent (the
+        # clock's view reads the database, and a broadcast must not overtake it).
+        hello = {"type": "hello", "clock": await self.panel.view(), "bot": self.bot_state}
+        await socket.send_json(hello)
         self.hub.sockets.add(socket)
         try:
-            await socket.send_json({"type": "hello", "clock": await self.panel.view(),
-                                    "bot": self.bot_state})
             async for message in socket:
                 if message.type == WSMsgType.ERROR:
                     break
