@@ -14,22 +14,12 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from bot.core.casefile import RowError
-from bot.core.commands import (  # noqa: F401 - the usages are chat texts too
-    CASE_USAGE,
-    CONTROL_USAGE,
-    JOIN_USAGE,
-    LANG_USAGE,
-    LISTS_USAGE,
-    REPORT_USAGE,
-    RESCHEDULE_USAGE,
-    SUMMONS_USAGE,
-)
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
 from bot.core.org import Org
 from bot.core.workflow import MEASURE_LABELS, STATE_LABELS, Measure, State, workflow_for
-from bot.services.access import COORDINATORS_ONLY, NOT_ALLOWED  # noqa: F401
 from bot.services.cases import CaseView, ImportReport
+from bot.services.dialogs import DONE  # noqa: F401 - one text for every "done"
 from bot.services.status import Status
 from models.tables import Case, Event
 
@@ -233,7 +223,6 @@ NOT_YOUR_QUESTION = N_("This question is for someone else.")
 NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
 CANCELLED = N_("Cancelled; nothing was changed.")
 FAILED = N_("Something went wrong; nothing was changed. Try again, or /cancel.")
-DONE = N_("Done.")
 STALE_CARD = N_("This card was out of date; it now shows the case as it is. Press again.")
 STALE_BUTTON = N_("This button is out of date and no longer does anything; use the buttons of "
                   "the newest message.")
