@@ -67,10 +67,10 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
     build theirs here."""
     sessions = session_factory(engine)
     org_service = OrgService(sessions)
-    cases = CaseService(sessions, catalog, clock)
     overrides = load_overrides(settings.holidays) if settings.holidays else ()
-    calendar = CalendarService(sessions, clock, catalog, WorkCalendar(overrides), cases,
-                               org_service.cached)
+    workdays = WorkCalendar(overrides)
+    cases = CaseService(sessions, catalog, clock, workdays, org_service.cached)
+    calendar = CalendarService(sessions, clock, catalog, workdays, cases, org_service.cached)
     outbox = OutboxStore(sessions)
     return Deps(
         clock=clock, tz=settings.tz, engine=engine, sessions=sessions, catalog=catalog,

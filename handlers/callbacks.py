@@ -6,6 +6,7 @@ as a :class:`DubanError` and is shown as an alert. Every press is answered.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,9 +19,11 @@ from bot.core.buttons import (
     ButtonError,
     CancelDialog,
     ConfirmDuty,
+    ConfirmSummons,
     DialogChoice,
     ExtensionDecision,
     HandBack,
+    NoticeDecision,
     Payload,
     Reroute,
     Rsvp,
@@ -28,14 +31,14 @@ from bot.core.buttons import (
     StepPress,
 )
 from bot.core.i18n import DubanError, Translator
-from bot.render import texts
+from bot.render import calendar_texts, texts
 from bot.render.cards import Reply, finished_reply, question_reply
 from bot.services.chats import Identity
 from bot.services.dialogs import Answer, Finished, Question
 from handlers import commands
 from handlers.common import identify
 from handlers.context import DubanContext
-from handlers.delivery import card_reply
+from handlers.delivery import card_context, card_reply, notice_sections
 from handlers.sending import edit, send
 
 log = logging.getLogger(__name__)
@@ -193,6 +196,56 @@ async def _rsvp(update: Update, context: DubanContext, data: Rsvp,
     return Finished(texts.DONE)
 
 
+async def _notice(update: Update, context: DubanContext, data: NoticeDecision,
+                  identity: Identity) -> Finished | None:
+    """签发 / 暂缓 change the draft in place (its buttons follow); 修改 asks for the wording."""
+    chat_id = _chat_id(update)
+    who = identity.who(chat_id)
+    calendar = context.deps.calendar
+    if data.decision == "edit":
+        return await _show(update, context, await context.deps.dialogs.start_notice_edit(
+            chat_id, who, data.notice_id, update.update_id))
+    if data.decision == "sign":
+        notice = await calendar.sign_notice(data.notice_id, who)
+        done = Finished(texts.NOTICE_SIGNED, {"code": notice.code or ""})
+    else:
+        notice = await calendar.hold_notice(data.notice_id, who)
+        done = Finished(texts.NOTICE_HELD)
+    context.deps.wakeup.set()
+    await _edit_pressed(update, context, lambda ctx, sections: calendar_texts.notice_draft_reply(
+        notice, sections(ctx.tr.locale), tr=ctx.tr, codec=ctx.codec, chat_id=chat_id),
+        notice)
+    return done
+
+
+async def _edit_pressed(update: Update, context: DubanContext, build: Any, notice: Any) -> None:
+    """Show the pressed draft as it is now (a message too old to edit stays as it was)."""
+    query = update.callback_query
+    chat_id = _chat_id(update)
+    if query is None or query.message is None:
+        return
+    ctx = await card_context(context.deps, chat_id)
+    sections = await notice_sections(context.deps, notice)
+    try:
+        await edit(context.bot, chat_id, query.message.message_id, build(ctx, sections))
+    except BadRequest:
+        log.info("could not edit the draft notice in %s", chat_id, exc_info=True)
+
+
+async def _confirm_summons(update: Update, context: DubanContext, data: ConfirmSummons,
+                           identity: Identity) -> Finished | None:
+    chat_id = _chat_id(update)
+    summons = await context.deps.calendar.confirm_summons(data.summons_id,
+                                                          identity.who(chat_id))
+    context.deps.wakeup.set()
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        with contextlib.suppress(BadRequest):
+            await context.bot.edit_message_reply_markup(chat_id, query.message.message_id,
+                                                        reply_markup=None)
+    return Finished(texts.SUMMONS_CONFIRMED, {"id": summons.id or 0})
+
+
 async def reply_outcome(update: Update, context: DubanContext,
                         outcome: Question | Finished | None) -> None:
     """Show what a dialog answer led to: the next question, or the end."""
@@ -226,4 +279,6 @@ _HANDLERS: dict[type[Payload], _Handler] = {
     BindChat: _bind,
     ConfirmDuty: _duty,
     Rsvp: _rsvp,
+    NoticeDecision: _notice,
+    ConfirmSummons: _confirm_summons,
 }

@@ -161,8 +161,13 @@ async def status(update: Update, context: DubanContext) -> None:
     region = org.resolve_region(query).name if query else None
     today = local_today(context.deps.clock)
     result = await context.deps.status.status(today, region)
-    await say(update, context, texts.status_text(
-        result, tr, org.alias_table(), title=region or org.prefecture.name, year=today.year))
+    message = texts.status_text(result, tr, org.alias_table(),
+                                title=region or org.prefecture.name, year=today.year)
+    if region is None:  # the prefecture's view names who moves slowly (clause 二十)
+        regions, departments = await context.deps.status.ranking(today)
+        if regions or departments:
+            message += "\n\n" + texts.ranking_text(regions, departments, tr, org.alias_table())
+    await say(update, context, message)
     try:
         figures = await context.deps.reports.status_figures(org, today=today, region=region)
         chart = status_chart(figures, tr, title_place=org.prefecture.name, today=today,

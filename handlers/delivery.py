@@ -50,6 +50,26 @@ async def card_reply(deps: Deps, view: CaseView, binding: Binding) -> Reply:
     return cards.card(view, ctx)
 
 
+async def notice_sections(deps: Deps, notice: Any
+                          ) -> Callable[[str], list[calendar_texts.NoticeSection]]:
+    """A notice's laggards, read once; the names come in the reader's language."""
+    org = await deps.org()
+    entries = await deps.calendar.notice_entries(notice.id or 0)
+    refs = sorted({ref for entry in entries for ref in entry.case_refs})
+    cases = {c.ref: c for c in await deps.cases.find_refs(refs)}
+    on = notice.issued_on or local_today(deps.clock)
+    workdays = deps.calendar.calendar
+
+    def sections(locale: str) -> list[calendar_texts.NoticeSection]:
+        return [calendar_texts.NoticeSection(
+            party=texts.party_name(org, entry.party_kind, entry.party, locale), entry=entry,
+            cases=[cases[ref] for ref in entry.case_refs if ref in cases],
+            working_days_late=max(0, workdays.working_days_between(entry.deadline, on))
+            if entry.deadline else 0) for entry in entries]
+
+    return sections
+
+
 class Undeliverable(Exception):
     """The row cannot be delivered (no chat, bot blocked); recorded, not retried."""
 
@@ -293,21 +313,36 @@ class Delivery:
 
     async def notice(self, row: Pending) -> None:
         notice = await self.deps.calendar.notice(int(row.payload["notice_id"]))
-        cases = await self.deps.cases.find_refs(notice.case_refs)
         org = await self.deps.org()
         source = self.deps.catalog.document
-        late = (self.deps.calendar.calendar.working_days_between(notice.deadline,
-                                                                 notice.issued_on)
-                if notice.deadline else 0)
-        facts = calendar_texts.NoticeFacts(late, source.title or "", source.number or "")
+        facts = calendar_texts.NoticeFacts(source.title or "", source.number or "")
+        sections = await self._notice_sections(notice)
 
         async def build(chat_id: int, _for_party: bool) -> Reply:
             ctx = await self._context(chat_id)
-            party = texts.party_name(org, notice.party_kind, notice.party, ctx.tr.locale)
-            return calendar_texts.notice_reply(notice, cases, commission=org.prefecture.commission,
-                                               party=party, tr=ctx.tr, facts=facts)
+            return calendar_texts.notice_reply(notice, sections(ctx.tr.locale),
+                                               commission=org.prefecture.commission,
+                                               tr=ctx.tr, facts=facts)
 
         await self._to_recipient(row, build)
+
+    async def notice_draft(self, row: Pending) -> None:
+        notice = await self.deps.calendar.notice(int(row.payload["notice_id"]))
+        if notice.status == "signed":
+            return  # signed before this copy went out: the signed notice speaks
+        sections = await self._notice_sections(notice)
+
+        async def build(chat_id: int, _for_party: bool) -> Reply:
+            ctx = await self._context(chat_id)
+            return calendar_texts.notice_draft_reply(notice, sections(ctx.tr.locale),
+                                                     tr=ctx.tr, codec=ctx.codec,
+                                                     chat_id=chat_id)
+
+        await self._to_recipient(row, build)
+
+    async def _notice_sections(
+            self, notice: Any) -> Callable[[str], list[calendar_texts.NoticeSection]]:
+        return await notice_sections(self.deps, notice)
 
     async def summons(self, row: Pending) -> None:
         summons = await self.deps.calendar.summons(int(row.payload["summons_id"]))
@@ -321,7 +356,8 @@ class Delivery:
                                                 codec=ctx.codec if summoned else None,
                                                 chat_id=chat_id,
                                                 reminder=row.payload.get("reminder"),
-                                                today=ctx.today)
+                                                today=ctx.today,
+                                                proposal=None if summoned else ctx.codec)
 
         await self._to_recipient(row, build)
 
@@ -360,5 +396,6 @@ _ROUTES: dict[str, Callable[[Delivery, Pending], Awaitable[None]]] = {
     Kind.TEXT: Delivery.text,
     Kind.DIGEST: Delivery.digest,
     Kind.NOTICE: Delivery.notice,
+    Kind.NOTICE_DRAFT: Delivery.notice_draft,
     Kind.SUMMONS: Delivery.summons,
 }

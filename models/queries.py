@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,6 +48,12 @@ async def cases_by_refs(session: AsyncSession, *, refs: Sequence[str]) -> list[C
     return list(rows.all())
 
 
+def overdue_condition(open_states: Sequence[str], today: date) -> ColumnElement[bool]:
+    """The one definition of overdue in SQL (see ``scheduler.rules.is_overdue``): an open
+    case whose due day has passed."""
+    return and_(col(Case.state).in_(list(open_states)), col(Case.due_on) < today)
+
+
 async def list_cases(
     session: AsyncSession,
     *,
@@ -56,11 +62,18 @@ async def list_cases(
     clause: str | None = None,
     department: str | None = None,
     limit: int | None = None,
+    overdue: ColumnElement[bool] | None = None,
 ) -> list[Case]:
+    """Cases by region, clause, department, and state; ``overdue`` (from
+    :func:`overdue_condition`) adds the overdue cases to the states asked for."""
     statement = select(Case).order_by(col(Case.registered_on), col(Case.ref))
     if region is not None:
         statement = statement.where(col(Case.region_name) == region)
-    if states:
+    if states and overdue is not None:
+        statement = statement.where(or_(col(Case.state).in_(list(states)), overdue))
+    elif overdue is not None:
+        statement = statement.where(overdue)
+    elif states:
         statement = statement.where(col(Case.state).in_(list(states)))
     if clause is not None:
         statement = statement.where(col(Case.clause) == clause)

@@ -81,6 +81,7 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_cases_state_deadline", "state", "deadline"),
         Index("ix_cases_region_state", "region_name", "state"),
+        Index("ix_cases_state_due_on", "state", "due_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -99,6 +100,9 @@ class Case(SQLModel, table=True):
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     state: str = Field(sa_column=Column(String(32), nullable=False))
     deadline: date | None = Field(default=None)
+    #: The day the current step is due: the deadline, or the end of the state's wait
+    #: (scheduler.rules.due_on). Kept when the case closes (for the on-time rate).
+    due_on: date | None = Field(default=None)
     pending_extension_months: int | None = Field(default=None)
     # Coordinators' controls over the escalation ladder.
     paused: bool = Field(default=False,
@@ -319,23 +323,44 @@ class SentKey(SQLModel, table=True):
 
 
 class Notice(SQLModel, table=True):
-    """A numbered notice (通报): numbered per year with no gaps and no reuse."""
+    """A notice (通报) of one round: drafted by the sweep, numbered when a coordinator signs
+    it off (签发), per year with no gaps and no reuse. Its laggards are its entries."""
 
     __tablename__ = "notices"
     __table_args__ = (UniqueConstraint("year", "number", name="uq_notices_year_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    year: int = Field(nullable=False)
-    number: int = Field(nullable=False)
-    code: str = Field(sa_column=Column(String(64), nullable=False))
+    key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
+    status: str = Field(default="signed", sa_column=Column(
+        String(16), nullable=False, server_default="signed"))  # draft | held | signed
+    year: int | None = Field(default=None)
+    number: int | None = Field(default=None)
+    code: str | None = Field(default=None, sa_column=Column(String(64)))
+    issued_on: date | None = Field(default=None)
+    #: A coordinator's wording for the opening paragraph (修改), else the standard one.
+    remark: str | None = Field(default=None, sa_column=Column(Text))
+    signed_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    signed_by_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class NoticeEntry(SQLModel, table=True):
+    """One laggard of a notice: a department or region and its overdue cases or duty."""
+
+    __tablename__ = "notice_entries"
+    __table_args__ = (Index("ix_notice_entries_party", "party", "notice_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(sa_column=Column(ForeignKey("notices.id"), nullable=False))
     key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
     party: str = Field(sa_column=Column(String(100), nullable=False))
     party_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    step: str = Field(default="notice", sa_column=Column(String(32), nullable=False,
+                                                         server_default="notice"))
     case_refs: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
     obligation: str | None = Field(default=None, sa_column=Column(String(64)))
     deadline: date | None = Field(default=None)
-    issued_on: date
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class Summons(SQLModel, table=True):
@@ -351,6 +376,9 @@ class Summons(SQLModel, table=True):
     case_refs: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
     obligation: str | None = Field(default=None, sa_column=Column(String(64)))
     notice_id: int | None = Field(default=None, sa_column=Column(ForeignKey("notices.id")))
+    #: proposed (waits for a coordinator to confirm time and place) | confirmed
+    status: str = Field(default="confirmed", sa_column=Column(
+        String(16), nullable=False, server_default="confirmed"))
     meets_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     place: str = Field(sa_column=Column(String(200), nullable=False))
     rsvp: str | None = Field(default=None, sa_column=Column(String(16)))  # accept | decline

@@ -168,11 +168,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple, Protocol
 
-from bot.core.dates import month_end
+from bot.core.dates import add_months, month_end
 from bot.core.i18n import N_
 from bot.core.org import EscalationSettings
 from bot.core.policy.catalog import Catalog
-from bot.core.workflow import CLOSED_STATES
+from bot.core.workflow import CLOSED_STATES, State
 from scheduler.workdays import SHANGHAI, WorkCalendar, next_send_time
 
 __all__ = [
@@ -233,9 +233,14 @@ STEP_UNACCEPTED_REMINDER = "unaccepted_reminder"
 STEP_UNACCEPTED_ALERT = "unaccepted_alert"
 STEP_CREDIT_FLAG = "credit_flag"
 STEP_FOLLOW_UP = "follow_up"  # after the summons: every N working days until done
+STEP_UNACCEPTED_FOLLOW_UP = "unaccepted_follow_up"  # after the alert, until accepted
+STEP_RENOTICE = "renotice"  # after the summons: in the 通报 again every month until done
+STEP_LAGGARD = "laggard"  # a county or park named in the 通报 for its overdue cases
+STEP_UNROUTED = "unrouted"  # coordinators: no department has the case yet
 STEP_NAMES = frozenset({
     STEP_OVERDUE, STEP_REMINDER, STEP_REMINDER_CC, STEP_NOTICE, STEP_SUMMONS,
     STEP_UNACCEPTED_REMINDER, STEP_UNACCEPTED_ALERT, STEP_CREDIT_FLAG, STEP_FOLLOW_UP,
+    STEP_UNACCEPTED_FOLLOW_UP, STEP_RENOTICE, STEP_UNROUTED,
 })
 #: How many follow-ups a sweep looks back through (about ten years at one a fortnight).
 MAX_FOLLOW_UPS = 260
@@ -247,8 +252,12 @@ DEPARTMENT = "department"
 REGION = "region"
 COORDINATORS = "coordinators"
 
-DEADLINE_KINDS = ("rectification", "extension", "dismantling", "exit")
-EXIT_DEADLINE_KINDS = frozenset({"exit", "dismantling"})
+DEADLINE_KINDS = ("rectification", "extension", "dismantling", "exit",
+                  "immediate", "action", "approval", "shutdown")
+EXIT_DEADLINE_KINDS = frozenset({"exit", "dismantling", "shutdown"})
+#: The clauses whose first measure is "立即" (stop at once, dismantle at once) when the
+#: catalog does not say (:func:`immediate_clauses` reads it from the catalog).
+IMMEDIATE_CLAUSES = frozenset({"七", "八"})
 
 WORK_PLAN = "work_plan"
 COUNTY_REPORT = "county_report"
@@ -277,6 +286,78 @@ def nudge_step(days_before: int) -> str:
 def is_step_name(name: str) -> bool:
     """Whether ``name`` is a step a coordinator can skip (an escalation step or ``T-n``)."""
     return name in STEP_NAMES or _NUDGE_STEP.fullmatch(name) is not None
+
+
+# --- the date each open case is due by ------------------------------------------------------
+
+WAIT_IMMEDIATE = "immediate"
+WAIT_ACTION = "action"
+WAIT_APPROVAL = "approval"
+WAIT_SHUTDOWN = "shutdown"
+WAIT_KINDS = frozenset({WAIT_IMMEDIATE, WAIT_ACTION, WAIT_APPROVAL, WAIT_SHUTDOWN})
+
+
+def wait_kind(clause: str, state: str, deadline: date | None,
+              immediate: Set[str] = IMMEDIATE_CLAUSES) -> str | None:
+    """The wait an open case is in when it has no deadline of its own, else ``None``.
+
+    * ``immediate``: accepted under a "立即" clause (（七） stop at once, （八） dismantle at
+      once): the stop or the dismantling is to be confirmed within a few working days;
+    * ``approval``: the closure was submitted for the government's approval (（五）（六）);
+    * ``shutdown``: the shutdown and exit were ordered (（四）–（七）);
+    * ``action``: any other state without a date (order a restriction, set a date).
+
+    A case still being routed is chased by the acceptance steps instead; a closed case, or a
+    case with a deadline, waits for nothing else.
+    """
+    if deadline is not None or state in CLOSED_STATES or state == State.ROUTED:
+        return None
+    if state == State.CLOSURE_REQUESTED:
+        return WAIT_APPROVAL
+    if state == State.SHUTDOWN_ORDERED:
+        return WAIT_SHUTDOWN
+    if state == State.ACCEPTED and clause in immediate:
+        return WAIT_IMMEDIATE
+    return WAIT_ACTION
+
+
+def wait_working_days(kind: str, settings: EscalationSettings) -> int:
+    return {
+        WAIT_IMMEDIATE: settings.immediate_working_days,
+        WAIT_APPROVAL: settings.approval_working_days,
+        WAIT_SHUTDOWN: settings.shutdown_working_days,
+    }.get(kind, settings.decision_working_days)
+
+
+def due_on(clause: str, state: str, deadline: date | None, since: date,
+           calendar: WorkCalendar, settings: EscalationSettings,
+           immediate: Set[str] = IMMEDIATE_CLAUSES) -> date | None:
+    """The day the case's current step is due: its deadline, or the end of its wait counted
+    in working days from ``since`` (the day it entered its state). ``None`` only for a case
+    being routed without a deadline (the acceptance steps chase it) and for a closed case."""
+    if deadline is not None:
+        return deadline
+    kind = wait_kind(clause, state, deadline, immediate)
+    if kind is None:
+        return None
+    return calendar.add_working_days(since, max(1, wait_working_days(kind, settings)))
+
+
+def immediate_clauses(catalog: Catalog | None) -> frozenset[str]:
+    """The case clauses whose text orders the first measure "立即" (from the catalog's
+    parsed deadlines; :data:`IMMEDIATE_CLAUSES` when the catalog says nothing)."""
+    if catalog is None:
+        return IMMEDIATE_CLAUSES
+    found = frozenset(
+        clause.ref for clause in catalog.clauses
+        if any(d.kind == "immediate" for p in clause.paragraphs for d in p.deadlines))
+    return found or IMMEDIATE_CLAUSES
+
+
+def is_overdue(state: str, due: date | None, today: date) -> bool:
+    """The one definition of overdue: an open case whose due day (:func:`due_on`) has
+    passed. Paused cases count (they are late; only the chasing stops)."""
+    return state not in CLOSED_STATES and due is not None and due < today
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -399,6 +480,7 @@ class DueItem:
     deadline: date | None = None
     covers: tuple[str, ...] = ()
     reason: str = ""
+    wait: str = ""  # the wait the deadline ends (WAIT_*), "" for a deadline of the text
 
     @property
     def done_keys(self) -> tuple[str, ...]:
@@ -443,6 +525,7 @@ class _Subject:
     case_refs: tuple[str, ...] = ()
     obligation: str | None = None
     skipped: frozenset[str] = frozenset()
+    wait: str = ""
 
     def key(self, kind: str, step: str, on: date | None = None) -> str:
         return _key(kind, self.subject, self.subject_id, self.party,
@@ -469,6 +552,7 @@ class _Sweep:
             obligation=subject.obligation, due_at=step.on, step=step.step,
             send_after=self.send_after, supersedes=supersedes, party=subject.party,
             party_kind=subject.party_kind, deadline=subject.deadline, reason=reason,
+            wait=subject.wait,
         ))
 
     def open(self, step: _Step, skipped: frozenset[str]) -> bool:
@@ -552,27 +636,90 @@ def _deadline_items(subject: _Subject, sweep: _Sweep) -> None:
           and _had_recent_notice(subject.party, sweep)):
         sweep.emit(subject, replace(summons, on=sweep.today), reason=REASON_SECOND_NOTICE)
     _follow_up(subject, summons_on, party, sweep)
+    _renotice(subject, summons_on, party, sweep)
 
 
-def _follow_up(subject: _Subject, summons_on: date, party: Recipient, sweep: _Sweep) -> None:
-    """After the summons the work is still not done: remind the party every N working days
-    (the latest one due; one missed while the bot was down is not sent late as well)."""
-    if STEP_FOLLOW_UP in subject.skipped:
+def _renotice(subject: _Subject, summons_on: date, party: Recipient, sweep: _Sweep) -> None:
+    """After the summons the work is still not done: every month, the party is in the
+    round's 通报 again (the latest month due; skipping ``notice`` or ``renotice`` stops it)."""
+    if {STEP_RENOTICE, STEP_NOTICE} & subject.skipped:
         return
-    every = max(1, sweep.settings.follow_up_every_working_days)
     latest: date | None = None
-    current = summons_on
+    for months in range(1, MAX_FOLLOW_UPS):
+        on = sweep.calendar.next_working_day(add_months(summons_on, months))
+        if on > sweep.today:
+            break
+        latest = on
+    if latest is None:
+        return
+    step = _Step(subject.key(KIND_NOTICE, STEP_RENOTICE, on=latest), KIND_NOTICE,
+                 STEP_RENOTICE, latest, party)
+    if step.key not in sweep.sent:
+        sweep.emit(subject, step)
+
+
+def _laggard_items(cases: Sequence[CaseSnapshot], sweep: _Sweep) -> None:
+    """Clause （二十）: a county or park whose cases lag is named in the 通报 (once a month
+    while it lags), and summoned when it was named in a notice within the second-notice
+    window. It lags with ``laggard_overdue_cases`` overdue cases, or with one case overdue
+    by ``laggard_working_days`` working days (a threshold of 0 is off)."""
+    settings = sweep.settings
+    late: dict[str, list[tuple[CaseSnapshot, int]]] = defaultdict(list)
+    for case in cases:
+        if case.closed or case.paused or case.deadline is None or case.deadline >= sweep.today:
+            continue
+        if case.required and all(s.confirmed for s in case.required):
+            continue
+        late[case.region].append(
+            (case, sweep.calendar.working_days_between(case.deadline, sweep.today)))
+    month = sweep.today.replace(day=1)
+    for region, found in sorted(late.items()):
+        by_count = 0 < settings.laggard_overdue_cases <= len(found)
+        by_days = 0 < settings.laggard_working_days <= max(days for _, days in found)
+        if not (by_count or by_days):
+            continue
+        subject = _Subject(
+            subject="region", subject_id=region, party=region, party_kind=REGION,
+            deadline=min(c.deadline for c, _ in found if c.deadline is not None), start=None,
+            nudge_kind=KIND_NUDGE, case_refs=tuple(sorted(c.ref for c, _ in found)))
+        notice = _Step(subject.key(KIND_NOTICE, STEP_LAGGARD, on=month), KIND_NOTICE,
+                       STEP_LAGGARD, sweep.today, Recipient(REGION, region))
+        if notice.key in sweep.sent:
+            continue
+        sweep.emit(subject, notice)
+        summons = _Step(subject.key(KIND_SUMMONS, STEP_LAGGARD, on=month), KIND_SUMMONS,
+                        STEP_LAGGARD, sweep.today, Recipient(REGION, region))
+        if summons.key not in sweep.sent and _had_recent_notice(region, sweep):
+            sweep.emit(subject, summons, reason=REASON_SECOND_NOTICE)
+
+
+def _follow_up(subject: _Subject, summons_on: date, party: Recipient, sweep: _Sweep, *,
+               kind: str = KIND_REMINDER, name: str = STEP_FOLLOW_UP) -> None:
+    """After the summons (or the acceptance alert) the work is still not done: remind the
+    party every N working days (the latest one due; one missed while the bot was down is not
+    sent late as well)."""
+    if name in subject.skipped:
+        return
+    latest = _latest_every(summons_on, sweep)
+    if latest is None:
+        return
+    step = _Step(subject.key(kind, name, on=latest), kind, name, latest, party)
+    if step.key not in sweep.sent:
+        sweep.emit(subject, step)
+
+
+def _latest_every(start: date, sweep: _Sweep, *, inclusive: bool = False) -> date | None:
+    """The latest day, up to today, of the series every N working days after ``start``
+    (``start`` itself in the series when ``inclusive``)."""
+    every = max(1, sweep.settings.follow_up_every_working_days)
+    latest: date | None = start if inclusive and start <= sweep.today else None
+    current = start
     for _ in range(MAX_FOLLOW_UPS):
         current = sweep.calendar.add_working_days(current, every)
         if current > sweep.today:
             break
         latest = current
-    if latest is None:
-        return
-    step = _Step(subject.key(KIND_REMINDER, STEP_FOLLOW_UP, on=latest), KIND_REMINDER,
-                 STEP_FOLLOW_UP, latest, party)
-    if step.key not in sweep.sent:
-        sweep.emit(subject, step)
+    return latest
 
 
 def _had_recent_notice(party: str, sweep: _Sweep) -> bool:
@@ -588,6 +735,8 @@ def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
         return
     skipped = frozenset(case.skipped_steps)
     coordinators = Recipient(COORDINATORS, COORDINATORS)
+    if not case.required:
+        _unrouted_items(case, sweep)
     for status in case.required:
         start = status.routed_on or case.routed_on
         if not status.accepted:
@@ -597,6 +746,7 @@ def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
                 subject="case", subject_id=case.ref, party=status.department,
                 party_kind=DEPARTMENT, deadline=case.deadline, start=start,
                 nudge_kind=KIND_NUDGE, case_refs=(case.ref,), skipped=skipped,
+                wait=case.deadline_kind if case.deadline_kind in WAIT_KINDS else "",
             ), sweep)
     if case.deadline is None or sweep.today <= case.deadline:
         return
@@ -612,6 +762,28 @@ def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
                      STEP_CREDIT_FLAG, case.deadline + timedelta(days=1), coordinators)
         if sweep.open(flag, skipped):
             sweep.emit(subject, flag)
+
+
+def _unrouted_items(case: CaseSnapshot, sweep: _Sweep) -> None:
+    """No department has the case yet (its tag names a group, "相关部门", for the coordinators
+    to resolve): remind the coordinators after the acceptance reminder's working days, and
+    again every N working days until they name the departments."""
+    if STEP_UNROUTED in case.skipped_steps:
+        return
+    first = sweep.calendar.add_working_days(case.routed_on,
+                                            sweep.settings.unaccepted_reminder_working_days)
+    if first > sweep.today:
+        return
+    latest = _latest_every(first, sweep, inclusive=True)
+    assert latest is not None
+    subject = _Subject(
+        subject="case", subject_id=case.ref, party=COORDINATORS, party_kind=COORDINATORS,
+        deadline=case.routed_on, start=case.routed_on, nudge_kind=KIND_NUDGE,
+        case_refs=(case.ref,), skipped=frozenset(case.skipped_steps))
+    step = _Step(subject.key(KIND_UNACCEPTED, STEP_UNROUTED, on=latest), KIND_UNACCEPTED,
+                 STEP_UNROUTED, latest, Recipient(COORDINATORS, COORDINATORS))
+    if step.key not in sweep.sent:
+        sweep.emit(subject, step)
 
 
 def _unaccepted_items(case: CaseSnapshot, department: str, start: date, sweep: _Sweep) -> None:
@@ -633,6 +805,9 @@ def _unaccepted_items(case: CaseSnapshot, department: str, start: date, sweep: _
         if sweep.open(step, subject.skipped):
             # ``deadline`` of an unaccepted item is the routing day its clock counts from.
             sweep.emit(subject, step)
+    alert_on = sweep.calendar.add_working_days(start, settings.unaccepted_alert_working_days)
+    _follow_up(subject, alert_on, Recipient(DEPARTMENT, department), sweep,
+               kind=KIND_UNACCEPTED, name=STEP_UNACCEPTED_FOLLOW_UP)
 
 
 def _obligation_items(obligation: ObligationSnapshot, sweep: _Sweep) -> None:
@@ -702,8 +877,10 @@ def due_items(
         today=send_after.astimezone(tz).date(), send_after=send_after, calendar=calendar,
         settings=settings, sent=sent_keys, notices=tuple(notices),
     )
+    cases = list(cases)
     for case in cases:
         _case_items(case, sweep)
+    _laggard_items(cases, sweep)
     for obligation in obligations:
         _obligation_items(obligation, sweep)
     return sorted(_merge_formal(sweep.items), key=_sort_key)

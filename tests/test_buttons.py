@@ -13,9 +13,11 @@ from bot.core.buttons import (
     ButtonError,
     CancelDialog,
     ConfirmDuty,
+    ConfirmSummons,
     DialogChoice,
     ExtensionDecision,
     HandBack,
+    NoticeDecision,
     Payload,
     Reroute,
     Rsvp,
@@ -44,6 +46,10 @@ EXAMPLES: list[Payload] = [
     Rsvp(4, accept=False),
     BindChat(department="market_regulation"),
     BindChat(region=region_code("准东经济技术开发区")),
+    NoticeDecision(BIG_ID, "sign"),
+    NoticeDecision(5, "edit"),
+    NoticeDecision(5, "hold"),
+    ConfirmSummons(BIG_ID),
 ]
 
 

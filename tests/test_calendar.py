@@ -4,6 +4,7 @@ number notices without gaps, summon, respect pauses and skips, and confirm yearl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ from sqlmodel import col, select
 from bot.core.casefile import CaseInput
 from bot.core.clock import ManualClock
 from bot.core.i18n import DubanError
+from bot.core.org import Org
 from bot.core.workflow import Actor, State, StepInput
 from bot.services.calendar import CalendarService
 from bot.services.cases import Who
@@ -109,17 +111,106 @@ async def test_overdue_ladder_marks_overdue_then_notice_and_summons(
     services.clock.set(at(date(2026, 7, 24)))  # +7 working days
     report = await calendar.sweep()
     assert "notice" in {i.step for i in report.items}
-    assert report.notices == ("昌州经信督〔2026〕1号", "昌州经信督〔2026〕2号")  # one per dept
+    assert report.notices == (), "a draft: numbered at sign-off"
+    notices = await all_notices(services)
+    assert [(n.status, n.number) for n in notices] == [("draft", None)]
+    entries = await calendar.notice_entries(notices[0].id or 0)
+    assert sorted(e.party for e in entries) == ["development_reform", "industry"]
+    assert [r.recipient_kind for r in await outbox(services, Kind.NOTICE_DRAFT)] == [
+        "coordinators"]
+    with pytest.raises(DubanError, match="Only coordinators"):
+        await calendar.sign_notice(notices[0].id or 0, INDUSTRY)
+    await calendar.hold_notice(notices[0].id or 0, COORDINATOR)
+    signed = await calendar.sign_notice(notices[0].id or 0, COORDINATOR)
+    assert signed.code == "昌州经信督〔2026〕1号" and signed.signed_by == COORDINATOR.telegram_id
+    with pytest.raises(DubanError, match="already signed off"):
+        await calendar.sign_notice(notices[0].id or 0, COORDINATOR)
+    org = await services.org.current()
+    circulated = await outbox(services, Kind.NOTICE)
+    assert len(circulated) == 1 + len(org.departments) + len(org.regions), "every unit"
     again = await calendar.sweep()
     assert again.items == () and again.notices == ()
     services.clock.set(at(date(2026, 8, 5)))  # +15 working days
     report = await calendar.sweep()
     summonses = [i for i in report.items if i.kind == "summons"]
     assert len(summonses) == 2
+    proposed = await outbox(services, Kind.SUMMONS)
+    assert {r.recipient_kind for r in proposed} == {"coordinators"}, "proposed first"
+    for row in proposed:
+        await calendar.confirm_summons(int(row.payload["summons_id"]), COORDINATOR)
+    sent = await outbox(services, Kind.SUMMONS)
+    assert {r.recipient for r in sent} == {"*", "industry", "development_reform"}
     view = await services.cases.get("L-1")
     kinds = [e.kind for e in view.events]
     assert kinds.count("notice") == 2 and kinds.count("summons") == 2
-    assert len(await outbox(services, Kind.NOTICE)) == 4  # coordinators + the department
+
+
+async def all_notices(services: Services) -> list[Notice]:
+    async with services.cases.sessions() as session:
+        return list((await session.exec(select(Notice).order_by(col(Notice.id)))).all())
+
+
+async def test_a_round_of_notices_is_one_draft_naming_every_laggard(
+        services: Services, calendar: CalendarService) -> None:
+    """Every county late with the same report and two departments still late with a case
+    after their summons: one draft 通报 naming all of them, one number when signed."""
+    services.clock.set(at(date(2026, 1, 20)))
+    await rectifying(services, "R-1", date(2026, 1, 15))
+    services.clock.set(at(date(2026, 11, 2)))
+    await calendar.sweep()  # opens the county reports
+    services.clock.set(at(date(2026, 12, 10)))  # 7 working days after 30 November
+    await calendar.sweep()
+    notices = await all_notices(services)
+    assert len(notices) == 2, "the case's own round in November, then this round"
+    entries = await calendar.notice_entries(notices[-1].id or 0)
+    org = await services.org.current()
+    regions = {e.party for e in entries if e.party_kind == "region"}
+    assert regions == {r.name for r in org.regions}
+    assert {e.party for e in entries if e.party_kind == "department"} == {
+        "industry", "development_reform"}
+    signed = await calendar.sign_notice(notices[-1].id or 0, COORDINATOR)
+    assert signed.number == 1
+
+
+async def test_notices_are_issued_at_once_without_sign_off(
+        services: Services, calendar: CalendarService) -> None:
+    org = await services.org.current()
+    automatic = dataclasses.replace(org, escalation=dataclasses.replace(
+        org.escalation, sign_off=False))
+
+    async def current() -> Org:
+        return automatic
+
+    calendar = dataclasses.replace(calendar, org=current)
+    services.clock.set(at(date(2026, 1, 20)))
+    await rectifying(services, "A-1", date(2026, 1, 15))
+    services.clock.set(at(date(2026, 7, 24)))
+    report = await calendar.sweep()
+    assert report.notices == ("昌州经信督〔2026〕1号",), "one notice for the round"
+    services.clock.set(at(date(2026, 8, 5)))
+    await calendar.sweep()
+    sent = await outbox(services, Kind.SUMMONS)
+    assert {r.recipient for r in sent} == {"*", "industry", "development_reform"}
+
+
+async def test_a_lagging_county_is_named_and_then_summoned(
+        services: Services, calendar: CalendarService) -> None:
+    services.clock.set(at(date(2026, 1, 20)))
+    for ref, registered in (("Q-1", date(2026, 1, 15)), ("Q-2", date(2026, 1, 16)),
+                            ("Q-3", date(2026, 1, 19))):
+        await rectifying(services, ref, registered)
+    services.clock.set(at(date(2026, 7, 21)))  # three overdue cases in 玛纳斯县
+    await calendar.sweep()
+    notices = await all_notices(services)
+    laggards = [e for n in notices for e in await calendar.notice_entries(n.id or 0)
+                if e.step == "laggard"]
+    assert [(e.party, e.case_refs) for e in laggards] == [("玛纳斯县", ["Q-1", "Q-2", "Q-3"])]
+    for notice in notices:
+        await calendar.sign_notice(notice.id or 0, COORDINATOR)
+    services.clock.set(at(date(2026, 8, 3)))  # the next month, still lagging
+    report = await calendar.sweep()
+    summoned = [i for i in report.items if i.kind == "summons" and i.party == "玛纳斯县"]
+    assert summoned and summoned[0].reason == "second_notice"
 
 
 async def test_notice_numbers_have_no_gaps_across_sweeps(services: Services,
@@ -130,9 +221,17 @@ async def test_notice_numbers_have_no_gaps_across_sweeps(services: Services,
     for day in (date(2026, 7, 16), date(2026, 7, 24), date(2026, 8, 3), date(2026, 8, 12)):
         services.clock.set(at(day))
         await calendar.sweep()
+        for notice in await all_notices(services):  # held ones take no number until signed
+            if notice.status == "draft" and day.day % 2:
+                await calendar.hold_notice(notice.id or 0, COORDINATOR)
+            elif notice.status == "draft":
+                await calendar.sign_notice(notice.id or 0, COORDINATOR)
+    for notice in await all_notices(services):
+        if notice.status == "held":
+            await calendar.sign_notice(notice.id or 0, COORDINATOR)
     async with services.cases.sessions() as session:
-        numbers = sorted((await session.exec(select(col(Notice.number)).where(
-            col(Notice.year) == 2026))).all())
+        numbers = sorted(n for n in (await session.exec(select(col(Notice.number)).where(
+            col(Notice.year) == 2026))).all() if n is not None)
     assert numbers == list(range(1, len(numbers) + 1))
     assert len(numbers) >= 2
 
@@ -222,6 +321,12 @@ async def test_summons_rsvp_reschedule_and_outcome(services: Services,
     summons_id = int(rows[0].payload["summons_id"])
     summons = await calendar.summons(summons_id)
     assert summons.meets_at > services.clock.now()
+    party = INDUSTRY if summons.party == "industry" else REFORM
+    with pytest.raises(DubanError, match="No summons"):
+        await calendar.rsvp(summons_id, "accept", party)  # not sent to them yet
+    await calendar.confirm_summons(summons_id, COORDINATOR)
+    with pytest.raises(DubanError, match="already confirmed"):
+        await calendar.confirm_summons(summons_id, COORDINATOR)
     with pytest.raises(DubanError, match="Only the liaisons"):
         await calendar.rsvp(summons_id, "accept", MANAS)
     party = INDUSTRY if summons.party == "industry" else REFORM
@@ -301,7 +406,7 @@ async def test_summons_reminders_the_day_before_and_an_hour_before(
         services.clock.set(at(day))
         await calendar.sweep()
     first = (await outbox(services, Kind.SUMMONS))[0]
-    summons = await calendar.summons(int(first.payload["summons_id"]))
+    summons = await calendar.confirm_summons(int(first.payload["summons_id"]), COORDINATOR)
 
     def reminders(rows: list[Outbox], name: str) -> list[Outbox]:
         return [r for r in rows if r.payload.get("reminder") == name

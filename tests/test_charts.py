@@ -38,7 +38,7 @@ def row(industry: str, capacity: str, unit: str, region: str = "玛纳斯县",
     return CaseRow(ref=f"{industry}-{capacity}", region=region, enterprise="某企业",
                    industry=industry, clause="四", state=state, capacity=Decimal(capacity),
                    exited_capacity=None, unit=unit, equipment=None,
-                   registered_on=date(2026, 1, 5), deadline=deadline,
+                   registered_on=date(2026, 1, 5), deadline=deadline, due_on=deadline,
                    closed_on=date(2026, 6, 1) if state == "exited" else None)
 
 
@@ -117,7 +117,8 @@ def test_status_chart_returns_png_bytes() -> None:
 def test_overdue_by_region_counts_and_orders() -> None:
     rows = [row("cement", "1", "t", region="阜康市", state="rectifying",
                 deadline=date(2026, 5, 1)),
-            row("cement", "2", "t", region="玛纳斯县", state="overdue"),
+            row("cement", "2", "t", region="玛纳斯县", state="overdue",
+                deadline=date(2026, 4, 1)),
             row("cement", "3", "t", region="玛纳斯县", state="rectifying",
                 deadline=date(2026, 5, 1)),
             row("cement", "4", "t", region="昌吉市", state="rectifying",

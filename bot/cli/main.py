@@ -455,9 +455,13 @@ def case_list(app: App, region: str | None, states: tuple[str, ...], clause: str
         region_name = stored.resolve_region(region).name if region else None
         department_key = stored.resolve_department(department).key if department else None
         clause_ref = app.catalog.find_clause(clause).ref if clause else None
-        wanted = list(states) or (open_states() if only_open else None)
-        found = await deps.cases.find(region=region_name, states=wanted,
-                                             clause=clause_ref, department=department_key)
+        # "overdue" is the one definition (open and past its due day), not only the state.
+        overdue = State.OVERDUE.value in states
+        named = [s for s in states if s != State.OVERDUE.value]
+        wanted = named or (open_states() if only_open and not overdue else None)
+        found = await deps.cases.find(region=region_name, states=wanted, clause=clause_ref,
+                                      department=department_key,
+                                      overdue_on=local_today(app.clock) if overdue else None)
         for item in found:
             click.echo(texts.case_line(item, app.tr))
         click.echo(app.tr.ngettext("{n} case.", "{n} cases.", len(found)))

@@ -49,6 +49,8 @@ class Action(StrEnum):
     DUTY = "o"
     RSVP = "v"
     BIND = "b"
+    NOTICE = "n"
+    SUMMONS = "m"
 
 
 #: Every workflow step a button can start, by a code that never changes. A new step gets a new
@@ -278,6 +280,43 @@ class Rsvp(Payload):
 
 
 @dataclass(frozen=True)
+class NoticeDecision(Payload):
+    """A coordinator signs off (``sign``), edits (``edit``) or holds (``hold``) a draft 通报."""
+
+    ACTION: ClassVar[Action] = Action.NOTICE
+    CODES: ClassVar[Mapping[str, str]] = {"sign": "s", "edit": "e", "hold": "h"}
+    notice_id: int
+    decision: str
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.notice_id), self.CODES[self.decision])
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> NoticeDecision:
+        _count(parts, 2)
+        by_code = {code: name for name, code in cls.CODES.items()}
+        if parts[1] not in by_code:
+            raise ButtonError(f"not a notice decision: {parts[1]!r}")
+        return cls(_id(parts[0]), by_code[parts[1]])
+
+
+@dataclass(frozen=True)
+class ConfirmSummons(Payload):
+    """A coordinator confirms a proposed summons's time and place; it goes out."""
+
+    ACTION: ClassVar[Action] = Action.SUMMONS
+    summons_id: int
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.summons_id),)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> ConfirmSummons:
+        _count(parts, 1)
+        return cls(_id(parts[0]))
+
+
+@dataclass(frozen=True)
 class BindChat(Payload):
     """Bind this chat to a department (by key) or a region (by :func:`region_code`), after an
     ambiguous ``/bind``."""
@@ -304,7 +343,8 @@ class BindChat(Payload):
 
 PAYLOADS: Mapping[Action, type[Payload]] = {
     cls.ACTION: cls for cls in (StepPress, HandBack, ExtensionDecision, Reroute, DialogChoice,
-                                CancelDialog, ConfirmDuty, Rsvp, BindChat)
+                                CancelDialog, ConfirmDuty, Rsvp, BindChat, NoticeDecision,
+                                ConfirmSummons)
 }
 
 

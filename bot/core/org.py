@@ -136,6 +136,21 @@ class EscalationSettings:
     unaccepted_alert_working_days: int = 5
     #: After the summons, a still-open case is reminded every this many working days.
     follow_up_every_working_days: int = 10
+    #: Waits of states without a deadline of their own, in working days from entering them:
+    #: a "立即" clause's stop or dismantling confirmed after acceptance (（七）（八）),
+    immediate_working_days: int = 3
+    #: the next decision where the text sets no date (order a restriction, set a date),
+    decision_working_days: int = 10
+    #: the government's approval of a closure that was submitted (（五）（六）),
+    approval_working_days: int = 20
+    #: and the shutdown and exit once ordered (（四）–（七）).
+    shutdown_working_days: int = 60
+    #: A county or park is a laggard (named in the 通报) with this many overdue cases …
+    laggard_overdue_cases: int = 3
+    #: … or with any case overdue by this many working days (0: that test is off).
+    laggard_working_days: int = 15
+    #: A 通报 and a 约谈 wait for a coordinator's 签发 / confirmation (false: issued at once).
+    sign_off: bool = True
     nudge_days_before: tuple[int, ...] = (30, 14, 7, 3, 1, 0)
     office_hours: tuple[time, time] = (time(9, 0), time(17, 30))
 
@@ -580,7 +595,7 @@ class _Builder:
         self._unknown_keys(table, names, where)
         values: dict[str, Any] = {}
         for name in names:
-            if name in ("nudge_days_before", "office_hours") or name not in table:
+            if name in ("nudge_days_before", "office_hours", "sign_off") or name not in table:
                 continue
             value = table[name]
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3650:
@@ -603,6 +618,11 @@ class _Builder:
                 )
             else:
                 values["nudge_days_before"] = tuple(sorted(set(nudges), reverse=True))
+        if "sign_off" in table:
+            if isinstance(table["sign_off"], bool):
+                values["sign_off"] = table["sign_off"]
+            else:
+                self.problem(N_("{where}: sign_off must be true or false"), where)
         if "office_hours" in table:
             hours = self._office_hours(table["office_hours"], where)
             if hours is not None:

@@ -11,14 +11,14 @@ from typing import Any
 
 from babel.dates import format_time
 
-from bot.core.buttons import ButtonCodec, ConfirmDuty, Rsvp
+from bot.core.buttons import ButtonCodec, ConfirmDuty, ConfirmSummons, NoticeDecision, Rsvp
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
 from bot.render import texts
 from bot.render.cards import Button, Reply
 from bot.render.reports import Document, Paragraph, Table
 from bot.render.reports.docx_util import write_docx
-from models.tables import Case, Notice, Obligation, Summons
+from models.tables import Case, Notice, NoticeEntry, Obligation, Summons
 from scheduler.rules import OBLIGATION_LABELS
 
 DIGEST_HEADER = N_("⏰ duban reminders for {date}:")
@@ -33,11 +33,24 @@ LINES: Mapping[str, str] = {
     "unaccepted_reminder": N_("· 📥 {ref} ({enterprise}) is waiting for your acceptance"),
     "unaccepted_alert": N_("· 📥 {party} has not accepted {ref} ({enterprise}) since "
                            "{deadline}"),
+    "unaccepted_follow_up": N_("· 📥 {ref} ({enterprise}) is still waiting for your acceptance "
+                               "(routed {deadline})"),
+    "unrouted": N_("· 🧭 {ref} ({enterprise}) has no department yet (registered {deadline}): "
+                   "name its departments with the buttons of its first message, or with "
+                   "`duban case reroute`"),
     "credit_flag": N_("· ⛔ {ref} ({enterprise}) missed its exit deadline {deadline}: flag it "
                       "for the joint credit measures of clause (17)"),
     "obligation": N_("· 📅 {duty} ({year}): due {deadline}"),
     "obligation_overdue": N_("· ⚠ {duty} ({year}) of {party}: overdue since {deadline}"),
 }
+#: What a deadline of a wait (a state without a date of its own) is for.
+WAITS: Mapping[str, str] = {
+    "immediate": N_("confirm the immediate stop or dismantling"),
+    "action": N_("the next step"),
+    "approval": N_("the government's approval of the closure"),
+    "shutdown": N_("the shutdown and exit"),
+}
+WAIT_SUFFIX = N_(" (for {what})")
 CASE_LINK = N_("Details: /case {ref}")
 CONFIRM_DUTY = N_("Confirm: {duty}")
 
@@ -60,14 +73,20 @@ def _line(entry: Mapping[str, Any], ctx: DigestContext) -> str:
     if step.startswith("T-"):
         days = (deadline - ctx.today).days if deadline else 0
         template = LINES["nudge_today"] if days <= 0 else LINES["nudge"]
-        return tr.gettext(template, ref=ref, enterprise=enterprise, days=days, **common)
+        return (tr.gettext(template, ref=ref, enterprise=enterprise, days=days, **common)
+                + _wait(entry, tr))
     template = LINES.get(step) or LINES.get(str(entry["kind"])) or LINES["overdue"]
-    return tr.gettext(template, ref=ref, enterprise=enterprise, **common)
+    return tr.gettext(template, ref=ref, enterprise=enterprise, **common) + _wait(entry, tr)
+
+
+def _wait(entry: Mapping[str, Any], tr: Translator) -> str:
+    what = WAITS.get(str(entry.get("wait") or ""))
+    return tr.gettext(WAIT_SUFFIX, what=tr.gettext(what)) if what else ""
 
 
 #: Most urgent first: what is overdue, then what waits for acceptance, then the nudges.
 _URGENCY = {"follow_up": 0, "reminder": 0, "reminder_cc": 0, "overdue": 1, "credit_flag": 1,
-            "unaccepted_alert": 2, "unaccepted_reminder": 2}
+            "unaccepted_follow_up": 2, "unrouted": 2, "unaccepted_alert": 2, "unaccepted_reminder": 2}
 _PARTY_MARK = "\u0000"
 
 
@@ -140,45 +159,78 @@ def digest(entries: Sequence[Mapping[str, Any]], ctx: DigestContext,
 
 @dataclass(frozen=True)
 class NoticeFacts:
-    """What a notice states beyond its row: how late, and under which document."""
+    """What a notice states beyond its rows: the document it cites."""
 
-    working_days_late: int
     source_title: str  # 关于利用综合标准依法依规推动落后产能退出的指导意见
     source_number: str  # 工信部联产业〔2017〕30号
 
 
-def notice_document(notice: Notice, cases: Sequence[Case], *, commission: str, party: str,
+@dataclass(frozen=True)
+class NoticeSection:
+    """One laggard of a notice: who, which entry, its cases, how late."""
+
+    party: str  # the party in the reader's words
+    entry: NoticeEntry
+    cases: Sequence[Case]
+    working_days_late: int
+
+
+_SECTION_LINES: Mapping[str, str] = {
+    "notice": N_("{party} has not completed the following work by its deadline; {days} working "
+                 "days have passed since."),
+    "renotice": N_("{party} has still not completed the following work after the interview "
+                   "summons; {days} working days have passed since its deadline."),
+    "laggard": N_("{party} lags: {count} of its cases are overdue, the longest by {days} "
+                  "working days."),
+}
+
+
+def notice_title(tr: Translator) -> str:
+    return tr.gettext(N_("Notice on overdue work on backward production capacity"))
+
+
+def notice_document(notice: Notice, sections: Sequence[NoticeSection], *, commission: str,
                     tr: Translator, facts: NoticeFacts) -> Document:
-    title = tr.gettext(N_("Notice on {party}'s overdue work on backward production capacity"),
-                       party=party)
-    rows = tuple((c.ref, c.enterprise, c.region_name, f"（{c.clause}）",
-                  c.deadline or notice.deadline, texts.state_label(c.state, tr)) for c in cases)
+    """The 通报: every laggard of the round, each with its overdue cases or duty."""
+    opening = notice.remark or tr.gettext(N_(
+        "The units below have not completed their work by its deadline. Under clause (20) of "
+        "the 《{source}》 ({number}), this is notified to all parties. Each is asked to "
+        "complete its work at once and report to {commission}."),
+        source=facts.source_title, number=facts.source_number, commission=commission)
     blocks: list[Any] = [
-        Paragraph(notice.code, align="center"),
+        Paragraph(notice.code or tr.gettext(N_("(draft, not yet signed off)")), align="center"),
         Paragraph(tr.gettext(N_("To every county, park and department:")), indent=False),
-        Paragraph(tr.gettext(N_(
-            "{party} has not completed the following work by its deadline; {days} working "
-            "days have passed since. Under clause (20) of the 《{source}》 ({number}), this is "
-            "notified to all parties. {party} is asked to complete it at once and report to "
-            "{commission}."), party=party, commission=commission,
-            days=facts.working_days_late, source=facts.source_title,
-            number=facts.source_number), indent=True),
+        Paragraph(opening, indent=True),
     ]
-    if rows:
-        blocks.append(Table(tr.gettext(N_("Overdue work")), (
-            tr.gettext(N_("Reference")), tr.gettext(N_("Enterprise")),
-            tr.gettext(N_("County or park")), tr.gettext(N_("Clause")),
-            tr.gettext(N_("Deadline")), tr.gettext(N_("State"))), rows))
-    elif notice.obligation:
-        kind, year = notice.obligation.split("/")
-        blocks.append(Paragraph(tr.gettext(N_("Overdue: {duty} ({year}), due {deadline}."),
-                                           duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)),
-                                           year=year,
-                                           deadline=texts.fmt_date(notice.deadline, tr)),
-                                indent=True))
+    headers = (tr.gettext(N_("Reference")), tr.gettext(N_("Enterprise")),
+               tr.gettext(N_("County or park")), tr.gettext(N_("Clause")),
+               tr.gettext(N_("Deadline")), tr.gettext(N_("State")))
+    for number, section in enumerate(sections, start=1):
+        entry = section.entry
+        line = tr.gettext(_SECTION_LINES.get(entry.step, _SECTION_LINES["notice"]),
+                          party=section.party, days=section.working_days_late,
+                          count=len(entry.case_refs))
+        blocks.append(Paragraph(f"{number}. {line}", indent=True))
+        if section.cases:
+            rows = tuple((c.ref, c.enterprise, c.region_name, f"（{c.clause}）",
+                          c.due_on or entry.deadline, texts.state_label(c.state, tr))
+                         for c in section.cases)
+            blocks.append(Table(tr.gettext(N_("Overdue work of {party}"),
+                                           party=section.party), headers, rows))
+        elif entry.obligation:
+            blocks.append(Paragraph(_duty_line(entry, tr), indent=True))
     blocks += [Paragraph(commission, align="right"),
-               Paragraph(texts.fmt_date(notice.issued_on, tr), align="right")]
-    return Document(title=title, blocks=tuple(blocks), sheet="notice")
+               Paragraph(texts.fmt_date(notice.issued_on or notice.created_at.date(), tr),
+                         align="right")]
+    return Document(title=notice_title(tr), blocks=tuple(blocks), sheet="notice")
+
+
+def _duty_line(entry: NoticeEntry, tr: Translator) -> str:
+    assert entry.obligation is not None
+    kind, year = entry.obligation.split("/")
+    return tr.gettext(N_("Overdue: {duty} ({year}), due {deadline}."),
+                      duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)), year=year,
+                      deadline=texts.fmt_date(entry.deadline, tr))
 
 
 def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> str:
@@ -192,16 +244,58 @@ def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> s
     return ""
 
 
-def notice_reply(notice: Notice, cases: Sequence[Case], *, commission: str, party: str,
+def _separator(tr: Translator) -> str:
+    return ", " if tr.locale.startswith("en") else "、"
+
+
+def notice_reply(notice: Notice, sections: Sequence[NoticeSection], *, commission: str,
                  tr: Translator, facts: NoticeFacts) -> Reply:
-    document = notice_document(notice, cases, commission=commission, party=party, tr=tr,
-                               facts=facts)
+    """The signed 通报 as circulated: a caption naming the laggards, and the .docx."""
+    document = notice_document(notice, sections, commission=commission, tr=tr, facts=facts)
     buffer = io.BytesIO()
     write_docx(document, tr, buffer)
-    refs = items_text(notice.case_refs, notice.obligation, tr)
-    caption = tr.gettext(N_("📣 Notice {code}: {party} is overdue ({items})."),
-                         code=notice.code, party=party, items=refs)
+    parties = _separator(tr).join(dict.fromkeys(s.party for s in sections))
+    caption = tr.gettext(N_("📣 Notice {code}: {parties} are named for overdue work."),
+                         code=notice.code or "", parties=parties)
     return Reply(caption, document=(f"{notice.code}.docx", buffer.getvalue()))
+
+
+def notice_draft_reply(notice: Notice, sections: Sequence[NoticeSection], *, tr: Translator,
+                       codec: ButtonCodec | None, chat_id: int) -> Reply:
+    """The draft for the coordinators: who is named and why, with 签发 / 修改 / 暂缓."""
+    lines = [tr.gettext(N_("📝 Draft notice (通报) for sign-off: {n} unit(s) named"),
+                        n=len({s.party for s in sections}))]
+    for section in sections:
+        entry = section.entry
+        what = items_text(entry.case_refs, entry.obligation, tr)
+        if entry.step == "laggard":
+            lines.append(tr.gettext(N_("· {party}: lagging, {count} overdue case(s) ({items})"),
+                                    party=section.party, count=len(entry.case_refs),
+                                    items=what))
+        else:
+            lines.append(tr.gettext(N_("· {party}: {items}, {days} working day(s) late"),
+                                    party=section.party, items=what,
+                                    days=section.working_days_late))
+    if notice.remark:
+        lines.append(tr.gettext(N_("Opening as revised: {text}"), text=notice.remark))
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if notice.status == "signed":
+        lines.append(tr.gettext(N_("✅ Signed off as {code} by {name}; sent to every unit."),
+                                code=notice.code or "", name=notice.signed_by_name or "duban"))
+    else:
+        if notice.status == "held":
+            lines.append(tr.gettext(N_("⏸ Held by {name}; sign it off when it should go out."),
+                                    name=notice.signed_by_name or ""))
+        if codec is not None:
+            row = [Button(tr.gettext(N_("Sign off (签发)")),
+                          codec.pack(chat_id, NoticeDecision(notice.id or 0, "sign"))),
+                   Button(tr.gettext(N_("Edit (修改)")),
+                          codec.pack(chat_id, NoticeDecision(notice.id or 0, "edit")))]
+            if notice.status != "held":
+                row.append(Button(tr.gettext(N_("Hold (暂缓)")),
+                                  codec.pack(chat_id, NoticeDecision(notice.id or 0, "hold"))))
+            buttons = (tuple(row),)
+    return Reply("\n".join(lines), buttons)
 
 
 # -- yearly duties -------------------------------------------------------------------------------
@@ -253,8 +347,10 @@ def _reminder_line(reminder: str, summons: Summons, tr: Translator, tz: tzinfo,
 
 def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
                   codec: ButtonCodec | None, chat_id: int,
-                  reminder: str | None = None, today: date | None = None) -> Reply:
-    """The summons; the summoned side gets RSVP buttons (``codec`` given)."""
+                  reminder: str | None = None, today: date | None = None,
+                  proposal: ButtonCodec | None = None) -> Reply:
+    """The summons; the summoned side gets RSVP buttons (``codec`` given); a proposed one
+    shows the coordinators a confirm button (``proposal`` given)."""
     items = items_text(summons.case_refs, summons.obligation, tr)
     lines = [_reminder_line(reminder, summons, tr, tz, today)] if reminder else []
     lines += [tr.gettext(N_("🏛 Interview summons (约谈): {leader} of {party} is called to "
@@ -272,6 +368,15 @@ def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
         lines.append(tr.gettext(N_("Outcome recorded: {summary}"),
                                 summary=summons.outcome.get("summary", "")))
     buttons: tuple[tuple[Button, ...], ...] = ()
+    if summons.status == "proposed" and summons.outcome is None:
+        lines.append(tr.gettext(N_("Proposed, not yet sent: confirm it, or change the time and "
+                                   "place with /reschedule {id} YYYY-MM-DD HH:MM [place]."),
+                                id=summons.id))
+        if proposal is not None:
+            return Reply("\n".join(lines), ((Button(
+                tr.gettext(N_("Confirm and send")),
+                proposal.pack(chat_id, ConfirmSummons(summons.id or 0))),),))
+        return Reply("\n".join(lines))
     if codec is not None and summons.outcome is None:
         buttons = ((Button(tr.gettext(N_("Will attend")),
                            codec.pack(chat_id, Rsvp(summons.id or 0, accept=True))),

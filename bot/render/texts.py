@@ -11,7 +11,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from bot.core.casefile import RowError
 from bot.core.departments import AliasTable
@@ -20,7 +20,7 @@ from bot.core.org import Org
 from bot.core.workflow import MEASURE_LABELS, STATE_LABELS, Measure, State, workflow_for
 from bot.services.cases import CaseView, ImportReport
 from bot.services.dialogs import DONE  # noqa: F401 - one text for every "done"
-from bot.services.status import Status
+from bot.services.status import Standing, Status
 from models.tables import Case, Event
 
 INDUSTRY_LABELS: Mapping[str, str] = {
@@ -71,6 +71,12 @@ def fmt_number(value: Decimal | float | int | None, tr: Translator) -> str:
     if value is None:
         return "—"
     return format_decimal(value, locale=tr.babel_locale)
+
+
+def fmt_percent(value: float | None, tr: Translator) -> str:
+    if value is None:
+        return "—"
+    return format_percent(value, locale=tr.babel_locale)
 
 
 def state_label(state: str, tr: Translator) -> str:
@@ -227,6 +233,9 @@ STALE_CARD = N_("This card was out of date; it now shows the case as it is. Pres
 STALE_BUTTON = N_("This button is out of date and no longer does anything; use the buttons of "
                   "the newest message.")
 LANG_SET_ZH = N_("Language set to Simplified Chinese.")
+NOTICE_SIGNED = N_("Signed off as {code}; it goes to every unit.")
+NOTICE_HELD = N_("Held; the draft waits for sign-off.")
+SUMMONS_CONFIRMED = N_("Summons {id} confirmed; the summoned side is told.")
 OVERDUE_TITLE = N_("Overdue: {n}")
 NOTHING_OVERDUE = N_("Nothing is overdue.")
 OPEN_ITEMS = N_("Open items: {n}")
@@ -332,6 +341,29 @@ def status_text(status: Status, tr: Translator, aliases: AliasTable, *, title: s
     if status.unaccepted:
         lines.append(tr.gettext(N_("Not yet accepted by:")) + " " + "，".join(
             f"{aliases.name(k, tr.locale)} {v}" for k, v in sorted(status.unaccepted.items())))
+    return "\n".join(lines)
+
+
+RANKING_TITLE = N_("🏁 Ranking (overdue items · on-time rate)")
+RANKING_REGIONS = N_("Counties and parks:")
+RANKING_DEPARTMENTS = N_("Departments:")
+RANKING_LINE = N_("{rank}. {name}: {overdue} overdue · on time {rate}")
+
+
+def ranking_text(regions: Sequence[Standing], departments: Sequence[Standing], tr: Translator,
+                 aliases: AliasTable, limit: int = 10) -> str:
+    """Clause （二十）: who moves slowly, worst first (as :meth:`StatusService.ranking` sorts)."""
+    lines = [tr.gettext(RANKING_TITLE)]
+    for heading, standings in ((RANKING_REGIONS, regions), (RANKING_DEPARTMENTS, departments)):
+        if not standings:
+            continue
+        lines.append(tr.gettext(heading))
+        for rank, standing in enumerate(standings[:limit], start=1):
+            name = (aliases.name(standing.name, tr.locale) if standing.kind == "department"
+                    else standing.name)
+            lines.append(tr.gettext(RANKING_LINE, rank=rank, name=name,
+                                    overdue=fmt_number(standing.overdue, tr),
+                                    rate=fmt_percent(standing.on_time_rate, tr)))
     return "\n".join(lines)
 
 

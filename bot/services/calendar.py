@@ -24,9 +24,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -44,7 +45,16 @@ from bot.services.cases import CaseService
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
-from models.tables import Assignment, Case, Event, Notice, Obligation, SentKey, Summons
+from models.tables import (
+    Assignment,
+    Case,
+    Event,
+    Notice,
+    NoticeEntry,
+    Obligation,
+    SentKey,
+    Summons,
+)
 from scheduler import rules
 from scheduler.rules import CaseSnapshot, DeptStatus, DueItem, NoticeHistory, ObligationSnapshot
 from scheduler.workdays import UNCOVERED_YEAR_MESSAGE, WorkCalendar, uncovered_year_key
@@ -62,6 +72,8 @@ SUMMONS_AFTER_WORKING_DAYS = 3
 SUMMONS_REMINDERS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)))
 DUTY_SUBMITTED = N_("✅ {party} has submitted {duty} ({year}); the duty is confirmed and its "
                     "reminders stop.")
+NOTICE_DRAFT, NOTICE_HELD, NOTICE_SIGNED = "draft", "held", "signed"
+SUMMONS_PROPOSED, SUMMONS_CONFIRMED = "proposed", "confirmed"
 #: From this many days before a year, coordinators are asked for its holiday schedule.
 YEAR_AHEAD_DAYS = 30
 
@@ -95,6 +107,10 @@ class CalendarService:
     org: Callable[[], Awaitable[Org]]
     _warned_years: set[int] = field(default_factory=set, repr=False)
 
+    @cached_property
+    def _immediate(self) -> frozenset[str]:
+        return rules.immediate_clauses(self.catalog)
+
     # -- the sweep --------------------------------------------------------------------------
 
     async def preview(self, at: datetime) -> list[DueItem]:
@@ -111,6 +127,7 @@ class CalendarService:
         now = self.clock.now()
         org = await self.org()
         today = now.astimezone(self.clock.tz).date()
+        await self._fill_due_days()
         marked = await self._mark_overdue(today)
         for attempt in range(3):
             snap = await self._snapshot(today, org, create=True)
@@ -128,12 +145,34 @@ class CalendarService:
                                tuple(i for i in items if i.send_after > now), tuple(codes))
         raise DubanError(N_("The calendar could not record its sweep; it will try again."))
 
+    async def _fill_due_days(self) -> None:
+        """Give a due day to open cases that have none (cases from before due days were kept:
+        their wait counts from the day they entered their state)."""
+        async with self.sessions() as session:
+            found = (await session.exec(select(Case).where(
+                col(Case.state).in_([s for s in OPEN if s != State.ROUTED.value]),
+                col(Case.due_on).is_(None)))).all()
+            if not found:
+                return
+            entered = dict((await session.exec(  # type: ignore[call-overload]
+                sa_select(col(Event.case_id), func.max(col(Event.at)))
+                .where(col(Event.case_id).in_([c.id for c in found]),
+                       col(Event.to_state).is_not(None))
+                .group_by(col(Event.case_id)))).all())
+        async with transaction(self.sessions) as session:
+            for case in found:
+                since = entered.get(case.id) or case.updated_at
+                due = await self.cases.due_on(case.clause, case.state, case.deadline,
+                                              since.astimezone(self.clock.tz).date())
+                await session.exec(update(Case).where(
+                    col(Case.id) == case.id, col(Case.due_on).is_(None)).values(due_on=due))
+
     async def _mark_overdue(self, today: date) -> list[str]:
         async with self.sessions() as session:
             rows = await session.exec(
                 select(col(Case.ref)).where(
                     col(Case.state).in_([s.value for s in OVERDUE_FROM]),
-                    col(Case.deadline) < today))
+                    col(Case.due_on) < today))
             refs = list(rows.all())
         marked = []
         for ref in refs:
@@ -158,10 +197,14 @@ class CalendarService:
             obligations = (await session.exec(select(Obligation).where(
                 col(Obligation.due) >= today - WINDOW_BACK,
                 col(Obligation.due) <= today + WINDOW_AHEAD))).all()
-            notices = (await session.exec(select(Notice).where(
-                col(Notice.issued_on) >= today - timedelta(
-                    days=org.escalation.second_notice_window_days)))).all()
-            subjects = [c.ref for c in cases] + [f"{o.kind}/{o.year}" for o in obligations]
+            notices = (await session.exec(  # type: ignore[call-overload]
+                sa_select(col(NoticeEntry.party), col(Notice.issued_on))
+                .join(Notice, col(Notice.id) == col(NoticeEntry.notice_id))
+                .where(col(Notice.status) == NOTICE_SIGNED,
+                       col(Notice.issued_on) >= today - timedelta(
+                           days=org.escalation.second_notice_window_days)))).all()
+            subjects = ([c.ref for c in cases] + [f"{o.kind}/{o.year}" for o in obligations]
+                        + sorted({c.region_name for c in cases}))
             sent = await _sent_keys(session, subjects)
         snapshots = [self._case_snapshot(c, assignments.get(c.id or 0, []),
                                          events.get(c.id or 0, []), overdue_as_of)
@@ -178,21 +221,21 @@ class CalendarService:
         return Snapshot(
             cases=snapshots,
             obligations=duties,
-            notices=[NoticeHistory(n.party, n.issued_on) for n in notices],
+            notices=[NoticeHistory(party, issued_on) for party, issued_on in notices],
             sent=sent,
             obligation_ids={f"{o.kind}/{o.year}:{o.party}": o.id or 0 for o in obligations},
         )
 
     async def _window_cases(self, session: AsyncSession, today: date) -> list[Case]:
-        """Open cases whose deadline has come or comes within the nudge window (however long
+        """Open cases whose due day has come or comes within the nudge window (however long
         ago: an overdue case is chased until it is closed), or waiting to be accepted."""
-        recent = datetime.combine(today - timedelta(days=30), time(), self.clock.tz)
         pending = select(col(Assignment.case_id)).where(
             col(Assignment.status) == AssignmentStatus.PENDING.value,
-            col(Assignment.required).is_(True), col(Assignment.created_at) >= recent)
+            col(Assignment.required).is_(True))
         rows = await session.exec(select(Case).where(
             col(Case.state).in_(OPEN),
-            or_(col(Case.deadline) <= today + WINDOW_AHEAD, col(Case.id).in_(pending))))
+            or_(col(Case.due_on) <= today + WINDOW_AHEAD, col(Case.due_on).is_(None),
+                col(Case.id).in_(pending))))
         return list(rows.all())
 
     def _case_snapshot(self, case: Case, assignments: Sequence[Assignment],
@@ -210,12 +253,13 @@ class CalendarService:
             for a in assignments
             if a.required and a.department_key and a.status in ACTIVE_STATUSES)
         state = case.state
-        if (overdue_as_of is not None and case.deadline is not None
-                and case.deadline < overdue_as_of and State(state) in OVERDUE_FROM):
+        if (overdue_as_of is not None and case.due_on is not None
+                and case.due_on < overdue_as_of and State(state) in OVERDUE_FROM):
             state = State.OVERDUE.value  # what the sweep would mark first
+        wait = rules.wait_kind(case.clause, case.state, case.deadline, self._immediate)
         return CaseSnapshot(
             ref=case.ref, region=case.region_name, clause=case.clause, state=state,
-            deadline=case.deadline, deadline_kind=_deadline_kind(case, events),
+            deadline=case.due_on, deadline_kind=wait or _deadline_kind(case, events),
             routed_on=routed_on, required=required, paused=case.paused,
             skipped_steps=frozenset(case.skipped_steps or ()),
             failing_exit=False)
@@ -256,12 +300,16 @@ class CalendarService:
                 {"key": key, "subject": _subject_of(key), "outbox_key": None, "created_at": now}
                 for item in items for key in item.done_keys])
             digests: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+            notices = [item for item in items if item.kind == rules.KIND_NOTICE]
+            if notices:
+                notice = await self._draft_notice(session, notices, now)
+                if not org.escalation.sign_off:
+                    codes.append(await self._sign(session, notice, None, "duban", org, now))
             for item in items:
                 entry = _entry(item, snap)
                 if item.kind == rules.KIND_NOTICE:
-                    code = await self._issue_notice(session, item, org, now)
-                    codes.append(code)
-                elif item.kind == rules.KIND_SUMMONS:
+                    continue
+                if item.kind == rules.KIND_SUMMONS:
                     await self._summon(session, item, org, now)
                 else:
                     if item.kind == rules.KIND_CREDIT_FLAG:
@@ -275,26 +323,129 @@ class CalendarService:
                 for (kind, name), entries in digests.items()], now)
         return codes
 
-    async def _issue_notice(self, session: AsyncSession, item: DueItem, org: Org,
-                            now: datetime) -> str:
-        today = now.astimezone(self.clock.tz).date()
-        highest = (await session.exec(select(func.max(col(Notice.number))).where(
-            col(Notice.year) == today.year))).one()
-        number = int(highest or 0) + 1
-        code = rules.format_notice_number(org.prefecture.notice_prefix, today.year, number)
-        notice = Notice(year=today.year, number=number, code=code, key=item.key,
-                        party=item.party, party_kind=item.party_kind,
-                        case_refs=list(item.case_refs), obligation=item.obligation,
-                        deadline=item.deadline, issued_on=today, created_at=now)
+    async def _draft_notice(self, session: AsyncSession, items: Sequence[DueItem],
+                            now: datetime) -> Notice:
+        """One 通报 for the round, naming every laggard; the coordinators sign it off."""
+        notice = Notice(key=f"round:{items[0].key}", status=NOTICE_DRAFT,
+                        year=now.astimezone(self.clock.tz).year, created_at=now,
+                        updated_at=now)
         session.add(notice)
         await session.flush()
-        await self._case_event(session, item.case_refs, "notice", now,
-                               {"code": code, "deadline": _iso(item.deadline)})
-        for kind, name in (("coordinators", "*"), (item.party_kind, item.party)):
-            await enqueue(session, key=f"notice:{notice.id}:{kind}:{name}", kind=Kind.NOTICE,
-                          recipient_kind=kind, recipient=name, now=now,
-                          payload={"notice_id": notice.id})
+        assert notice.id is not None
+        await session.exec(insert(NoticeEntry), params=[
+            {"notice_id": notice.id, "key": item.key, "party": item.party,
+             "party_kind": item.party_kind, "step": item.step,
+             "case_refs": list(item.case_refs), "obligation": item.obligation,
+             "deadline": item.deadline} for item in items])
+        await enqueue(session, key=f"notice-draft:{notice.id}", kind=Kind.NOTICE_DRAFT,
+                      recipient_kind="coordinators", recipient="*", now=now,
+                      payload={"notice_id": notice.id})
+        return notice
+
+    async def _sign(self, session: AsyncSession, notice: Notice, signer_id: int | None,
+                    signer: str, org: Org, now: datetime) -> str:
+        """Number the notice (the next of the year, no gaps), record it on its cases and
+        circulate it: the coordinators and every department, county and park."""
+        today = now.astimezone(self.clock.tz).date()
+        highest = (await session.exec(select(func.max(col(Notice.number))).where(
+            col(Notice.year) == today.year, col(Notice.status) == NOTICE_SIGNED))).one()
+        number = int(highest or 0) + 1
+        code = rules.format_notice_number(org.prefecture.notice_prefix, today.year, number)
+        notice.status, notice.year, notice.number, notice.code = NOTICE_SIGNED, today.year, \
+            number, code
+        notice.issued_on, notice.signed_by, notice.signed_by_name = today, signer_id, signer
+        notice.updated_at = now
+        session.add(notice)
+        await session.flush()
+        entries = (await session.exec(select(NoticeEntry).where(
+            col(NoticeEntry.notice_id) == notice.id))).all()
+        for entry in entries:
+            await self._case_event(session, entry.case_refs, "notice", now,
+                                   {"code": code, "deadline": _iso(entry.deadline)})
+        recipients = [("coordinators", "*")]
+        recipients += [("department", d.key) for d in org.departments]
+        recipients += [("region", r.name) for r in org.regions]
+        await enqueue_many(session, [
+            {"key": f"notice:{notice.id}:{kind}:{name}", "kind": Kind.NOTICE,
+             "recipient_kind": kind, "recipient": name, "payload": {"notice_id": notice.id}}
+            for kind, name in recipients], now)
         return code
+
+    # -- signing off (签发) ---------------------------------------------------------------------
+
+    async def sign_notice(self, notice_id: int, who: Who) -> Notice:
+        """A coordinator signs the draft 通报 off: it gets its number and goes out."""
+        require_coordinator(who)
+        org = await self.org()
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            notice = await self._draft(session, notice_id)
+            await self._sign(session, notice, who.telegram_id, who.name or "", org, now)
+        return notice
+
+    async def hold_notice(self, notice_id: int, who: Who) -> Notice:
+        """暂缓: the draft is kept, unnumbered, until a coordinator signs it."""
+        require_coordinator(who)
+        async with transaction(self.sessions) as session:
+            notice = await self._draft(session, notice_id)
+            notice.status, notice.updated_at = NOTICE_HELD, self.clock.now()
+            notice.signed_by_name = who.name
+            session.add(notice)
+        return notice
+
+    async def revise_notice(self, notice_id: int, remark: str, who: Who) -> Notice:
+        """修改: a coordinator's wording for the notice's opening; the draft comes again."""
+        require_coordinator(who)
+        text = remark.strip()
+        if not text:
+            raise DubanError(N_("Give the new wording; it replaces the notice's opening."))
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            notice = await self._draft(session, notice_id)
+            notice.remark, notice.updated_at = text[:2000], now
+            session.add(notice)
+            await enqueue(session, key=f"notice-draft:{notice.id}:{now.isoformat()}",
+                          kind=Kind.NOTICE_DRAFT, recipient_kind="coordinators",
+                          recipient="*", now=now, payload={"notice_id": notice.id})
+        return notice
+
+    async def _draft(self, session: AsyncSession, notice_id: int) -> Notice:
+        notice = await session.get(Notice, notice_id)
+        if notice is None:
+            raise DubanError(N_("No notice number {id}."), id=notice_id)
+        if notice.status == NOTICE_SIGNED:
+            raise DubanError(N_("This notice is already signed off as {code}."),
+                             code=notice.code or "")
+        return notice
+
+    async def notice_entries(self, notice_id: int) -> list[NoticeEntry]:
+        async with self.sessions() as session:
+            return list((await session.exec(select(NoticeEntry).where(
+                col(NoticeEntry.notice_id) == notice_id).order_by(col(NoticeEntry.id)))).all())
+
+    async def confirm_summons(self, summons_id: int, who: Who) -> Summons:
+        """A coordinator confirms a proposed summons's time and place: it goes out."""
+        require_coordinator(who)
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            summons = await session.get(Summons, summons_id)
+            if summons is None:
+                raise DubanError(N_("No summons number {id}."), id=summons_id)
+            if summons.status != SUMMONS_PROPOSED:
+                raise DubanError(N_("This summons is already confirmed."))
+            if summons.meets_at <= now:
+                raise DubanError(N_("The proposed time has passed; set a new one with "
+                                    "/reschedule {id} DATE TIME first."), id=summons_id)
+            summons.status, summons.updated_at = SUMMONS_CONFIRMED, now
+            session.add(summons)
+            await self._case_event(session, summons.case_refs, "summons", now,
+                                   {"summons": summons.id,
+                                    "meets_at": summons.meets_at.isoformat()})
+            await enqueue(session, key=f"summons:{summons.id}:{summons.party_kind}:"
+                                       f"{summons.party}", kind=Kind.SUMMONS,
+                          recipient_kind=summons.party_kind, recipient=summons.party, now=now,
+                          payload={"summons_id": summons.id})
+        return summons
 
     async def _summon(self, session: AsyncSession, item: DueItem, org: Org,
                       now: datetime) -> None:
@@ -308,19 +459,24 @@ class CalendarService:
         else:
             department = org.department(item.party)
             leader = department.leader if department else None
-        latest_notice = (await session.exec(select(Notice).where(
-            col(Notice.party) == item.party).order_by(col(Notice.id).desc()))).first()
+        latest_notice = (await session.exec(select(col(NoticeEntry.notice_id)).where(
+            col(NoticeEntry.party) == item.party).order_by(
+            col(NoticeEntry.notice_id).desc()))).first()
+        proposed = org.escalation.sign_off
         summons = Summons(key=item.key, party=item.party, party_kind=item.party_kind,
                           leader=leader, case_refs=list(item.case_refs),
-                          obligation=item.obligation,
-                          notice_id=latest_notice.id if latest_notice else None,
+                          obligation=item.obligation, notice_id=latest_notice,
+                          status=SUMMONS_PROPOSED if proposed else SUMMONS_CONFIRMED,
                           meets_at=meets_at, place=org.prefecture.commission + "会议室",
                           created_at=now, updated_at=now)
         session.add(summons)
         await session.flush()
-        await self._case_event(session, item.case_refs, "summons", now,
-                               {"summons": summons.id, "meets_at": meets_at.isoformat()})
-        for kind, name in (("coordinators", "*"), (item.party_kind, item.party)):
+        recipients = [("coordinators", "*")]
+        if not proposed:  # else the party hears of it once a coordinator confirms it
+            await self._case_event(session, item.case_refs, "summons", now,
+                                   {"summons": summons.id, "meets_at": meets_at.isoformat()})
+            recipients.append((item.party_kind, item.party))
+        for kind, name in recipients:
             await enqueue(session, key=f"summons:{summons.id}:{kind}:{name}",
                           kind=Kind.SUMMONS, recipient_kind=kind, recipient=name, now=now,
                           payload={"summons_id": summons.id})
@@ -339,7 +495,8 @@ class CalendarService:
         new time gives new keys)."""
         async with self.sessions() as session:
             upcoming = (await session.exec(select(Summons).where(
-                col(Summons.outcome).is_(None), col(Summons.meets_at) > now,
+                col(Summons.outcome).is_(None), col(Summons.status) == SUMMONS_CONFIRMED,
+                col(Summons.meets_at) > now,
                 col(Summons.meets_at) <= now + SUMMONS_REMINDERS[0][1]))).all()
         for summons in upcoming:
             if summons.rsvp == "decline":
@@ -510,6 +667,8 @@ class CalendarService:
                 raise DubanError(N_("No summons number {id}."), id=summons_id)
             if summoned:
                 require_party(who, **_party(summons.party_kind, summons.party))
+                if summons.status != SUMMONS_CONFIRMED:
+                    raise DubanError(N_("No summons number {id}."), id=summons_id)
             else:
                 require_coordinator(who)
             if summons.outcome is not None:
@@ -524,7 +683,7 @@ class CalendarService:
             await enqueue(session, key=f"summons-update:{summons_id}:{now.isoformat()}",
                           kind=Kind.SUMMONS, recipient_kind="coordinators", recipient="*",
                           now=now, payload={"summons_id": summons_id})
-            if not summoned:
+            if not summoned and summons.status == SUMMONS_CONFIRMED:
                 await enqueue(session, key=f"summons-update:{summons_id}:{now.isoformat()}:p",
                               kind=Kind.SUMMONS, recipient_kind=summons.party_kind,
                               recipient=summons.party, now=now,
@@ -587,7 +746,7 @@ def _entry(item: DueItem, snap: Snapshot) -> dict[str, Any]:
             "case_refs": list(item.case_refs), "obligation": item.obligation,
             "obligation_id": obligation_id, "party": item.party,
             "party_kind": item.party_kind, "deadline": _iso(item.deadline),
-            "due_at": item.due_at.isoformat()}
+            "due_at": item.due_at.isoformat(), "wait": item.wait}
 
 
 def _fingerprint(entries: Sequence[dict[str, Any]]) -> str:

@@ -7,7 +7,7 @@ event together, or raises a :class:`DubanError` and writes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.casefile import CaseInput
 from bot.core.clock import Clock, local_today
 from bot.core.i18n import N_, DubanError
+from bot.core.org import EscalationSettings, Org
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
 from bot.core.workflow import (
@@ -39,6 +40,8 @@ from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
 from models.tables import Assignment, Case, Event
+from scheduler import rules
+from scheduler.workdays import WorkCalendar
 
 IMPORT_BATCH = 500
 
@@ -93,7 +96,11 @@ class CaseService:
     sessions: async_sessionmaker[AsyncSession]
     catalog: Catalog
     clock: Clock
+    #: Working days and the org's waits, for each case's due day (``Case.due_on``).
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    org: Callable[[], Awaitable[Org]] | None = None
     _max_retries: int = field(default=3, repr=False)
+    _immediate: frozenset[str] | None = field(default=None, repr=False)
 
     # -- creating -------------------------------------------------------------------------
 
@@ -154,8 +161,8 @@ class CaseService:
                 "clauses": list(item.clauses), "capacity": item.capacity, "unit": item.unit,
                 "equipment": item.equipment, "registered_on": item.registered_on,
                 "description": item.description, "state": State.ROUTED.value,
-                "deadline": deadlines[item.ref], "created_at": now, "updated_at": now,
-                "version": 1,
+                "deadline": deadlines[item.ref], "due_on": deadlines[item.ref],
+                "created_at": now, "updated_at": now, "version": 1,
             }
             for item in items
         ])
@@ -204,10 +211,16 @@ class CaseService:
             return await self._view(session, ref)
 
     async def find(self, *, region: str | None = None, states: Sequence[str] | None = None,
-                   clause: str | None = None, department: str | None = None) -> list[Case]:
+                   clause: str | None = None, department: str | None = None,
+                   overdue_on: date | None = None) -> list[Case]:
+        """Cases by region, states, clause and department; with ``overdue_on``, the cases
+        overdue on that day as well (whatever their state)."""
+        overdue = (queries.overdue_condition(open_states(), overdue_on)
+                   if overdue_on is not None else None)
         async with self.sessions() as session:
             return await queries.list_cases(session, region=region, states=states,
-                                            clause=clause, department=department)
+                                            clause=clause, department=department,
+                                            overdue=overdue)
 
     async def find_refs(self, refs: Sequence[str]) -> list[Case]:
         """The cases with these references (in reference order)."""
@@ -445,8 +458,27 @@ class CaseService:
 
     async def _write_case(self, session: AsyncSession, case: Case,
                           values: dict[str, Any]) -> None:
+        if "state" in values or "deadline" in values:
+            due = await self.due_on(case.clause, values.get("state", case.state),
+                                    values.get("deadline", case.deadline), local_today(self.clock))
+            if due is not None or State(values.get("state", case.state)) not in CLOSED_STATES:
+                values = {**values, "due_on": due}  # a closed case keeps its last due day
         if not await queries.bump_case_version(session, case=case, values=values):
             raise _Conflict()
+
+    async def due_on(self, clause: str, state: str, deadline: date | None,
+                     since: date) -> date | None:
+        """The day a case in ``state`` since ``since`` is due (see :func:`rules.due_on`)."""
+        if self._immediate is None:
+            self._immediate = rules.immediate_clauses(self.catalog)
+        settings = EscalationSettings()
+        if self.org is not None:
+            try:
+                settings = (await self.org()).escalation
+            except DubanError:  # no organisation loaded yet: the defaults
+                pass
+        return rules.due_on(clause, state, deadline, since, self.calendar, settings,
+                            self._immediate)
 
     async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
                       from_state: State | None = None, to_state: State | None = None,
@@ -517,6 +549,5 @@ def open_states() -> list[str]:
 
 
 def is_overdue(case: Case, today: date) -> bool:
-    if State(case.state) in CLOSED_STATES:
-        return False
-    return case.state == State.OVERDUE or (case.deadline is not None and case.deadline < today)
+    """Whether the case is overdue (the one definition: :func:`rules.is_overdue`)."""
+    return rules.is_overdue(case.state, case.due_on, today)

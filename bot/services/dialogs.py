@@ -59,6 +59,7 @@ from models.tables import Dialog
 DIALOG_TTL = timedelta(hours=24)
 MAX_ENTERPRISE = 200
 MAX_DESCRIPTION = 2000
+MAX_REMARK = 2000
 PHOTO_MIMES = ("image/jpeg", "image/png", "image/webp", "image/heic")
 DOCUMENT_MIMES = ("application/pdf", "image/jpeg", "image/png",
                   "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -75,6 +76,7 @@ class Flow(StrEnum):
     DENY_EXTENSION = "deny_extension"
     DUTY = "duty"  # confirm a yearly duty with the document sent
     OUTCOME = "outcome"  # a coordinator records how an interview summons went
+    NOTICE_EDIT = "notice_edit"  # a coordinator rewords a draft notice's opening (修改)
 
 
 @dataclass(frozen=True)
@@ -235,8 +237,16 @@ class OutcomeDraft(Draft):
     commitments: str | None = None
 
 
+@dataclass
+class NoticeEditDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.NOTICE_EDIT
+    notice_id: int
+    remark: str | None = None
+
+
 DRAFTS: Mapping[Flow, type[Draft]] = {cls.FLOW: cls for cls in (
-    NewCaseDraft, StepDraft, HandBackDraft, DenyExtensionDraft, DutyDraft, OutcomeDraft)}
+    NewCaseDraft, StepDraft, HandBackDraft, DenyExtensionDraft, DutyDraft, OutcomeDraft,
+    NoticeEditDraft)}
 
 INDUSTRY_CHOICES = (("steel", N_("steel")), ("coal", N_("coal")), ("cement", N_("cement")),
                     ("electrolytic_aluminium", N_("electrolytic aluminium")),
@@ -305,6 +315,15 @@ class DialogService:
         require_coordinator(who)
         await self.calendar.summons(summons_id)  # a clear error when it does not exist
         return await self._start(chat_id, who, OutcomeDraft(summons_id), update_id)
+
+    async def start_notice_edit(self, chat_id: int, who: Who, notice_id: int,
+                                update_id: int = 0) -> Question:
+        require_coordinator(who)
+        notice = await self.calendar.notice(notice_id)
+        if notice.status == "signed":
+            raise DubanError(N_("This notice is already signed off as {code}."),
+                             code=notice.code or "")
+        return await self._start(chat_id, who, NoticeEditDraft(notice_id), update_id)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -380,6 +399,10 @@ class DialogService:
             return _need_question(Need.EVIDENCE, 0)
         if isinstance(draft, OutcomeDraft):
             return Question(_OUTCOME_QUESTIONS[step], {"limit": MAX_NOTE})
+        if isinstance(draft, NoticeEditDraft):
+            return Question(N_("The new opening of the notice (at most {limit} characters)? "
+                               "It replaces the standard wording; the laggards and their "
+                               "work stay as they are."), {"limit": MAX_REMARK})
         return Question(N_("Please give the reason (at most {limit} characters)."),
                         {"limit": MAX_NOTE})
 
@@ -406,6 +429,9 @@ class DialogService:
             order = tuple(_OUTCOME_QUESTIONS)
         elif isinstance(draft, HandBackDraft | DenyExtensionDraft):
             draft.reason = _text(answer, MAX_NOTE)
+            return "confirm"
+        elif isinstance(draft, NoticeEditDraft):
+            draft.remark = _text(answer, MAX_REMARK)
             return "confirm"
         else:  # pragma: no cover - every flow is handled above
             raise AssertionError(draft)
@@ -492,6 +518,9 @@ class DialogService:
                                                draft.summary or "", draft.commitments or "",
                                                who)
             return Finished(N_("The outcome of the summons is recorded."))
+        if isinstance(draft, NoticeEditDraft):
+            await self.calendar.revise_notice(draft.notice_id, draft.remark or "", who)
+            return Finished(N_("The draft notice is revised; it comes again for sign-off."))
         assert isinstance(draft, DenyExtensionDraft)
         await self.cases.take_step(draft.ref, StepInput(
             step="deny_extension", actor=Actor.COORDINATOR, reason=draft.reason), who)
@@ -532,6 +561,8 @@ def _summary(draft: Draft) -> tuple[SummaryLine, ...]:
     elif isinstance(draft, OutcomeDraft):
         for value in (draft.attendees, draft.summary, draft.commitments):
             add(value)
+    elif isinstance(draft, NoticeEditDraft):
+        add(draft.remark)
     evidence = getattr(draft, "evidence", None)
     if evidence:
         lines.append(SummaryLine(f"📎 ×{len(evidence)}"))
@@ -547,6 +578,8 @@ def _first_step(draft: Draft) -> str:
         return "evidence"
     if isinstance(draft, OutcomeDraft):
         return next(iter(_OUTCOME_QUESTIONS))
+    if isinstance(draft, NoticeEditDraft):
+        return "remark"
     return "reason"
 
 

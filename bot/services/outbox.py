@@ -81,6 +81,7 @@ class Kind(StrEnum):
     TEXT = "text"  # a plain message (msgid + params) to a chat
     DIGEST = "digest"  # the calendar: every nudge and reminder for one chat, in one message
     NOTICE = "notice"  # a numbered notice (通报) with its .docx
+    NOTICE_DRAFT = "notice_draft"  # coordinators: a round's 通报 to sign off, edit or hold
     SUMMONS = "summons"  # an interview summons (约谈), with RSVP buttons for the summoned
 
 

@@ -28,6 +28,7 @@ from bot.core.org import Org, OrgDepartment, Region
 from bot.core.routing import ACTIVE_STATUSES
 from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
 from models.tables import Assignment, Case
+from scheduler import rules
 
 # The order of clause （十九）: 钢铁、煤炭、水泥、电解铝、平板玻璃, then everything else.
 # Coal gets its own row: the guiding opinion names it among the key industries.
@@ -58,6 +59,7 @@ class CaseRow:
     registered_on: date
     deadline: date | None
     closed_on: date | None  # the local date the case closed
+    due_on: date | None = None  # the day its current step is due (rules.due_on)
 
     @property
     def reported_capacity(self) -> Decimal | None:
@@ -146,9 +148,8 @@ def by_industry(rows: Sequence[CaseRow]) -> list[tuple[str, list[CaseRow]]]:
 
 
 def is_overdue(row: CaseRow, today: date) -> bool:
-    if State(row.state) in CLOSED_STATES:
-        return False
-    return row.state == State.OVERDUE or (row.deadline is not None and row.deadline < today)
+    """Whether the case is overdue (the one definition: ``scheduler.rules.is_overdue``)."""
+    return rules.is_overdue(row.state, row.due_on, today)
 
 
 def red_card_clauses() -> list[str]:
@@ -164,7 +165,7 @@ def _row(case: Case, tz: tzinfo) -> CaseRow:
         industry=case.industry, clause=case.clause, state=case.state,
         capacity=_decimal(case.capacity), exited_capacity=_decimal(case.exited_capacity),
         unit=case.unit, equipment=case.equipment, registered_on=case.registered_on,
-        deadline=case.deadline,
+        deadline=case.deadline, due_on=case.due_on,
         closed_on=case.closed_at.astimezone(tz).date() if case.closed_at is not None else None,
     )
 

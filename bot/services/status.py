@@ -10,17 +10,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.routing import AssignmentStatus
+from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
 from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from models import queries
 from models.tables import Assignment, Case
 
 OPEN = [s.value for s in State if s not in CLOSED_STATES]
+CLOSED = [s.value for s in CLOSED_STATES]
 YELLOW = [s.value for s in YELLOW_STATES]
 RED_CLAUSES = [clause for clause, w in WORKFLOWS.items() if w.failing_exit]
 
@@ -51,6 +54,31 @@ class Status:
         return sum(self.closed_by_clause.values())
 
 
+@dataclass(frozen=True)
+class Standing:
+    """How one county or park (``kind="region"``) or one department (``kind="department"``)
+    is doing, for the ranking of clause （二十）: who moves slowly is named."""
+
+    name: str  # the region's name, or the department's key
+    kind: str  # "region" | "department"
+    overdue: int
+    open: int
+    closed: int
+    closed_on_time: int
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Of the work whose due day has come (closed, or open and overdue), the share done
+        by it; ``None`` when nothing has come due."""
+        due = self.closed + self.overdue
+        return self.closed_on_time / due if due else None
+
+    def sort_key(self) -> tuple[int, int, float, str]:
+        """Worst first: most overdue, then lowest on-time rate (none last), then by name."""
+        rate = self.on_time_rate
+        return (-self.overdue, rate is None, rate if rate is not None else 0.0, self.name)
+
+
 @dataclass
 class StatusService:
     sessions: async_sessionmaker[AsyncSession]
@@ -72,8 +100,7 @@ class StatusService:
                     result.red += count
             overdue = await session.exec(
                 select(col(Case.clause), func.count())
-                .where(*where, col(Case.state).in_(OPEN),
-                       (col(Case.state) == State.OVERDUE.value) | (col(Case.deadline) < today))
+                .where(*where, queries.overdue_condition(OPEN, today))
                 .group_by(col(Case.clause)))
             result.overdue_by_clause = {clause: count for clause, count in overdue.all()}
             industries = await session.exec(
@@ -89,6 +116,62 @@ class StatusService:
                 .group_by(col(Assignment.department_key)))
             result.unaccepted = {dept: count for dept, count in unaccepted.all() if dept}
         return result
+
+    async def ranking(self, today: date) -> tuple[list[Standing], list[Standing]]:
+        """Counties and parks, and departments, worst first (see :meth:`Standing.sort_key`).
+
+        A department's cases are those it is required to act on and has not handed back
+        (a required assignment in an active status); a case counts once per department.
+        """
+        async with self.sessions() as session:
+            regions = await self._standings(session, "region", today)
+            departments = await self._standings(session, "department", today)
+        return regions, departments
+
+    async def _standings(self, session: AsyncSession, kind: str,
+                         today: date) -> list[Standing]:
+        if kind == "region":
+            key: Any = col(Case.region_name)
+            count: Any = func.count(col(Case.id))
+        else:
+            key = col(Assignment.department_key)
+            count = func.count(func.distinct(col(Case.id)))
+
+        def select_(*columns: Any) -> Any:
+            statement = select(*columns).select_from(Case)
+            if kind == "department":
+                statement = statement.join(
+                    Assignment, col(Assignment.case_id) == col(Case.id)).where(
+                    col(Assignment.required).is_(True),
+                    col(Assignment.status).in_([s.value for s in ACTIVE_STATUSES]),
+                    col(Assignment.department_key).is_not(None))
+            return statement
+
+        async def counted(condition: Any) -> dict[str, int]:
+            rows = await session.exec(select_(key, count).where(condition).group_by(key))
+            return {name: n for name, n in rows.all()}
+
+        opened = await counted(col(Case.state).in_(OPEN))
+        closed = await counted(col(Case.state).in_(CLOSED))
+        overdue = await counted(queries.overdue_condition(OPEN, today))
+        on_time: dict[str, int] = defaultdict(int)
+        rows = await session.exec(  # distinct: a case once per department
+            select_(key, col(Case.id), col(Case.due_on), col(Case.closed_at))
+            .where(col(Case.state).in_(CLOSED)).distinct())
+        for name, _case_id, due_on, closed_at in rows.all():
+            if self._on_time(due_on, closed_at):
+                on_time[name] += 1
+        standings = [Standing(name=name, kind=kind, overdue=overdue.get(name, 0),
+                              open=opened.get(name, 0), closed=closed.get(name, 0),
+                              closed_on_time=on_time[name])
+                     for name in set(opened) | set(closed) if name is not None]
+        return sorted(standings, key=Standing.sort_key)
+
+    def _on_time(self, due_on: date | None, closed_at: datetime | None) -> bool:
+        """Closed by its due day (in local time); a case with no due day is on time."""
+        if due_on is None or closed_at is None:  # no due day, or no closing time kept
+            return True
+        return closed_at.astimezone(self.tz).date() <= due_on
 
     async def _exited(self, session: AsyncSession, year: int,
                       where: list) -> dict[tuple[str, str], Decimal]:
@@ -108,9 +191,7 @@ class StatusService:
     async def overdue(self, today: date, region: str | None = None,
                       department: str | None = None, limit: int = 50) -> list[Case]:
         async with self.sessions() as session:
-            statement = select(Case).where(
-                col(Case.state).in_(OPEN),
-                (col(Case.state) == State.OVERDUE.value) | (col(Case.deadline) < today))
+            statement = select(Case).where(queries.overdue_condition(OPEN, today))
             if region:
                 statement = statement.where(col(Case.region_name) == region)
             if department:
