@@ -71,12 +71,26 @@ async def test_reminders_notice_and_summons_arrive_in_the_chats(bot: Bot) -> Non
     bot.clock.set(at(date(2026, 7, 15)))  # seven working days late
     await calendar.sweep()
     await bot.deliver()
+    draft = next(m for m in bot.fake.in_chat(COORDINATION) if "通报草稿" in m.text)
+    assert not bot.fake.called("sendDocument"), "nothing goes out before 签发"
+    await bot.press(INDUSTRY_LIAISON, draft, "签发")  # only coordinators sign
+    assert bot.fake.alerts[-1]["show_alert"]
+    await bot.press(COORDINATOR, draft, "签发")
+    assert "已签发" in next(m for m in bot.fake.in_chat(COORDINATION)
+                           if m.message_id == draft.message_id).text
+    await bot.deliver()
     documents = [c for c in bot.fake.called("sendDocument")]
-    assert any("通报" in (c.get("caption") or "") and "〔2026〕" in c["caption"]
+    assert any("通报" in (c.get("caption") or "") and "〔2026〕1号" in c["caption"]
                for c in documents)
-    assert any(c["chat_id"] == COORDINATION for c in documents)
+    assert {COORDINATION, INDUSTRY, MANAS} <= {c["chat_id"] for c in documents}
     bot.clock.set(at(date(2026, 7, 27)))  # fifteen working days late
     await calendar.sweep()
+    await bot.deliver()
+    proposals = [m for m in bot.fake.in_chat(COORDINATION) if "约谈" in m.text and m.buttons()]
+    assert len(proposals) == 2 and "拟约谈" in proposals[0].text
+    assert not [m for m in bot.fake.in_chat(INDUSTRY) if "约谈" in m.text]
+    for proposal in proposals:
+        await bot.press(COORDINATOR, proposal, "确认并发出")
     await bot.deliver()
     summons = next(m for m in bot.fake.in_chat(INDUSTRY) if "约谈" in m.text and m.buttons())
     await bot.press(MANAS_LIAISON, summons, "参加")  # not the summoned department

@@ -114,10 +114,15 @@ async def test_reminder_then_notice_once_each_across_a_restart(tmp_path: Path) -
         clock.set(datetime(2026, 12, 3, 2, tzinfo=UTC))  # eight working days late
         await bot.start()
         try:
-            notice = await client.wait_for_message(
-                coordination, lambda m: m.from_bot and "通报" in m.body and ref in m.body,
+            draft = await client.wait_for_message(
+                coordination, lambda m: m.from_bot and "通报草稿" in m.body and ref in m.body,
                 timeout=WAIT)
-            assert notice.files and notice.files[0].file_name.endswith(".docx")
+            await client.press(10001, coordination, draft.message_id, text="签发",
+                               timeout=WAIT)
+            notice = await client.wait_for_message(
+                coordination, lambda m: m.from_bot and "通报" in m.body and bool(m.files),
+                timeout=WAIT)
+            assert notice.files[0].file_name.endswith(".docx")
             await client.wait_for_message(
                 environment, lambda m: m.from_bot and "通报" in m.body, timeout=WAIT)
             await client.wait_for_message(  # the missed second reminder, as a catch-up
@@ -127,7 +132,7 @@ async def test_reminder_then_notice_once_each_across_a_restart(tmp_path: Path) -
             await bot.stop()
         messages = await client.messages(environment)
         assert len(reminders(messages)) == 2  # the overdue reminder, then the second one
-        assert len([m for m in messages if m.from_bot and "通报" in m.body]) == 1
+        assert len([m for m in messages if m.from_bot and "通报" in m.body and m.files]) == 1
         bodies = [m.body for m in reminders(messages)]
         assert len(set(bodies)) == len(bodies), "nothing was sent twice"
 
@@ -155,7 +160,7 @@ async def test_the_calendar_keeps_sweeping_while_the_clock_moves_fifty_times(
                 clock.advance(timedelta(days=7 if move % 5 == 4 else 1))
                 await asyncio.wait_for(swept_since(clock.now()), WAIT)
             await client.wait_for_message(
-                coordination, lambda m: m.from_bot and "通报" in m.body and ref in m.body,
+                coordination, lambda m: m.from_bot and "通报草稿" in m.body and ref in m.body,
                 timeout=WAIT)
         finally:
             await bot.stop()

@@ -269,9 +269,10 @@ def notice_draft_reply(notice: Notice, sections: Sequence[NoticeSection], *, tr:
         entry = section.entry
         what = items_text(entry.case_refs, entry.obligation, tr)
         if entry.step == "laggard":
-            lines.append(tr.gettext(N_("· {party}: lagging, {count} overdue case(s) ({items})"),
+            lines.append(tr.gettext(N_("· {party}: lagging, {count} overdue case(s) ({items}), "
+                                       "the longest {days} working day(s) late"),
                                     party=section.party, count=len(entry.case_refs),
-                                    items=what))
+                                    items=what, days=section.working_days_late))
         else:
             lines.append(tr.gettext(N_("· {party}: {items}, {days} working day(s) late"),
                                     party=section.party, items=what,
