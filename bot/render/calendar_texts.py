@@ -86,7 +86,8 @@ def _wait(entry: Mapping[str, Any], tr: Translator) -> str:
 
 #: Most urgent first: what is overdue, then what waits for acceptance, then the nudges.
 _URGENCY = {"follow_up": 0, "reminder": 0, "reminder_cc": 0, "overdue": 1, "credit_flag": 1,
-            "unaccepted_follow_up": 2, "unrouted": 2, "unaccepted_alert": 2, "unaccepted_reminder": 2}
+            "unaccepted_follow_up": 2, "unrouted": 2, "unaccepted_alert": 2,
+            "unaccepted_reminder": 2}
 _PARTY_MARK = "\u0000"
 
 
