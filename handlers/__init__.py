@@ -42,6 +42,7 @@ COMMAND_HANDLERS = {
     "outcome": commands.outcome,
     "report": commands.report,
     "duties": commands.duties,
+    "policy": commands.policy,
 }
 
 
@@ -55,5 +56,6 @@ def register(application: DubanApplication) -> None:
     application.add_handler(MessageHandler(
         (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL,
         messages.on_message))
+    application.add_handler(MessageHandler(filters.COMMAND, messages.on_unknown_command))
     application.add_handler(TypeHandler(Update, guard.mark_seen), group=100)
     application.add_error_handler(errors.on_error)

@@ -68,12 +68,22 @@ async def on_button(update: Update, context: DubanContext) -> None:
     try:
         alert = await _HANDLERS[type(data)](update, context, data, identity)
     except DubanError as error:
-        await query.answer(error.render(personal), show_alert=True)
+        await query.answer(await context.explain(error, personal), show_alert=True)
         return
+    if _spent(data):  # the question is answered, the request decided: no live buttons left
+        with contextlib.suppress(BadRequest):
+            await context.bot.edit_message_reply_markup(chat.id, message.message_id,
+                                                        reply_markup=None)
     if alert is not None:
         await query.answer(personal.gettext(alert.message, **alert.params), show_alert=False)
     else:
         await query.answer()
+
+
+def _spent(data: Payload) -> bool:
+    """Presses after which the pressed message's buttons can no longer act."""
+    return (isinstance(data, DialogChoice | CancelDialog | Reroute | BindChat)
+            or (isinstance(data, ExtensionDecision) and data.approve))
 
 
 async def _refresh_stale(update: Update, context: DubanContext, chat_id: int, message_id: int,

@@ -16,13 +16,15 @@ from bot.core import commands as parse
 from bot.core.buttons import BindChat, region_code
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError
-from bot.render import calendar_texts, texts
+from bot.core.workflow import State
+from bot.render import calendar_texts, cards, texts
 from bot.render.cards import Button, Reply, question_reply
 from bot.render.reports.charts import status_chart
 from bot.render.reports.county import write_county_report
+from bot.services import access
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
 from bot.services.dialogs import Question
-from handlers.common import display_name, identify, say
+from handlers.common import display_name, identify, reader, say
 from handlers.context import DubanContext
 
 log = logging.getLogger(__name__)
@@ -155,10 +157,16 @@ async def cancel(update: Update, context: DubanContext) -> None:
 
 
 async def status(update: Update, context: DubanContext) -> None:
+    """/status [COUNTY]: the prefecture to coordinators, a county to its liaisons as well."""
     tr = await context.translator(update)
     org = await context.deps.org()
+    who, commission = await reader(update, context), org.prefecture.commission
     query = _args(context)
-    region = org.resolve_region(query).name if query else None
+    region = access.status_place(who, commission=commission) if not query else None
+    if query:
+        access.require_reader(who, commission=commission)
+        region = org.resolve_region(query).name
+        access.require_region_reader(who, region, commission=commission)
     today = local_today(context.deps.clock)
     result = await context.deps.status.status(today, region)
     message = texts.status_text(result, tr, org.alias_table(),
@@ -168,23 +176,25 @@ async def status(update: Update, context: DubanContext) -> None:
         if regions or departments:
             message += "\n\n" + texts.ranking_text(regions, departments, tr, org.alias_table())
     await say(update, context, message)
-    try:
-        figures = await context.deps.reports.status_figures(org, today=today, region=region)
-        chart = status_chart(figures, tr, title_place=org.prefecture.name, today=today,
-                             region=region)
-    except DubanError as error:  # no Chinese font on this machine: the numbers are enough
-        log.warning("status chart skipped: %s", error)
-        return
-    await say(update, context, Reply(tr.gettext(texts.STATUS_CHART), photo=chart))
+    # The chart, sized for a phone; with no usable Chinese font its DubanError says so.
+    figures = await context.deps.reports.status_figures(org, today=today, region=region)
+    chart = status_chart(figures, tr, title_place=org.prefecture.name, today=today,
+                         region=region)
+    await say(update, context, Reply(chart.caption, photo=chart.png))
 
 
 async def report(update: Update, context: DubanContext) -> None:
-    """/report 玛纳斯县 2026: the 30 November county report as .xlsx and .docx."""
+    """/report 玛纳斯县 2026: the 30 November county report as .xlsx and .docx, to coordinators
+    and the county's liaisons."""
     tr = await context.translator(update)
     today = local_today(context.deps.clock)
-    wanted = parse.parse_report(list(context.args or []), today)
     org = await context.deps.org()
-    loaded = await context.deps.reports.county_report(org, wanted.county, year=wanted.year,
+    who, commission = await reader(update, context), org.prefecture.commission
+    access.require_reader(who, commission=commission)
+    wanted = parse.parse_report(list(context.args or []), today)
+    county = org.resolve_region(wanted.county)
+    access.require_region_reader(who, county.name, commission=commission)
+    loaded = await context.deps.reports.county_report(org, county.name, year=wanted.year,
                                                       today=today)
     with tempfile.TemporaryDirectory() as folder:
         files = write_county_report(loaded, tr, Path(folder))
@@ -194,22 +204,28 @@ async def report(update: Update, context: DubanContext) -> None:
 
 
 async def case(update: Update, context: DubanContext) -> None:
+    """/case REF: to coordinators, the liaisons of its departments and of its county."""
     tr = await context.translator(update)
-    ref = parse.require_text(_args(context), parse.CASE_USAGE)
     org = await context.deps.org()
+    who, commission = await reader(update, context), org.prefecture.commission
+    access.require_reader(who, commission=commission)
+    ref = parse.require_text(_args(context), parse.CASE_USAGE)
     view = await context.deps.cases.get(ref)
+    access.require_case_reader(who, view.case.region_name,
+                               (a.department_key for a in view.assignments),
+                               commission=commission)
     await say(update, context, texts.case_detail(view, tr, org.alias_table(),
                                                  context.deps.tz))
 
 
 async def overdue(update: Update, context: DubanContext) -> None:
+    """/overdue: the overdue cases the reader may read (their room's, or their own party's)."""
     tr = await context.translator(update)
-    identity = await identify(update, context)
-    binding = identity.binding
-    found = await context.deps.status.overdue(
-        local_today(context.deps.clock),
-        region=binding.region_name if binding else None,
-        department=binding.department_key if binding else None)
+    org = await context.deps.org()
+    scope = access.overdue_scope(await reader(update, context),
+                                 commission=org.prefecture.commission)
+    found = await context.deps.status.overdue(local_today(context.deps.clock),
+                                              region=scope.region, department=scope.department)
     await say(update, context, texts.case_list_text(
         found, tr, title=texts.OVERDUE_TITLE, empty=texts.NOTHING_OVERDUE))
 
@@ -218,12 +234,26 @@ async def mine(update: Update, context: DubanContext) -> None:
     tr = await context.translator(update)
     identity = await identify(update, context)
     binding = identity.binding
-    if binding is None or binding.kind == ChatKind.COORDINATION:
+    department = region = None
+    if binding is not None and binding.kind != ChatKind.COORDINATION:
+        department, region = binding.department_key, binding.region_name
+    elif identity.person is not None and not identity.coordinator:
+        department, region = identity.person.department_key, identity.person.region_name
+    if department or region:
+        items = await context.deps.status.open_for(department=department, region=region)
+        await say(update, context, texts.open_items_text(items, tr))
+        return
+    if not identity.coordinator:
         await say(update, context, tr.gettext(texts.NOT_BOUND))
         return
-    items = await context.deps.status.open_for(department=binding.department_key,
-                                               region=binding.region_name)
-    await say(update, context, texts.open_items_text(items, tr))
+    # The coordinators' own work, in their group or privately.
+    queue = await context.deps.cases.coordinator_queue()
+    extensions = await context.deps.cases.find(states=[State.EXTENSION_REQUESTED.value])
+    notices, summonses = await context.deps.calendar.awaiting_sign_off()
+    org = await context.deps.org()
+    await say(update, context, texts.coordinator_work_text(
+        [v.case for v in queue], extensions, notices, summonses, tr,
+        party=lambda kind, key: texts.party_name(org, kind, key, tr.locale)))
 
 
 async def lists(update: Update, context: DubanContext) -> None:
@@ -276,9 +306,14 @@ async def skip(update: Update, context: DubanContext) -> None:
 
 async def summons(update: Update, context: DubanContext) -> None:
     tr = await context.translator(update)
+    org = await context.deps.org()
+    who, commission = await reader(update, context), org.prefecture.commission
+    access.require_reader(who, commission=commission)
     found = await context.deps.calendar.summons(
         parse.parse_number(_args(context), parse.SUMMONS_USAGE))
-    org = await context.deps.org()
+    department = found.party if found.party_kind == "department" else None
+    access.require_party_reader(who, commission=commission, department=department,
+                                region=None if department else found.party)
     await say(update, context, calendar_texts.summons_reply(
         found, party=texts.party_name(org, found.party_kind, found.party, tr.locale), tr=tr,
         tz=context.deps.tz, codec=None, chat_id=0))
@@ -301,3 +336,13 @@ async def outcome(update: Update, context: DubanContext) -> None:
     summons_id = parse.parse_number(_args(context), parse.SUMMONS_USAGE)
     await _ask(update, context, await context.deps.dialogs.start_outcome(
         chat_id, identity.who(chat_id), summons_id, update.update_id))
+
+
+async def policy(update: Update, context: DubanContext) -> None:
+    """/policy 四: a clause of the source document, as the card's clause line points to."""
+    tr = await context.translator(update)
+    query = _args(context)
+    if not query:
+        raise DubanError(texts.POLICY_USAGE)
+    clause = context.deps.catalog.find_clause(query)
+    await say(update, context, cards.policy_text(clause, tr))

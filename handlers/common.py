@@ -6,6 +6,7 @@ from telegram import Update
 
 from bot.core.i18n import DubanError, Translator
 from bot.render.cards import Reply
+from bot.services.access import Reader
 from bot.services.chats import Identity
 from handlers.context import DubanContext
 from handlers.sending import send
@@ -24,6 +25,13 @@ async def identify(update: Update, context: DubanContext) -> Identity:
     return await context.deps.chats.identify(chat.id, user.id, display_name(update))
 
 
+async def reader(update: Update, context: DubanContext) -> Reader:
+    """Who is reading, and in which bound chat: what they may read follows from both."""
+    chat = update.effective_chat
+    assert chat is not None
+    return (await identify(update, context)).reader(chat.id)
+
+
 async def say(update: Update, context: DubanContext, reply: Reply | str) -> None:
     """Answer in the chat the update came from, threaded under the message."""
     chat = update.effective_chat
@@ -36,4 +44,4 @@ async def say(update: Update, context: DubanContext, reply: Reply | str) -> None
 
 async def say_error(update: Update, context: DubanContext, error: DubanError,
                     tr: Translator) -> None:
-    await say(update, context, error.render(tr))
+    await say(update, context, await context.explain(error, tr))

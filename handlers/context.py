@@ -7,7 +7,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
-from bot.core.i18n import Translator, get_translator
+from bot.core.i18n import DubanError, Translator, get_translator
 from bot.services.deps import Deps
 
 
@@ -35,6 +35,14 @@ class DubanContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         locale = await self.deps.chats.locale_for(
             chat.id, user.id if (personal or chat.type == "private") and user else None)
         return get_translator(locale)
+
+    async def explain(self, error: DubanError, tr: Translator) -> str:
+        """The error in the reader's words: departments by the organisation's names."""
+        try:
+            aliases = (await self.deps.org()).alias_table()
+        except DubanError:  # no organisation loaded yet: the built-in names
+            aliases = None
+        return error.render(tr, aliases)
 
 
 def context_types() -> ContextTypes[DubanContext, dict[Any, Any], dict[Any, Any],

@@ -20,7 +20,8 @@ async def on_error(update: object, context: DubanContext) -> None:
         log.error("error outside an update", exc_info=error)
         return
     tr = await context.translator(update, personal=update.callback_query is not None)
-    message = error.render(tr) if isinstance(error, DubanError) else tr.gettext(texts.FAILED)
+    message = (await context.explain(error, tr) if isinstance(error, DubanError)
+               else tr.gettext(texts.FAILED))
     if not isinstance(error, DubanError):
         log.error("update %s failed", update.update_id, exc_info=error)
     if update.callback_query is not None:

@@ -43,6 +43,29 @@ async def on_message(update: Update, context: DubanContext) -> None:
     if (chat.type == "private" and identity.coordinator and document is not None
             and is_case_file(document.file_name)):
         await _import(update, context)
+        return
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.is_bot:
+        case_id = await context.deps.deliveries.card_at(chat.id, replied.message_id)
+        if case_id is not None and (message.text or message.caption):
+            await reply_outcome(update, context, await context.deps.dialogs.start_note(
+                chat.id, identity.who(chat.id), case_id, message.text or message.caption or "",
+                update.update_id))
+            return
+    if chat.type == "private" or replied is not None:
+        # Nothing was asked: say what the bot understands rather than stay silent.
+        tr = await context.translator(update)
+        await say(update, context, tr.gettext(texts.NOT_UNDERSTOOD))
+
+
+async def on_unknown_command(update: Update, context: DubanContext) -> None:
+    """A command the bot does not have: a short pointer to /help."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    command = message.text.split()[0].split("@")[0]
+    tr = await context.translator(update)
+    await say(update, context, tr.gettext(texts.UNKNOWN_COMMAND, command=command))
 
 
 async def _import(update: Update, context: DubanContext) -> None:

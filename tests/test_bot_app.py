@@ -211,7 +211,7 @@ async def test_hand_back_reaches_coordinators_with_reroute_buttons(bot: Bot) -> 
     await bot.deliver()
     notice = bot.last(COORDINATION)
     assert ref in notice.text and "属于质监职责" in notice.text
-    await bot.press(COORDINATOR, notice, "质量技术监督")
+    await bot.press(COORDINATOR, notice, "州质监局")
     view = await bot.app.deps.cases.get(ref)
     assert "quality" in view.required_departments
 

@@ -181,7 +181,8 @@ async def test_story_over_http_with_restart(world: World) -> None:
     assert "Open 1" in status.body and "Yellow card 1" in status.body
 
     timeline = await w.say(w.coordinator, w.coordination, f"/case {ref}")
-    assert "环保联络员" in timeline.body and "photo:" in timeline.body
+    assert "环保联络员" in timeline.body and "evidence: photo" in timeline.body
+    assert "photo:" not in timeline.body, "no file ids in what people read"
 
 
 def _free_port() -> int:

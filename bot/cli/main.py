@@ -30,7 +30,7 @@ from bot.core.org import Org, load_demo_org, load_org
 from bot.core.tomlfile import read_text
 from bot.core.workflow import Actor, State, StepInput
 from bot.data import DATA_DIR
-from bot.render import texts
+from bot.render import calendar_texts, texts
 from bot.services.cases import CaseService, Who, is_overdue, open_states
 from bot.services.chats import ChatKind
 from bot.services.deps import Deps
@@ -218,9 +218,14 @@ def preview(app: App, at: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    org = app.run(lambda deps: deps.org())
     for row in rows:
-        click.echo(f"{row['due_at']}  {row['kind']:<16} {row['step']:<12} {row['recipient']}  "
-                   + " ".join(row["case_refs"] or [row["obligation"] or ""]))
+        kind, _, name = row["recipient"].partition(":")
+        recipient = (app.tr.gettext(N_("the coordinators")) if kind == "coordinators"
+                     else texts.party_name(org, kind, name, app.tr.locale))
+        click.echo(texts.preview_line(
+            date.fromisoformat(row["due_at"]), row["kind"], row["step"], recipient,
+            calendar_texts.items_text(row["case_refs"], row["obligation"], app.tr), app.tr))
     click.echo(app.tr.ngettext("{n} message would be sent.", "{n} messages would be sent.",
                                len(rows)))
 
@@ -496,7 +501,9 @@ def case_queue(app: App) -> None:
                 app.say(N_("  group to resolve: {group}"), group=group.as_written)
             for returned in view.returned:
                 app.say(N_("  handed back by {department}: {reason}"),
-                        department=returned.department_key, reason=returned.reason or "")
+                        department=(await deps.org()).alias_table().name(
+                            returned.department_key or "", app.tr.locale),
+                        reason=returned.reason or "")
         click.echo(app.tr.ngettext("{n} case.", "{n} cases.", len(queue)))
 
     app.run(work)
@@ -599,8 +606,8 @@ def case_resume(app: App, ref: str, reason: str) -> None:
 
 def _set_paused(app: App, ref: str, reason: str, *, paused: bool) -> None:
     app.run(lambda deps: deps.calendar.set_paused(ref, paused, reason, CONSOLE))
-    app.say(N_("Done: case {ref} is now {state}."), ref=ref,
-            state="paused" if paused else "resumed")
+    app.say(N_("Done: reminders and escalation of case {ref} are paused.") if paused
+            else N_("Done: reminders and escalation of case {ref} are resumed."), ref=ref)
 
 
 @case.command("skip")
@@ -611,6 +618,6 @@ def _set_paused(app: App, ref: str, reason: str, *, paused: bool) -> None:
 def case_skip(app: App, ref: str, step: str, reason: str) -> None:
     """Skip one escalation STEP of case REF (T-7, overdue, reminder, notice, summons …)."""
     app.run(lambda deps: deps.calendar.skip(ref, step, reason, CONSOLE))
-    app.say(N_("Done: case {ref} is now {state}."), ref=ref, state=f"skip {step}")
+    app.say(N_("Done: step {step} of case {ref} will not be sent."), ref=ref, step=step)
 
 

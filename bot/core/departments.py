@@ -125,6 +125,19 @@ class AliasTable:
             table.add_aliases(key, list(aliases))
         return table
 
+    def renamed(self, names: Mapping[str, str]) -> AliasTable:
+        """A copy that shows each department by the organisation's own Chinese name (州发改委)
+        rather than the tag's (发展改革); the tag's name stays an alias."""
+        table = AliasTable(dict(self.departments), dict(self._aliases))
+        for key, name in names.items():
+            info = table.departments.get(key)
+            if info is None or not name:
+                continue
+            table.departments[key] = DepartmentInfo(key, name, info.name_en,
+                                                    (*info.aliases, info.name_zh))
+            table._aliases[_clean(name)] = key
+        return table
+
     def canonical(self, name: str) -> str | None:
         """The canonical key for ``name``, or None if it is not a known department.
 

@@ -93,13 +93,35 @@ class DubanError(Exception):
     language with :meth:`render`.
     """
 
-    def __init__(self, message: str, /, **params: Any) -> None:
+    def __init__(self, message: str, /, *, translate: Iterable[str] = (),
+                 departments: Iterable[str] = (), **params: Any) -> None:
         super().__init__(message.format(**params) if params else message)
         self.message = message
         self.params = params
+        #: Parameters that are message ids (a state's, a step's label): translated when shown.
+        self.translate = tuple(translate)
+        #: Parameters that are department keys: shown by the department's name.
+        self.departments = tuple(departments)
 
-    def render(self, translator: Translator) -> str:
-        return translator.gettext(self.message, **self.params)
+    def render(self, translator: Translator, aliases: Any = None) -> str:
+        """The message in the reader's language; department keys by name (``aliases``: the
+        organisation's alias table, else the built-in names)."""
+        params = dict(self.params)
+        separator = ", " if translator.locale.startswith("en") else "、"
+        for name in self.translate:
+            value = params.get(name)
+            if isinstance(value, tuple | list):
+                params[name] = separator.join(translator.gettext(str(v)) for v in value)
+            elif value is not None:
+                params[name] = translator.gettext(str(value))
+        if self.departments:
+            if aliases is None:
+                from bot.core.departments import DEFAULT_ALIASES
+                aliases = DEFAULT_ALIASES
+            for name in self.departments:
+                if name in params:
+                    params[name] = aliases.name(str(params[name]), translator.locale)
+        return translator.gettext(self.message, **params)
 
 
 class ProblemsError(DubanError):
@@ -115,6 +137,6 @@ class ProblemsError(DubanError):
     def __str__(self) -> str:
         return "\n".join([super().__str__(), *(f"- {p}" for p in self.problems)])
 
-    def render(self, translator: Translator) -> str:
-        return "\n".join([super().render(translator),
-                          *(f"- {p.render(translator)}" for p in self.problems)])
+    def render(self, translator: Translator, aliases: Any = None) -> str:
+        return "\n".join([super().render(translator, aliases),
+                          *(f"- {p.render(translator, aliases)}" for p in self.problems)])

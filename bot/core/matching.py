@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
@@ -398,7 +399,7 @@ def match_name(
 class UnknownNameError(DubanError):
     """Nothing matched the name."""
 
-    def __init__(self, message: str, *, query: str, **params: object) -> None:
+    def __init__(self, message: str, *, query: str, **params: Any) -> None:
         super().__init__(message, query=query, **params)
         self.query = query
 
@@ -407,7 +408,7 @@ class AmbiguousNameError(DubanError):
     """Several names matched; ``candidates`` lists them (best first) for a choice."""
 
     def __init__(
-        self, message: str, *, query: str, candidates: tuple[str, ...], **params: object
+        self, message: str, *, query: str, candidates: tuple[str, ...], **params: Any
     ) -> None:
         super().__init__(message, query=query, candidates="、".join(candidates), **params)
         self.query = query

@@ -194,7 +194,7 @@ class Org:
         table = DEFAULT_ALIASES.extended(
             {d.key: (d.name, *d.aliases) for d in self.departments}
         )
-        setattr_(self, "_alias_table", table)
+        setattr_(self, "_alias_table", table.renamed({d.key: d.name for d in self.departments}))
         dept_names: dict[str, tuple[str, ...]] = {}
         for dept in self.departments:
             info = table.departments.get(dept.key)

@@ -394,13 +394,13 @@ def decide(facts: CaseFacts, action: StepInput, today: date) -> Outcome:
     if facts.state not in step.sources:
         raise DubanError(
             N_("Step “{step}” is not possible while the case is {state}."),
-            step=step.name, state=facts.state.value,
+            step=step.label, state=STATE_LABELS[facts.state], translate=("step", "state"),
         )
     _check_actor(step, action, facts)
     _check_needs(step, action, today, workflow)
     if step.max_times is not None and facts.step_counts.get(step.name, 0) >= step.max_times:
         raise DubanError(N_("Step “{step}” may be taken only {n} time(s) per case."),
-                         step=step.name, n=step.max_times)
+                         step=step.label, n=step.max_times, translate=("step",))
     if step.requires_overdue and (facts.deadline is None or today <= facts.deadline):
         raise DubanError(N_("The deadline has not passed yet."))
     if step.measure is not None and step.measure in facts.measures_done:
@@ -409,7 +409,8 @@ def decide(facts: CaseFacts, action: StepInput, today: date) -> Outcome:
         missing = [m for m in workflow.measures if m not in facts.measures_done]
         if missing:
             raise DubanError(N_("Confirm every exit measure first; missing: {missing}."),
-                             missing=", ".join(m.value for m in missing))
+                             missing=tuple(MEASURE_LABELS[m] for m in missing),
+                             translate=("missing",))
 
     deadline = _new_deadline(step, action, facts)
     if step.joint:
@@ -438,7 +439,7 @@ def _check_actor(step: Step, action: StepInput, facts: CaseFacts) -> None:
         if action.department not in facts.required_departments:
             raise DubanError(
                 N_("Department {department} is not required to act on this case."),
-                department=action.department,
+                department=action.department, departments=("department",),
             )
 
 

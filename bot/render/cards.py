@@ -6,6 +6,7 @@ reader's language, and signed button data.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
@@ -21,11 +22,12 @@ from bot.core.buttons import (
 )
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
+from bot.core.policy.catalog import Clause
 from bot.core.routing import AssignmentStatus
 from bot.core.workflow import CLOSED_STATES, Actor, State, Step, workflow_for
 from bot.render import texts
 from bot.services.cases import CaseView
-from bot.services.dialogs import Finished, Question
+from bot.services.dialogs import Finished, Question, SummaryLine
 from models.tables import Assignment
 
 
@@ -81,22 +83,27 @@ class CardContext:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+def policy_text(clause: Clause, tr: Translator) -> str:
+    """``/policy 四``: the clause's gist in the reader's language, then its text as written."""
+    number = clause.ref
+    lines = [tr.gettext(N_("Clause {clause}"), clause=texts.clause_label(number, tr))]
+    gist = REQUIREMENTS.get(number)
+    if gist:
+        lines.append(tr.gettext(gist))
+    lines.append("")
+    lines.extend(p.text for p in clause.paragraphs)
+    return "\n".join(lines)
+
+
 def card(view: CaseView, ctx: CardContext) -> Reply:
-    """A case as its card in a department's or county's chat."""
+    """A case as its card: the state and what is due first, then who is awaited, then the
+    facts, the clause in one line (``/policy 四`` for its text) and the last event."""
     case, tr = view.case, ctx.tr
-    lines = [
-        tr.gettext(N_("【Case {ref}】{enterprise}"), ref=case.ref, enterprise=case.enterprise),
-        tr.gettext(N_("{region} · {industry} · {capacity}"), region=case.region_name,
-                   industry=texts.industry_label(case.industry, tr),
-                   capacity=texts.capacity_text(case, tr)),
-        tr.gettext(N_("Clause ({clause}): {requirement}"), clause=case.clause,
-                   requirement=tr.gettext(REQUIREMENTS.get(case.clause, ""))),
-        tr.gettext(N_("State: {state}"), state=texts.state_label(case.state, tr)),
-    ]
-    if case.deadline is not None:
-        late = case.deadline < ctx.today and State(case.state) not in CLOSED_STATES
-        label = N_("Deadline: {date} (overdue)") if late else N_("Deadline: {date}")
-        lines.append(tr.gettext(label, date=texts.fmt_date(case.deadline, tr)))
+    lines = [tr.gettext(N_("【Case {ref}】{enterprise}"), ref=case.ref, enterprise=case.enterprise),
+             _state_line(view, ctx)]
+    waiting = _waiting_line(view, ctx)
+    if waiting:
+        lines.append(waiting)
     for assignment in view.assignments:
         if assignment.department_key and assignment.required:
             lines.append(tr.gettext(N_("· {department}: {status}"),
@@ -108,6 +115,13 @@ def card(view: CaseView, ctx: CardContext) -> Reply:
     if done and wanted:
         lines.append(tr.gettext(N_("Exit measures: {done} of {total} confirmed"),
                                 done=len(done & set(wanted)), total=len(wanted)))
+    lines.append(tr.gettext(N_("{region} · {industry} · {capacity}"), region=case.region_name,
+                            industry=texts.industry_label(case.industry, tr),
+                            capacity=texts.capacity_text(case, tr)))
+    lines.append(tr.gettext(N_("Clause {clause} {title} · full text: /policy {number}"),
+                            clause=texts.clause_label(case.clause, tr),
+                            title=tr.gettext(workflow_for(case.clause).title),
+                            number=case.clause))
     if view.events:
         last = view.events[-1]
         lines.append(tr.gettext(N_("Last: {what}, {when}"),
@@ -116,6 +130,64 @@ def card(view: CaseView, ctx: CardContext) -> Reply:
                                 else texts.event_line(case, last, tr, ctx.aliases, ctx.tz),
                                 when=texts.fmt_datetime(last.at, tr, ctx.tz)))
     return Reply("\n".join(lines), buttons=department_buttons(view, ctx))
+
+
+def _state_line(view: CaseView, ctx: CardContext) -> str:
+    case, tr = view.case, ctx.tr
+    state = texts.state_label(case.state, tr)
+    due = case.deadline or case.due_on
+    if due is None or State(case.state) in CLOSED_STATES:
+        return tr.gettext(N_("State: {state}"), state=state)
+    late = due < ctx.today
+    if case.deadline is not None:
+        label = (N_("State: {state} · deadline {date} (overdue)") if late
+                 else N_("State: {state} · deadline {date}"))
+    else:  # a wait without a date of the text: the day the next step is due
+        label = (N_("State: {state} · next step due {date} (overdue)") if late
+                 else N_("State: {state} · next step due {date}"))
+    return tr.gettext(label, state=state, date=texts.fmt_date(due, tr))
+
+
+def _waiting_line(view: CaseView, ctx: CardContext) -> str | None:
+    """In a department's chat, why there is nothing to press: who is awaited."""
+    if ctx.department is None or State(view.case.state) in CLOSED_STATES:
+        return None
+    mine = _assignment(view.assignments, ctx.department)
+    if mine is None or not mine.required or mine.status != AssignmentStatus.ACCEPTED:
+        return None
+    if available_steps(view, ctx.department):
+        return None
+    tr, names = ctx.tr, ctx.aliases
+    others = [a.department_key for a in view.assignments
+              if a.required and a.department_key and a.department_key != ctx.department]
+    join = texts.separator(tr).join
+    if view.case.state == State.ROUTED:
+        pending = [a.department_key for a in view.assignments if a.required
+                   and a.department_key and a.status == AssignmentStatus.PENDING]
+        if pending:
+            return tr.gettext(N_("⏳ Waiting for {departments} to accept; then you can act."),
+                              departments=join(names.name(k, tr.locale) for k in pending))
+    confirmed = _confirmed_in_state(view)
+    mine_done = {step for step, dept in confirmed if dept == ctx.department}
+    if mine_done:
+        waiting = [k for k in others if not any((step, k) in confirmed for step in mine_done)]
+        if waiting:
+            return tr.gettext(N_("⏳ Your part is recorded; waiting for {departments}."),
+                              departments=join(names.name(k, tr.locale) for k in waiting))
+    if view.case.state == State.EXTENSION_REQUESTED:
+        return tr.gettext(N_("⏳ Waiting for the coordinators to decide the extension."))
+    return tr.gettext(N_("⏳ Nothing for your department to do now."))
+
+
+def _confirmed_in_state(view: CaseView) -> set[tuple[str, str]]:
+    """(step, department) confirmations since the case entered its state."""
+    found: set[tuple[str, str]] = set()
+    for event in view.events:
+        if event.to_state is not None and event.to_state != event.from_state:
+            found.clear()
+        elif event.department_key:
+            found.add((event.kind, event.department_key))
+    return found
 
 
 def department_buttons(view: CaseView, ctx: CardContext) -> tuple[tuple[Button, ...], ...]:
@@ -146,6 +218,7 @@ def available_steps(view: CaseView, department: str) -> list[Step]:
     done_measures = texts.measures_done(view.events)
     confirmed = {e.kind for e in view.events
                  if e.department_key == department and e.to_state is None}
+    taken = Counter(e.kind for e in view.events)
     found = []
     for step in workflow.steps:
         if step.actor is not Actor.DEPARTMENT or state not in step.sources:
@@ -154,6 +227,8 @@ def available_steps(view: CaseView, department: str) -> list[Step]:
             continue
         if step.joint and step.name in confirmed:
             continue
+        if step.max_times is not None and taken[step.name] >= step.max_times:
+            continue  # e.g. the one extension allowed was asked for already
         found.append(step)
     return found
 
@@ -191,20 +266,29 @@ def question_reply(question: Question, tr: Translator, codec: ButtonCodec,
     """A dialog's question, with its choices and a cancel button, asking for an answer."""
     params = dict(question.params)
     if question.summary:
-        params["summary"] = "\n".join(
-            "· " + (tr.gettext(line.value) if line.translate else line.value)
-            for line in question.summary)
+        params["summary"] = "\n".join(_summary_line(line, tr) for line in question.summary)
     text = tr.gettext(question.message, **params)
+    if question.title:
+        text = tr.gettext(N_("【{step}】"), step=tr.gettext(question.title)) + "\n" + text
     if question.hint:
         text = tr.gettext(question.hint, **question.hint_params) + "\n" + text
     if not question.choices:
-        # A typed answer: ask for a reply, so it reaches the bot even with privacy mode on.
-        return Reply(text, ask=True)
+        # A typed answer: ask for a reply, so it reaches the bot even with privacy mode on
+        # (a reply keyboard leaves no room for a cancel button: the command says it).
+        return Reply(text + "\n" + tr.gettext(N_("(/cancel to stop; nothing is changed)")),
+                     ask=True)
     buttons = [Button(c.prefix + (tr.gettext(c.label) if c.translate else c.label),
                       codec.pack(chat_id, DialogChoice(c.value))) for c in question.choices]
     rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
     rows.append((Button(tr.gettext(N_("Cancel")), codec.pack(chat_id, CancelDialog())),))
     return Reply(text, tuple(rows), ask=True)
+
+
+def _summary_line(line: SummaryLine, tr: Translator) -> str:
+    value = tr.gettext(line.value) if line.translate else line.value
+    if line.label is None:
+        return "· " + value
+    return "· " + tr.gettext(N_("{label}: {value}"), label=tr.gettext(line.label), value=value)
 
 
 def finished_reply(finished: Finished, tr: Translator) -> Reply:

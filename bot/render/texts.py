@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from typing import Any
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
 from bot.core.casefile import RowError
@@ -22,6 +23,7 @@ from bot.services.cases import CaseView, ImportReport
 from bot.services.dialogs import DONE  # noqa: F401 - one text for every "done"
 from bot.services.status import Standing, Status
 from models.tables import Case, Event
+from scheduler.rules import KIND_LABELS
 
 INDUSTRY_LABELS: Mapping[str, str] = {
     "steel": N_("steel"),
@@ -54,7 +56,54 @@ EVENT_LABELS: Mapping[str, str] = {
     "handed_back": N_("handed back as not this department's duty"),
     "rerouted": N_("re-routed by a coordinator"),
     "group_resolved": N_("group resolved into departments by a coordinator"),
+    "paused": N_("reminders and escalation paused"),
+    "resumed": N_("reminders and escalation resumed"),
+    "skipped": N_("an escalation step skipped"),
+    "notice": N_("named in a notice (通报)"),
+    "summons": N_("interview summons (约谈)"),
+    "summons_updated": N_("interview summons changed"),
+    "credit_flag": N_("flagged for the credit measures of clause (17)"),
+    "note": N_("note"),
 }
+
+_CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+                   "九": 9}
+
+
+def clause_number(clause: str) -> int | None:
+    """``"十二"`` → 12: the clause's number, for readers who do not read Chinese numerals."""
+    if clause.isdigit():
+        return int(clause)
+    if not clause or any(ch not in _CHINESE_DIGITS and ch != "十" for ch in clause):
+        return None
+    if "十" not in clause:
+        return _CHINESE_DIGITS.get(clause) if len(clause) == 1 else None
+    tens, _, ones = clause.partition("十")
+    return (_CHINESE_DIGITS.get(tens, 1) if tens else 1) * 10 + (
+        _CHINESE_DIGITS.get(ones, 0) if ones else 0)
+
+
+def clause_label(clause: str, tr: Translator) -> str:
+    """A clause as the reader writes it: （四） in Chinese, (4) in English."""
+    if tr.locale.startswith("en"):
+        number = clause_number(clause)
+        return f"({number})" if number is not None else f"({clause})"
+    return f"（{clause}）"
+
+
+def separator(tr: Translator) -> str:
+    """Between items of a list: 、 in Chinese, a comma in English."""
+    return ", " if tr.locale.startswith("en") else "、"
+
+
+def evidence_label(ref: str, tr: Translator) -> str:
+    """A stored evidence reference (``kind:unique:file_id:name``) as people call it: the file's
+    name, or "photo"/"document"; never the file id."""
+    kind, _, rest = str(ref).partition(":")
+    name = rest.split(":", 2)[2] if rest.count(":") >= 2 else ""
+    if name:
+        return name
+    return tr.gettext(N_("photo") if kind == "photo" else N_("document"))
 
 
 def fmt_date(value: date | None, tr: Translator) -> str:
@@ -64,7 +113,9 @@ def fmt_date(value: date | None, tr: Translator) -> str:
 
 
 def fmt_datetime(value: datetime, tr: Translator, tz: tzinfo) -> str:
-    return format_datetime(value, format="medium", tzinfo=tz, locale=tr.babel_locale)
+    """A moment to the minute, in the reader's date style: 2026年7月15日 09:00."""
+    local = value.astimezone(tz)
+    return f"{fmt_date(local.date(), tr)} {local:%H:%M}"
 
 
 def fmt_number(value: Decimal | float | int | None, tr: Translator) -> str:
@@ -106,9 +157,10 @@ def capacity_text(case: Case, tr: Translator) -> str:
 def case_line(case: Case, tr: Translator) -> str:
     """One line per case, for lists."""
     return tr.gettext(
-        N_("{ref} · {enterprise} · {region} · clause ({clause}) · {state} · deadline {deadline}"),
-        ref=case.ref, enterprise=case.enterprise, region=case.region_name, clause=case.clause,
-        state=state_label(case.state, tr), deadline=fmt_date(case.deadline, tr),
+        N_("{ref} · {enterprise} · {region} · clause {clause} · {state} · deadline {deadline}"),
+        ref=case.ref, enterprise=case.enterprise, region=case.region_name,
+        clause=clause_label(case.clause, tr), state=state_label(case.state, tr),
+        deadline=fmt_date(case.deadline, tr),
     )
 
 
@@ -124,7 +176,8 @@ def case_detail(view: CaseView, tr: Translator, aliases: AliasTable, tz: tzinfo)
     if case.equipment:
         lines.append(tr.gettext(N_("Equipment: {equipment}"), equipment=case.equipment))
     lines += [
-        tr.gettext(N_("Clause: {clauses}"), clauses="、".join(f"（{c}）" for c in case.clauses)),
+        tr.gettext(N_("Clause: {clauses}"),
+                   clauses=separator(tr).join(clause_label(c, tr) for c in case.clauses)),
         tr.gettext(N_("Registered: {date}"), date=fmt_date(case.registered_on, tr)),
         tr.gettext(N_("State: {state}"), state=state_label(case.state, tr)),
         tr.gettext(N_("Deadline: {date}"), date=fmt_date(case.deadline, tr)),
@@ -140,9 +193,10 @@ def case_detail(view: CaseView, tr: Translator, aliases: AliasTable, tz: tzinfo)
     for a in view.assignments:
         who = aliases.name(a.department_key, tr.locale) if a.department_key else a.as_written
         lines.append(tr.gettext(
-            N_("- {who}: {role}, {status} (clause ({clause}) tag “{tag}”)"),
+            N_("- {who}: {role}, {status} (clause {clause} tag “{tag}”)"),
             who=who, role=tr.gettext(ROLE_LABELS.get(a.role, a.role)),
-            status=tr.gettext(STATUS_LABELS.get(a.status, a.status)), clause=a.clause,
+            status=tr.gettext(STATUS_LABELS.get(a.status, a.status)),
+            clause=clause_label(a.clause, tr),
             tag=a.tag_raw or "—",
         ) + (tr.gettext(N_(" reason: {reason}"), reason=a.reason) if a.reason else ""))
     if view.needs_coordinator:
@@ -173,27 +227,51 @@ def event_line(case: Case, event: Event, tr: Translator, aliases: AliasTable, tz
     line = f"{event.seq}. {fmt_datetime(event.at, tr, tz)} · {who} · {what}"
     if event.to_state and event.to_state != event.from_state:
         line += " → " + state_label(event.to_state, tr)
-    details = _payload_details(event.payload or {}, tr)
+    details = _payload_details(event.payload or {}, tr, aliases, tz)
     return line + (f" ({details})" if details else "")
 
 
-def _payload_details(payload: Mapping[str, object], tr: Translator) -> str:
+def _payload_details(payload: Mapping[str, object], tr: Translator, aliases: AliasTable,
+                     tz: tzinfo) -> str:
+    """An event's facts in words: dates in the reader's style, departments by name, evidence
+    by file name; internal keys never shown."""
     parts: list[str] = []
-    if payload.get("evidence"):
+    join = separator(tr).join
+
+    def items(key: str) -> list[str]:
+        value = payload.get(key)
+        return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+    if items("evidence"):
         parts.append(tr.gettext(N_("evidence: {items}"),
-                                items=", ".join(map(str, payload["evidence"]))))  # type: ignore[call-overload]
-    for key, label in (("date", N_("date: {value}")), ("note", N_("note: {value}")),
-                       ("reason", N_("reason: {value}")), ("months", N_("months: {value}")),
-                       ("capacity", N_("capacity: {value}")),
-                       ("deadline", N_("deadline: {value}"))):
+                                items=join(evidence_label(e, tr) for e in items("evidence"))))
+    for key, label in (("date", N_("date: {value}")), ("deadline", N_("deadline: {value}"))):
+        value = payload.get(key)
+        if isinstance(value, str):
+            parts.append(tr.gettext(label, value=_date_text(value, tr)))
+    for key, label in (("note", N_("note: {value}")), ("reason", N_("reason: {value}")),
+                       ("months", N_("months: {value}")),
+                       ("capacity", N_("capacity: {value}")), ("code", N_("number: {value}"))):
         if payload.get(key) is not None:
             parts.append(tr.gettext(label, value=payload[key]))
-    if payload.get("waiting_for"):
-        parts.append(tr.gettext(N_("waiting for: {items}"),
-                                items=", ".join(map(str, payload["waiting_for"]))))  # type: ignore[call-overload]
-    if payload.get("departments"):
-        parts.append(", ".join(map(str, payload["departments"])))  # type: ignore[call-overload]
+    if isinstance(payload.get("meets_at"), str):
+        with_time = datetime.fromisoformat(str(payload["meets_at"]))
+        parts.append(tr.gettext(N_("meeting: {value}"), value=fmt_datetime(with_time, tr, tz)))
+    if isinstance(payload.get("step"), str):
+        parts.append(tr.gettext(N_("step: {value}"), value=payload["step"]))
+    for key, label in (("waiting_for", N_("waiting for: {items}")),
+                       ("departments", N_("departments: {items}"))):
+        if items(key):
+            parts.append(tr.gettext(label, items=join(aliases.name(k, tr.locale)
+                                                      for k in items(key))))
     return "; ".join(parts)
+
+
+def _date_text(value: str, tr: Translator) -> str:
+    try:
+        return fmt_date(date.fromisoformat(value[:10]), tr)
+    except ValueError:
+        return value
 
 
 def import_report(report: ImportReport, tr: Translator) -> str:
@@ -236,6 +314,10 @@ LANG_SET_ZH = N_("Language set to Simplified Chinese.")
 NOTICE_SIGNED = N_("Signed off as {code}; it goes to every unit.")
 NOTICE_HELD = N_("Held; the draft waits for sign-off.")
 SUMMONS_CONFIRMED = N_("Summons {id} confirmed; the summoned side is told.")
+NOT_UNDERSTOOD = N_("I did not understand that. Send /help for what I can do; to add a note to "
+                    "a case, reply to its card.")
+UNKNOWN_COMMAND = N_("There is no command {command}. Send /help for the commands.")
+POLICY_USAGE = N_("Which clause? For example: /policy 四")
 OVERDUE_TITLE = N_("Overdue: {n}")
 NOTHING_OVERDUE = N_("Nothing is overdue.")
 OPEN_ITEMS = N_("Open items: {n}")
@@ -313,6 +395,10 @@ ROLE_NAMES: Mapping[str, str] = {
 }
 
 
+def _comma(tr: Translator) -> str:
+    return ", " if tr.locale.startswith("en") else "，"
+
+
 def status_text(status: Status, tr: Translator, aliases: AliasTable, *, title: str,
                 year: int) -> str:
     """One screen, readable on a phone."""
@@ -326,11 +412,11 @@ def status_text(status: Status, tr: Translator, aliases: AliasTable, *, title: s
     if clauses:
         lines.append(tr.gettext(N_("By clause (open / overdue / closed):")))
         for clause in clauses:
-            lines.append(f"（{clause}） {status.open_by_clause.get(clause, 0)} / "
+            lines.append(f"{clause_label(clause, tr)} {status.open_by_clause.get(clause, 0)} / "
                          f"{status.overdue_by_clause.get(clause, 0)} / "
                          f"{status.closed_by_clause.get(clause, 0)}")
     if status.open_by_industry:
-        lines.append(tr.gettext(N_("Open by industry:")) + " " + "，".join(
+        lines.append(tr.gettext(N_("Open by industry:")) + " " + _comma(tr).join(
             f"{industry_label(k, tr)} {v}" for k, v in sorted(status.open_by_industry.items())))
     lines.append(tr.gettext(N_("Capacity exited in {year}:"), year=year))
     if status.exited_capacity:
@@ -339,7 +425,7 @@ def status_text(status: Status, tr: Translator, aliases: AliasTable, *, title: s
     else:
         lines.append("  " + tr.gettext(N_("none yet")))
     if status.unaccepted:
-        lines.append(tr.gettext(N_("Not yet accepted by:")) + " " + "，".join(
+        lines.append(tr.gettext(N_("Not yet accepted by:")) + " " + _comma(tr).join(
             f"{aliases.name(k, tr.locale)} {v}" for k, v in sorted(status.unaccepted.items())))
     return "\n".join(lines)
 
@@ -388,6 +474,64 @@ def party_name(org: Org, kind: str, key: str, locale: str) -> str:
     if found is not None and not locale.startswith("en"):
         return found.name
     return org.alias_table().name(key, locale)
+
+
+STEP_WORDS: Mapping[str, str] = {
+    "overdue": N_("overdue reminder"),
+    "reminder": N_("second reminder"),
+    "reminder_cc": N_("copy to the coordinators"),
+    "notice": N_("notice"),
+    "renotice": N_("notice again after the summons"),
+    "laggard": N_("lagging county or park"),
+    "summons": N_("interview summons"),
+    "follow_up": N_("follow-up after the summons"),
+    "unaccepted_reminder": N_("acceptance reminder"),
+    "unaccepted_alert": N_("acceptance alert"),
+    "unaccepted_follow_up": N_("acceptance reminder again"),
+    "unrouted": N_("departments to name"),
+    "credit_flag": N_("credit measures"),
+}
+
+
+def step_words(step: str, tr: Translator) -> str:
+    """An escalation step in words: T-7 is "7 days before"."""
+    if step.startswith("T-") and step[2:].isdigit():
+        return tr.ngettext("{n} day before", "{n} days before", int(step[2:]))
+    return tr.gettext(STEP_WORDS[step]) if step in STEP_WORDS else step
+
+
+def preview_line(due: date, kind: str, step: str, recipient: str, items: str,
+                 tr: Translator) -> str:
+    """``duban preview``: one item that would be sent, in words."""
+    label = KIND_LABELS.get(kind)
+    return tr.gettext(N_("{date} · {kind} ({step}) · to {recipient} · {items}"),
+                      date=fmt_date(due, tr), kind=tr.gettext(label) if label else kind,
+                      step=step_words(step, tr), recipient=recipient, items=items)
+
+
+def coordinator_work_text(queue: Sequence[Case], extensions: Sequence[Case],
+                          notices: Sequence[Any], summonses: Sequence[Any], tr: Translator,
+                          party: Any) -> str:
+    """``/mine`` for coordinators: what waits for them."""
+    lines = [tr.gettext(N_("🧭 Waiting for the coordinators:"))]
+    for case in queue:
+        lines.append(tr.gettext(N_("· {line} (to route or hand-back to settle)"),
+                                line=case_line(case, tr)))
+    for case in extensions:
+        lines.append(tr.gettext(N_("· {line} (extension to decide)"), line=case_line(case, tr)))
+    for notice in notices:
+        lines.append(tr.gettext(N_("· draft notice of {date}, {status}: sign it off with its "
+                                   "buttons"), date=fmt_date(notice.created_at.date(), tr),
+                                status=tr.gettext(N_("held") if notice.status == "held"
+                                                  else N_("not yet signed"))))
+    for summons in summonses:
+        lines.append(tr.gettext(N_("· proposed summons {id} of {party} at {when}: confirm it "
+                                   "or /reschedule {id}"), id=summons.id,
+                                party=party(summons.party_kind, summons.party),
+                                when=fmt_date(summons.meets_at.date(), tr)))
+    if len(lines) == 1:
+        lines.append(tr.gettext(N_("Nothing waits for you.")))
+    return "\n".join(lines)
 
 
 def open_items_text(items: Sequence[tuple[Case, str | None]],

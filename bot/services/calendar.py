@@ -418,6 +418,17 @@ class CalendarService:
                              code=notice.code or "")
         return notice
 
+    async def awaiting_sign_off(self) -> tuple[list[Notice], list[Summons]]:
+        """Draft or held notices, and proposed summonses: what waits for a coordinator."""
+        async with self.sessions() as session:
+            notices = (await session.exec(select(Notice).where(
+                col(Notice.status).in_([NOTICE_DRAFT, NOTICE_HELD])).order_by(
+                col(Notice.id)))).all()
+            summonses = (await session.exec(select(Summons).where(
+                col(Summons.status) == SUMMONS_PROPOSED, col(Summons.outcome).is_(None))
+                .order_by(col(Summons.id)))).all()
+        return list(notices), list(summonses)
+
     async def notice_entries(self, notice_id: int) -> list[NoticeEntry]:
         async with self.sessions() as session:
             return list((await session.exec(select(NoticeEntry).where(

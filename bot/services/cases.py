@@ -342,6 +342,25 @@ class CaseService:
 
     # -- hand-back, re-routing, group resolution -------------------------------------------
 
+    async def add_note(self, ref: str | int, note: str, who: Who) -> CaseView:
+        """A note on the case's record (a reply to its card): who wrote what, when."""
+        note = note.strip()
+        if not note:
+            raise DubanError(N_("The note is empty."))
+        if len(note) > 1000:
+            raise DubanError(N_("The text is too long: at most {limit} characters."), limit=1000)
+        if who.role not in ("coordinator", "console", "liaison"):
+            raise DubanError(N_("Only coordinators and liaisons can add notes to a case."))
+
+        async def run(session: AsyncSession) -> CaseView:
+            view = await self._view(session, ref)
+            await self._touch(session, view.case)
+            await self._record(session, view.case, who, kind="note", department=who.department,
+                               payload={"note": note})
+            return await self._view(session, view.case.id or 0)
+
+        return await self._retrying(run)
+
     async def hand_back(self, ref: str, department: str, reason: str, who: Who) -> CaseView:
         """A department says the case is not its to handle (非本部门职责)."""
         reason = reason.strip()
@@ -522,7 +541,7 @@ def _active_assignment(view: CaseView, department: str) -> Assignment:
         if assignment.department_key == department and assignment.status in ACTIVE_STATUSES:
             return assignment
     raise DubanError(N_("Department {department} has no active part in case {ref}."),
-                     department=department, ref=view.case.ref)
+                     department=department, ref=view.case.ref, departments=("department",))
 
 
 def _step_payload(action: StepInput, outcome: Outcome) -> dict[str, Any]:

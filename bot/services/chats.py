@@ -24,7 +24,14 @@ from bot.core.clock import Clock
 from bot.core.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
 from bot.core.matching import MatchResult
 from bot.core.org import Org
-from bot.services.access import NOT_ALLOWED, Who, may_act_for, require_coordinator
+from bot.services.access import (
+    NOT_ALLOWED,
+    Reader,
+    Room,
+    Who,
+    may_act_for,
+    require_coordinator,
+)
 from bot.services.outbox import enqueue
 from models.db import transaction
 from models.tables import ChatBinding, ChatSetting, Invite, Person, ProcessedUpdate
@@ -94,6 +101,14 @@ class Identity:
                    telegram_id=self.user_id, chat_id=chat_id,
                    department=person.department_key if person else None,
                    region=person.region_name if person else None)
+
+    def reader(self, chat_id: int) -> Reader:
+        """This person reading in this chat: a bound group chat is its party's own room (see
+        :mod:`bot.services.access`)."""
+        binding = self.binding
+        room = (Room(binding.kind, department=binding.department_key,
+                     region=binding.region_name) if binding is not None else None)
+        return Reader(self.who(chat_id), room)
 
     def may_act_for(self, binding: ChatBinding | None) -> bool:
         """Coordinators act anywhere; a liaison only for their own department or county."""

@@ -45,8 +45,10 @@ from bot.core.workflow import (
     CASE_CLAUSES,
     MAX_CAPACITY,
     MAX_NOTE,
+    STATE_LABELS,
     Actor,
     Need,
+    State,
     StepInput,
     workflow_for,
 )
@@ -77,6 +79,7 @@ class Flow(StrEnum):
     DUTY = "duty"  # confirm a yearly duty with the document sent
     OUTCOME = "outcome"  # a coordinator records how an interview summons went
     NOTICE_EDIT = "notice_edit"  # a coordinator rewords a draft notice's opening (修改)
+    NOTE = "note"  # a reply to a case's card, recorded as a note once confirmed
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,17 @@ class Question:
     #: Values to list under the message (a confirmation): each a value, or a message id to
     #: translate when the question is rendered.
     summary: tuple[SummaryLine, ...] = ()
+    title: str | None = None  # the step the question is for (a message id)
 
 
 @dataclass(frozen=True)
 class SummaryLine:
+    """One "label: value" line of what is about to be confirmed; ``label`` is a message id,
+    ``value`` one too when ``translate``."""
+
     value: str
     translate: bool = False
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,10 @@ class StepDraft(Draft):
     note: str | None = None
     reason: str | None = None
     months: int | None = None
+    registered_on: str | None = None  # answers are checked against the case's facts
+    registered_capacity: str | None = None
+    unit: str | None = None
+    capacity_correction: str | None = None  # a figure above the registered one, sent once
 
 
 @dataclass
@@ -244,9 +256,17 @@ class NoticeEditDraft(Draft):
     remark: str | None = None
 
 
+@dataclass
+class NoteDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.NOTE
+    case_id: int
+    ref: str
+    note: str
+
+
 DRAFTS: Mapping[Flow, type[Draft]] = {cls.FLOW: cls for cls in (
     NewCaseDraft, StepDraft, HandBackDraft, DenyExtensionDraft, DutyDraft, OutcomeDraft,
-    NoticeEditDraft)}
+    NoticeEditDraft, NoteDraft)}
 
 INDUSTRY_CHOICES = (("steel", N_("steel")), ("coal", N_("coal")), ("cement", N_("cement")),
                     ("electrolytic_aluminium", N_("electrolytic aluminium")),
@@ -281,9 +301,14 @@ class DialogService:
             await self.cases.take_step(case_id, StepInput(
                 step=step, actor=Actor.DEPARTMENT, department=department), who)
             return Finished(DONE, case_ref=view.case.ref)
+        _check_possible(workflow.step(step), view)  # before any question is asked
+        case = view.case
         return await self._start(chat_id, who, StepDraft(
-            ref=view.case.ref, clause=clause, step=step, department=department, needs=needs,
-            max_months=workflow.extension_max_months or 0), update_id)
+            ref=case.ref, clause=clause, step=step, department=department, needs=needs,
+            max_months=workflow.extension_max_months or 0,
+            registered_on=case.registered_on.isoformat(),
+            registered_capacity=str(case.capacity) if case.capacity is not None else None,
+            unit=case.unit), update_id)
 
     async def start_hand_back(self, chat_id: int, who: Who, case_id: int, department: str,
                               update_id: int = 0) -> Question:
@@ -297,6 +322,8 @@ class DialogService:
         """A coordinator approves (at once) or denies (with a reason) an extension."""
         require_coordinator(who)
         view = await self.cases.get_by_id(case_id)
+        if view.case.state != State.EXTENSION_REQUESTED:
+            raise DubanError(N_("This extension request is already decided."))
         if approve:
             await self.cases.take_step(view.case.ref, StepInput(
                 step="approve_extension", actor=Actor.COORDINATOR), who)
@@ -324,6 +351,18 @@ class DialogService:
             raise DubanError(N_("This notice is already signed off as {code}."),
                              code=notice.code or "")
         return await self._start(chat_id, who, NoticeEditDraft(notice_id), update_id)
+
+    async def start_note(self, chat_id: int, who: Who, case_id: int, text: str,
+                         update_id: int = 0) -> Question:
+        """A reply to a case's card: asks to confirm recording it as a note on the case."""
+        if who.role not in ("coordinator", "console", "liaison"):
+            raise DubanError(N_("Only coordinators and liaisons can add notes to a case."))
+        note = text.strip()
+        if not note or len(note) > MAX_NOTE:
+            raise DubanError(N_("A note is 1 to {limit} characters."), limit=MAX_NOTE)
+        view = await self.cases.get_by_id(case_id)
+        return await self._start(chat_id, who, NoteDraft(case_id, view.case.ref, note),
+                                 update_id)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -364,6 +403,9 @@ class DialogService:
         try:
             step = await self._accept(dialog.step, draft, answer)
         except Retry as retry:
+            # The draft may have learnt something (the places a name could mean, a figure
+            # to confirm as a correction): kept for the next answer.
+            await self._save(chat_id, user_id, dialog.step, draft, update_id)
             question = await self._question(dialog.step, draft)
             return dataclasses.replace(question, hint=retry.message, hint_params=retry.params)
         if step is None:
@@ -394,7 +436,9 @@ class DialogService:
         if isinstance(draft, NewCaseDraft):
             return _NEW_CASE_QUESTIONS[step](draft)
         if isinstance(draft, StepDraft):
-            return _need_question(Need(step), draft.max_months)
+            question = _need_question(Need(step), draft.max_months, draft)
+            return dataclasses.replace(question, title=workflow_for(draft.clause).step(
+                draft.step).label)
         if isinstance(draft, DutyDraft):
             return _need_question(Need.EVIDENCE, 0)
         if isinstance(draft, OutcomeDraft):
@@ -518,6 +562,10 @@ class DialogService:
                                                draft.summary or "", draft.commitments or "",
                                                who)
             return Finished(N_("The outcome of the summons is recorded."))
+        if isinstance(draft, NoteDraft):
+            await self.cases.add_note(draft.case_id, draft.note, who)
+            return Finished(N_("Recorded as a note on case {ref}."), {"ref": draft.ref},
+                            draft.ref)
         if isinstance(draft, NoticeEditDraft):
             await self.calendar.revise_notice(draft.notice_id, draft.remark or "", who)
             return Finished(N_("The draft notice is revised; it comes again for sign-off."))
@@ -535,37 +583,46 @@ class DialogService:
 
 
 def _summary(draft: Draft) -> tuple[SummaryLine, ...]:
-    """What the person is about to confirm, in the order they answered it."""
+    """What the person is about to confirm, in the order they answered it, one labelled
+    line per answer."""
     lines: list[SummaryLine] = []
 
-    def add(value: object, translate: bool = False) -> None:
+    def add(label: str, value: object, translate: bool = False) -> None:
         if value not in (None, "", []):
-            lines.append(SummaryLine(str(value), translate))
+            lines.append(SummaryLine(str(value), translate, label))
 
     if isinstance(draft, NewCaseDraft):
-        add(draft.region)
-        add(draft.enterprise)
-        add(dict(INDUSTRY_CHOICES).get(draft.industry or ""), translate=True)
-        add("、".join(f"（{c}）" for c in draft.clauses))
-        add(draft.capacity)
-        add(draft.unit)
-        add(draft.description)
+        add(N_("County or park"), draft.region)
+        add(N_("Enterprise"), draft.enterprise)
+        add(N_("Industry"), dict(INDUSTRY_CHOICES).get(draft.industry or ""), translate=True)
+        add(N_("Clause"), "、".join(f"（{c}）" for c in draft.clauses))
+        add(N_("Capacity"), f"{draft.capacity} {draft.unit or ''}".strip()
+            if draft.capacity else None)
+        add(N_("Facts"), draft.description)
     elif isinstance(draft, StepDraft):
-        add(draft.ref)
-        add(workflow_for(draft.clause).step(draft.step).label, translate=True)
-        for value in (draft.date, draft.capacity, draft.note, draft.reason, draft.months):
-            add(value)
+        add(N_("Case"), draft.ref)
+        add(N_("Step"), workflow_for(draft.clause).step(draft.step).label, translate=True)
+        add(N_("Date"), draft.date)
+        add(N_("Capacity"), draft.capacity)
+        add(N_("Note"), draft.note)
+        add(N_("Reason"), draft.reason)
+        add(N_("Months of extension"), draft.months)
     elif isinstance(draft, HandBackDraft | DenyExtensionDraft):
-        add(draft.ref)
-        add(draft.reason)
+        add(N_("Case"), draft.ref)
+        add(N_("Reason"), draft.reason)
     elif isinstance(draft, OutcomeDraft):
-        for value in (draft.attendees, draft.summary, draft.commitments):
-            add(value)
+        add(N_("Summons"), draft.summons_id)
+        add(N_("Attendees"), draft.attendees)
+        add(N_("Summary"), draft.summary)
+        add(N_("Commitments"), draft.commitments)
     elif isinstance(draft, NoticeEditDraft):
-        add(draft.remark)
+        add(N_("New opening"), draft.remark)
+    elif isinstance(draft, NoteDraft):
+        add(N_("Case"), draft.ref)
+        add(N_("Note"), draft.note)
     evidence = getattr(draft, "evidence", None)
     if evidence:
-        lines.append(SummaryLine(f"📎 ×{len(evidence)}"))
+        add(N_("Evidence"), f"📎 ×{len(evidence)}")
     return tuple(lines)
 
 
@@ -580,6 +637,8 @@ def _first_step(draft: Draft) -> str:
         return next(iter(_OUTCOME_QUESTIONS))
     if isinstance(draft, NoticeEditDraft):
         return "remark"
+    if isinstance(draft, NoteDraft):
+        return "confirm"
     return "reason"
 
 
@@ -638,14 +697,38 @@ _NEED_QUESTIONS: Mapping[Need, str] = {
 _TODAY = ("today", "今天", "今日")
 
 
-def _need_question(need: Need, max_months: int) -> Question:
+def _need_question(need: Need, max_months: int, draft: StepDraft | None = None) -> Question:
     choices: tuple[Choice, ...] = ()
     if need is Need.MONTHS:
         choices = tuple(Choice(str(n), str(n), translate=False)
                         for n in range(1, max_months + 1))
     if need is Need.DATE:
         choices = (Choice(N_("Today"), "today"),)
+    if need is Need.CAPACITY and draft is not None and draft.registered_capacity:
+        return Question(N_("The capacity concerned, in {unit}? (registered: {registered} "
+                           "{unit}; e.g. 30 or 30 {unit})"),
+                        {"unit": draft.unit or "", "registered": _plain(
+                            draft.registered_capacity)})
     return Question(_NEED_QUESTIONS[need], {"limit": MAX_NOTE}, choices)
+
+
+def _plain(number: str) -> str:
+    """``"60.0000"`` → ``"60"``: a stored figure as people write it."""
+    value = Decimal(number)
+    return format(value.normalize(), "f") if value == value.to_integral() else str(
+        value.normalize())
+
+
+def _check_possible(step: Any, view: Any) -> None:
+    """A step that cannot be taken now is refused when pressed, not after its questions."""
+    state = State(view.case.state)
+    if state not in step.sources:
+        raise DubanError(N_("Step “{step}” is not possible while the case is {state}."),
+                         step=step.label, state=STATE_LABELS[state], translate=("step", "state"))
+    taken = sum(1 for e in view.events if e.kind == step.name)
+    if step.max_times is not None and taken >= step.max_times:
+        raise DubanError(N_("Step “{step}” may be taken only {n} time(s) per case."),
+                         step=step.label, n=step.max_times, translate=("step",))
 
 
 def _need_answer(need: Need, draft: StepDraft, answer: Answer, today: date) -> None:
@@ -663,9 +746,13 @@ def _need_answer(need: Need, draft: StepDraft, answer: Answer, today: date) -> N
                         date=day.isoformat())
         if need is Need.FUTURE_DATE and day <= today:
             raise Retry(N_("The date {date} must be after today."), date=day.isoformat())
+        if (need is Need.DATE and draft.registered_on
+                and day < date.fromisoformat(draft.registered_on)):
+            raise Retry(N_("The date {date} is before the case was registered ({registered})."),
+                        date=day.isoformat(), registered=draft.registered_on)
         draft.date = day.isoformat()
     elif need is Need.CAPACITY:
-        draft.capacity = str(_number(_text(answer, 40)))
+        draft.capacity = str(_step_capacity(_text(answer, 40), draft))
     elif need is Need.MONTHS:
         text = (answer.choice or _text(answer, 5)).strip()
         if not text.isdecimal() or not 1 <= int(text) <= draft.max_months:
@@ -711,6 +798,26 @@ def _number(text: str) -> Decimal:
         raise Retry(N_("“{text}” is not a number."), text=text) from None
     if not value.is_finite() or value < 0 or value >= MAX_CAPACITY:
         raise Retry(N_("The capacity {capacity} is not plausible."), capacity=text)
+    return value
+
+
+def _step_capacity(text: str, draft: StepDraft) -> Decimal:
+    """A capacity answer: "30", "30万吨", "30 万吨/年" (the unit may be typed); positive, and
+    not above the registered capacity unless the same figure is sent again as a
+    correction."""
+    match = _CAPACITY.match(text)
+    if match is None:
+        raise Retry(N_("“{text}” is not a number."), text=text)
+    value = _number(match.group(1))
+    if value <= 0:
+        raise Retry(N_("The capacity must be more than 0."))
+    if draft.registered_capacity is not None and value > Decimal(draft.registered_capacity):
+        if draft.capacity_correction != str(value):
+            draft.capacity_correction = str(value)
+            raise Retry(N_("{value} is more than the registered capacity {registered} {unit}. "
+                           "Send the same figure again to confirm it as a correction."),
+                        value=_plain(str(value)), registered=_plain(draft.registered_capacity),
+                        unit=draft.unit or "")
     return value
 
 

@@ -139,9 +139,9 @@ class MalformedCatalogError(PolicyError):
                          problem=str(problem))
         self.problem = problem
 
-    def render(self, translator: Translator) -> str:
+    def render(self, translator: Translator, aliases: Any = None) -> str:
         return translator.gettext(self.message, path=self.params["path"],
-                                  problem=self.problem.render(translator))
+                                  problem=self.problem.render(translator, aliases))
 
 
 # --- Chinese numerals --------------------------------------------------------------------
