@@ -348,28 +348,48 @@ REROUTED = N_("Case {ref} routed to {department}.")
 
 FILE_TOO_LARGE = N_("The file is too large: at most {limit} MB.")
 IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file again.")
-STATUS_CHART = N_("Capacity exited this year by industry, and overdue cases by county.")
 REPORT_SENT = N_("{name}: check it, have it approved and stamped, then upload the stamped scan "
                  "with the button on the yearly reminder.")
 
-HELP_COMMON = N_("/status [county] — where things stand\n/case REF — a case's timeline\n"
-                 "/overdue — overdue cases\n/lists yellow|red — the card lists\n"
-                 "/whoami — who I think you are\n/lang zh|en — language\n"
-                 "/cancel — stop the current question")
-HELP_LIAISON = N_("/mine — this chat's open items\nPress the buttons on the case cards to "
-                  "accept a case, hand it back, or confirm a step with its evidence.")
-HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind this chat\n"
-                      "/invite — an invite code for liaisons\n/newcase — register a case\n"
-                      "Send me a .csv or .xlsx file in a private chat to import cases.")
-HELP_DUTIES = N_("/duties [year] — the yearly duties: who has submitted, who has not")
-HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
+HELP_TITLE = N_("duban — supervision of the exit of backward production capacity")
+HELP_EVERYONE = N_("【Everyone】\n"
+                   "/lists yellow|red — the public yellow and red card lists\n"
+                   "/duties [year] — the yearly duties: who has submitted, who has not\n"
+                   "/policy 四 — a clause of the guiding opinion\n"
+                   "/whoami — who I think you are\n/lang zh|en — language\n"
+                   "/help — this list")
+HELP_READERS = N_("【Cases and figures】\n"
+                  "/case REF or a name — a case and its timeline (yours to read)\n"
+                  "/overdue — the overdue cases you may read\n"
+                  "/mine — the open items of this chat, or yours\n"
+                  "/status [county] — where things stand\n"
+                  "/summons N — an interview summons")
+HELP_LIAISON = N_("【Liaisons】\n"
+                  "Press the buttons on the case cards to accept a case, hand it back, or "
+                  "confirm a step with its evidence; reply to a card to add a note.\n"
+                  "/report COUNTY [year] — the county's yearly report to stamp\n"
+                  "/cancel — stop the current question")
+HELP_COORDINATOR = N_("【Coordinators】\n"
+                      "/bind <department|county|coordination>, /unbind — bind this chat\n"
+                      "/invite — an invite code for liaisons\n"
+                      "/newcase — register a case (or send a .csv/.xlsx file privately)\n"
+                      "/pause REF reason, /resume REF reason — hold or resume a case's "
+                      "reminders\n"
+                      "/skip REF STEP reason — skip one escalation step\n"
+                      "/reschedule N YYYY-MM-DD HH:MM [place] — move an interview summons\n"
+                      "/outcome N — record how a summons went\n"
+                      "Draft notices (通报) and proposed summonses come with their buttons: "
+                      "签发 / 修改 / 暂缓, 确认并发出.")
+HELP_OUTSIDER = N_("【Taking part】\n"
+                   "To take part, ask a coordinator for an invite code, then send /join CODE "
                    "in your department's or county's chat.")
 
 
 def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
-    parts = [tr.gettext(HELP_COMMON)]
+    """``/help``: headings per role, every command the reader may use."""
+    parts = [tr.gettext(HELP_TITLE), tr.gettext(HELP_EVERYONE)]
     if liaison or coordinator:
-        parts.append(tr.gettext(HELP_LIAISON) + "\n" + tr.gettext(HELP_DUTIES))
+        parts += [tr.gettext(HELP_READERS), tr.gettext(HELP_LIAISON)]
     if coordinator:
         parts.append(tr.gettext(HELP_COORDINATOR))
     if not (liaison or coordinator):

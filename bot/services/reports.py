@@ -18,6 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,7 +27,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from bot.core.i18n import N_, DubanError
 from bot.core.org import Org, OrgDepartment, Region
 from bot.core.routing import ACTIVE_STATUSES
-from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from models import queries
 from models.tables import Assignment, Case
 from scheduler import rules
 
@@ -358,22 +360,89 @@ def overdue_by_region(rows: Sequence[CaseRow], today: date,
 
 
 @dataclass(frozen=True)
+class ClauseTally:
+    """The cases of one clause (（四）…（九）) in a county or park: open and not overdue, open
+    and overdue (``scheduler.rules.is_overdue``), and closed (rectified or exited, in any
+    year), as the ``/status`` text counts them."""
+
+    clause: str
+    on_time: int = 0
+    overdue: int = 0
+    closed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.on_time + self.overdue + self.closed
+
+
+@dataclass(frozen=True)
 class StatusFigures:
-    """What the ``/status`` chart shows: this year's exits, and overdue cases per county."""
+    """What the ``/status`` chart shows: this year's exits, overdue cases per county, and for
+    one county or park its cases by clause and state."""
 
     summary: Summary
     overdue: tuple[tuple[str, int], ...]
+    # One per clause of CASE_CLAUSES, in that order (zeros included); empty for the
+    # prefecture's figures.
+    by_clause: tuple[ClauseTally, ...] = ()
+
+
+_OPEN_STATES = [s.value for s in State if s not in CLOSED_STATES]
+
+
+async def _overdue_counts(session: AsyncSession, *, today: date, region: str | None,
+                          order: Sequence[str]) -> list[tuple[str, int]]:
+    """Overdue cases per region (only regions with some), counted in the database, in
+    ``order`` and then by name (as :func:`overdue_by_region` orders them)."""
+    statement = (select(col(Case.region_name), func.count())
+                 .where(queries.overdue_condition(_OPEN_STATES, today))
+                 .group_by(col(Case.region_name)))
+    if region is not None:
+        statement = statement.where(col(Case.region_name) == region)
+    counts = {name: count for name, count in (await session.exec(statement)).all()}
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+async def clause_tallies(session: AsyncSession, *, today: date,
+                         region: str) -> tuple[ClauseTally, ...]:
+    """The cases of ``region`` per clause and state, counted in the database (GROUP BY), every
+    clause of CASE_CLAUSES listed (then any other clause found, by name)."""
+    where = col(Case.region_name) == region
+    by_state = await session.exec(
+        select(col(Case.clause), col(Case.state), func.count()).where(where)
+        .group_by(col(Case.clause), col(Case.state)))
+    open_counts: dict[str, int] = defaultdict(int)
+    closed_counts: dict[str, int] = defaultdict(int)
+    for clause, state, count in by_state.all():
+        bucket = open_counts if state in _OPEN_STATES else closed_counts
+        bucket[clause] += count
+    late = await session.exec(
+        select(col(Case.clause), func.count())
+        .where(where, queries.overdue_condition(_OPEN_STATES, today))
+        .group_by(col(Case.clause)))
+    overdue_counts = dict(late.all())
+    found = set(open_counts) | set(closed_counts)
+    clauses = [*CASE_CLAUSES, *sorted(found - set(CASE_CLAUSES))]
+    return tuple(
+        ClauseTally(clause, on_time=open_counts[clause] - overdue_counts.get(clause, 0),
+                    overdue=overdue_counts.get(clause, 0), closed=closed_counts[clause])
+        for clause in clauses)
 
 
 async def status_figures(sessions: async_sessionmaker[AsyncSession], org: Org, *, today: date,
                          region: str | None = None) -> StatusFigures:
-    """The figures for the prefecture, or for one county or park (its canonical name)."""
-    exits = await year_exits(sessions, org=org, year=today.year)
-    if region is not None:
-        exits = tuple(row for row in exits if row.region == region)
-    overdue = overdue_by_region(await all_open_cases(sessions, org=org, region=region), today,
-                                [r.name for r in org.regions])
-    return StatusFigures(summarize(exits), tuple(overdue))
+    """The figures for the prefecture, or for one county or park (its canonical name).
+
+    Overdue cases and the clause tallies are counted in the database; only this year's exits
+    are read as rows (their capacities are summed per unit by :func:`summarize`)."""
+    async with sessions() as session:
+        exits = await exited_cases(session, year=today.year, tz=org_tz(org), region=region)
+        overdue = await _overdue_counts(session, today=today, region=region,
+                                        order=[r.name for r in org.regions])
+        by_clause = (await clause_tallies(session, today=today, region=region)
+                     if region is not None else ())
+    return StatusFigures(summarize(exits), tuple(overdue), by_clause)
 
 
 class ListKind(StrEnum):
