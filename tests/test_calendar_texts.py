@@ -1,18 +1,30 @@
 """The calendar's words: due today, most urgent first, one line for many parties, a meeting-day
-reminder that does not say "tomorrow"."""
+reminder that does not say "tomorrow"; the 通报 laid out as an official document."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from itertools import permutations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from docx import Document
+
 from bot.core.buttons import ButtonCodec
 from bot.core.departments import DEFAULT_ALIASES
 from bot.core.i18n import get_translator
-from bot.render.calendar_texts import DigestContext, digest, summons_reply
-from models.tables import Summons
+from bot.render.calendar_texts import (
+    DigestContext,
+    NoticeFacts,
+    digest,
+    notice_document,
+    summons_reply,
+)
+from bot.render.reports import Paragraph
+from bot.render.reports.docx_util import docx_bytes
+from bot.render.reports.official import OfficialDocument
+from models.tables import Notice, Summons
 
 TZ = ZoneInfo("Asia/Shanghai")
 ZH, EN = get_translator("zh_CN"), get_translator("en")
@@ -76,3 +88,37 @@ def test_the_day_before_reminder_sent_on_the_day_says_today() -> None:
     late = summons_reply(meeting, party="州生态环境局", tr=ZH, tz=TZ, codec=None, chat_id=0,
                          reminder="day", today=date(2026, 12, 2))
     assert "明天" not in late.text and "今天" in late.text and "10:00" in late.text
+
+
+def test_the_notice_is_an_official_document_with_its_code() -> None:
+    """The 通报 as GB/T 9704 wants it: the commission's name, the notice's code as its
+    发文字号, "XX关于…的通报", the source cited, tables numbered, signed, dated, 版记."""
+    from tests.test_documents_pdf import notice
+
+    document = notice(ZH)
+    assert isinstance(document, OfficialDocument) and document.masthead is not None
+    assert document.masthead.issuer == "昌州经信委"
+    assert document.masthead.number == "昌州经信督〔2026〕3号"
+    assert not document.masthead.upward  # sent down: the number centred, no 签发人
+    assert document.title == ZH.gettext(
+        "{issuer}: notice on overdue work on backward production capacity", issuer="昌州经信委")
+    texts = [b.text for b in document.blocks if isinstance(b, Paragraph)]
+    assert texts[0] == ZH.gettext("To every county, park and department:")
+    assert "关于利用综合标准依法依规推动落后产能退出的指导意见" in texts[1]
+    assert "工信部联产业〔2017〕30号" in texts[1]
+    assert [t.caption for t in document.tables()] == [ZH.gettext(
+        "Table {number}. {caption}", number=1,
+        caption=ZH.gettext("Overdue work of {party}", party="玛纳斯县"))]
+    assert texts[-2:] == ["昌州经信委", "2026年12月3日"]  # 署名 over 成文日期
+    assert document.imprint is not None and "2026年12月3日" in document.imprint.printed
+
+    docx = Document(io.BytesIO(docx_bytes(document, ZH)))
+    assert [p.text for p in docx.paragraphs[:2]] == ["昌州经信委", "昌州经信督〔2026〕3号"]
+
+
+def test_an_unsigned_notice_says_it_is_a_draft() -> None:
+    draft = notice_document(
+        Notice(id=8, key="d", status="draft", created_at=datetime(2026, 12, 3, tzinfo=UTC)),
+        [], commission="昌州经信委", tr=ZH, facts=NoticeFacts("指导意见", "某〔2017〕1号"))
+    assert draft.masthead is not None
+    assert draft.masthead.number == ZH.gettext("(draft, not yet signed off)")

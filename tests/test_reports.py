@@ -14,18 +14,35 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from docx import Document as open_docx
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import RGBColor
 from openpyxl import load_workbook
 
 from bot.core.casefile import CaseInput
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError, Translator, get_translator
 from bot.core.workflow import Actor, Need, State, StepInput, workflow_for
+from bot.render.reports import Heading, Paragraph
 from bot.render.reports.county import write_county_report
-from bot.render.reports.docx_util import cell_text
+from bot.render.reports.docx_util import (
+    BODY_FONT,
+    LANDSCAPE_WIDTH_PT,
+    TEXT_WIDTH_PT,
+    TITLE_FONT,
+    cell_text,
+    table_layout,
+    text_em,
+    title_lines,
+    write_docx,
+)
 from bot.render.reports.letters import write_letter, write_summary
-from bot.render.texts import fmt_number, industry_label
+from bot.render.reports.official import OfficialDocument, SubHeading
+from bot.render.reports.xlsx_util import write_xlsx
+from bot.render.texts import fmt_date, fmt_number, industry_label
 from bot.services.cases import Who, is_overdue
 from bot.services.reports import INDUSTRY_ORDER, load_county_report, load_letter, load_summary
+from bot.services.reports import is_overdue as is_overdue_row
 from models.tables import Case
 from tests.conftest import COORDINATOR, Services
 
@@ -218,18 +235,24 @@ def check_industry_table(rows: list[dict[str, Any]], cases: Sequence[Case], tr: 
     def number(value: Decimal | int) -> object:
         return cell_text(value, tr) if as_text else value
 
+    def figures(lines: list[dict[str, Any]]) -> dict[str, object]:
+        """unit -> amount; an industry where nothing exited shows 0, not an empty cell."""
+        if lines[0][count] == number(0):
+            assert [(r[amount], r[unit]) for r in lines] == [(number(0), None if not as_text
+                                                              else "")]
+            return {}
+        return {(r[unit] or ""): r[amount] for r in lines if r[amount] not in (None, "")}
+
     for industry in INDUSTRY_ORDER:
         label = industry_label(industry, tr)
         mine = [r for r in rows if r[name] == label]
         assert mine, label
         assert mine[0][count] == number(counts[industry])
-        got = {(r[unit] or ""): r[amount] for r in mine if r[amount] not in (None, "")}
-        assert got == {u: number(v) for u, v in sums[industry].items()}, label
+        assert figures(mine) == {u: number(v) for u, v in sums[industry].items()}, label
     totals = [r for r in rows if r[name] == tr.gettext("Total")]
     assert totals[0][count] == number(len(cases))
     overall = per_unit(cases)
-    assert {(r[unit] or ""): r[amount] for r in totals if r[amount] not in (None, "")} == {
-        u: number(v) for u, v in overall.items()}
+    assert figures(totals) == {u: number(v) for u, v in overall.items()}
 
 
 # -- the county report ---------------------------------------------------------------------------
@@ -274,16 +297,21 @@ async def test_county_report_figures_match_the_database(services: Services,
     s1 = next(r for r in docx_rows if r[headers[1]] == "S-1")
     assert s1[headers[5]] == fmt_number(Decimal("28.5"), EN)
 
-    open_refs = {c.ref for c in await services.cases.find(region="玛纳斯县")
-                 if c.state not in ("exited", "rectified")}
+    stored_open = [c for c in await services.cases.find(region="玛纳斯县")
+                   if c.state not in ("exited", "rectified")]
     open_headers = tuple(EN.gettext(h) for h in ("No.", "Reference", "Enterprise", "Industry",
                                                  "Clause", "State", "Deadline", "Overdue"))
-    assert {r[open_headers[1]] for r in xlsx_table(files.xlsx, open_headers)} == open_refs
+    open_rows = xlsx_table(files.xlsx, open_headers)
+    assert {r[open_headers[1]] for r in open_rows} == {c.ref for c in stored_open}
+    for row in open_rows:  # 是否逾期: yes or no, never blank
+        case = next(c for c in stored_open if c.ref == row[open_headers[1]])
+        assert row[open_headers[7]] == EN.gettext(
+            "Yes" if is_overdue(case, date(2026, 11, 20)) else "No")
 
     text = docx_text(files.docx)
     assert "玛纳斯县" in text and "昌州经信委" in text
-    assert EN.gettext("(stamp)") in text
-    assert EN.gettext("Opinion of the {region} people's government:", region="玛纳斯县") in text
+    assert EN.gettext("{region} People's Government", region="玛纳斯县") in text
+    assert "工信部联产业〔2017〕30号" in text and "昌州经信〔2017〕185号" in text
     assert open_docx(str(files.docx)).inline_shapes, "the capacity chart is embedded"
     assert "2026" in files.docx.name and "玛纳斯县" in files.docx.name
 
@@ -296,7 +324,12 @@ async def test_county_report_in_chinese_names_the_county_and_year(services: Serv
                                       today=date(2026, 11, 20))
     files = write_county_report(report, ZH, tmp_path)
     document = open_docx(str(files.docx))
-    assert "玛纳斯县" in document.paragraphs[0].text and "2026" in document.paragraphs[0].text
+    masthead, number, title = (p.text for p in document.paragraphs[:3])
+    assert masthead == ZH.gettext("{region} People's Government", region="玛纳斯县")
+    assert number.strip().startswith("玛纳斯县") and "2026" in number
+    assert title.replace("\n", "") == ZH.gettext(
+        "{issuer}: report on the exit of backward production capacity in {year}",
+        issuer="玛纳斯县", year=2026)
     assert "2026年11月20日" in docx_text(files.docx)  # Babel's Chinese date
     check_industry_table(xlsx_table(files.xlsx, industry_headers(ZH)),
                          await stored_exits(services, 2026, region="玛纳斯县"), ZH)
@@ -308,8 +341,8 @@ async def test_park_report_asks_the_administrative_committee(services: Services,
     report = await load_county_report(services.cases.sessions, org, "准东", year=2026,
                                       today=date(2026, 11, 20))
     text = docx_text(write_county_report(report, EN, tmp_path).docx)
-    assert EN.gettext("Opinion of the {region} administrative committee:",
-                      region="准东经济技术开发区") in text
+    assert EN.gettext("{region} Administrative Committee", region="准东经济技术开发区") in text
+    assert EN.gettext("{region} People's Government", region="准东经济技术开发区") not in text
 
 
 async def test_a_year_without_exits_is_a_valid_report_saying_so(services: Services,
@@ -324,6 +357,28 @@ async def test_a_year_without_exits_is_a_valid_report_saying_so(services: Servic
     assert EN.gettext("None.") in text
     check_industry_table(xlsx_table(files.xlsx, industry_headers(EN)), [], EN)
     assert not open_docx(str(files.docx)).inline_shapes  # no chart of nothing
+    assert captions(files.docx) == [EN.gettext(
+        "Table {number}. {caption}", number=1,
+        caption=EN.gettext("Capacity exited in {year} by industry", year=2030))]
+
+
+def captions(path: Path) -> list[str]:
+    return [p.text for p in open_docx(str(path)).paragraphs if p.text.startswith("Table ")]
+
+
+async def test_tables_are_numbered_without_a_gap(services: Services, tmp_path: Path) -> None:
+    """No exits in 2030 but cases still open: 表1 and 表2, not 表1 and 表3."""
+    await build_year(services)
+    org = await services.org.current()
+    report = await load_county_report(services.cases.sessions, org, "玛纳斯县", year=2030,
+                                      today=date(2030, 11, 20))
+    files = write_county_report(report, EN, tmp_path)
+    assert [c.split(".")[0] for c in captions(files.docx)] == ["Table 1", "Table 2"]
+    assert captions(files.docx)[1].endswith(EN.gettext("Open cases as of {date}",
+                                                       date=fmt_date(date(2030, 11, 20), EN)))
+    sheet = load_workbook(files.xlsx).worksheets[0]
+    texts = [v for r in sheet.iter_rows(values_only=True) for v in r if isinstance(v, str)]
+    assert [t.split(".")[0] for t in texts if t.startswith("Table ")] == ["Table 1", "Table 2"]
 
 
 async def test_unknown_and_ambiguous_counties_are_clear_errors(services: Services) -> None:
@@ -423,6 +478,9 @@ async def test_summary_by_county_and_industry(services: Services, tmp_path: Path
         mine = [c for c in expected if c.region_name == region.name]
         lines = [r for r in rows if r[headers[0]] == region.name and r[headers[1]] == subtotal]
         assert lines[0][headers[2]] == len(mine), region.name
+        if not mine:  # a county without exits: 0, not an empty cell
+            assert [(r[headers[3]], r[headers[4]]) for r in lines] == [(0, None)]
+            continue
         assert {(r[headers[4]] or ""): r[headers[3]] for r in lines
                 if r[headers[3]] is not None} == per_unit(mine)
         for industry, sums in expected_by_industry(mine).items():
@@ -440,3 +498,118 @@ async def test_summary_by_county_and_industry(services: Services, tmp_path: Path
     assert sum(1 for c in stored if is_overdue(c, today)) == 2  # O-1, O-2: past 6 months
     assert len(open_docx(str(files.docx)).inline_shapes) == 2  # capacity and overdue charts
     assert "昌州" in open_docx(str(files.docx)).paragraphs[0].text
+
+
+# -- the layout (GB/T 9704), from rows ----------------------------------------------------------
+
+
+def _east_asia(run: Any) -> str | None:
+    fonts = run._element.rPr.rFonts
+    return fonts.get(qn("w:eastAsia")) if fonts is not None else None
+
+
+def test_the_docx_is_laid_out_as_gb_t_9704(tmp_path: Path) -> None:
+    from tests.test_documents_pdf import county
+
+    document = county(ZH)
+    assert isinstance(document, OfficialDocument) and document.masthead is not None
+    path = tmp_path / "county.docx"
+    write_docx(document, ZH, path)
+    docx = open_docx(str(path))
+    section = docx.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    assert [round(m.mm) for m in (section.top_margin, section.bottom_margin,
+                                  section.left_margin, section.right_margin)] == [37, 35, 28, 26]
+    masthead, number, title = docx.paragraphs[:3]
+    assert masthead.text == document.masthead.issuer
+    assert masthead.runs[0].font.color.rgb == RGBColor(0xFF, 0, 0)
+    assert masthead.alignment == WD_ALIGN_PARAGRAPH.CENTER
+    assert _east_asia(masthead.runs[0]) == TITLE_FONT
+    assert document.masthead.number in number.text
+    assert ZH.gettext("Signed off by:") in number.text  # 上行文: the 签发人 beside the number
+    rule = number._p.pPr.find(qn("w:pBdr")).find(qn("w:bottom"))
+    assert rule.get(qn("w:color")) == "FF0000"  # the red separator line
+    assert title.text.replace("\n", "") == document.title
+    assert {(r.font.size.pt, _east_asia(r)) for r in title.runs if r.text} == {(22, TITLE_FONT)}
+    addressee = docx.paragraphs[3]
+    assert addressee.text.startswith("昌州经信委")
+    opening = docx.paragraphs[4]
+    assert opening.paragraph_format.first_line_indent.pt == 32
+    assert {(r.font.size.pt, _east_asia(r)) for r in opening.runs} == {(16, BODY_FONT)}
+    assert "工信部联产业〔2017〕30号" in opening.text and "昌州经信〔2017〕185号" in opening.text
+    heading = next(p for p in docx.paragraphs
+                   if p.text == ZH.gettext("1. Exits by industry"))
+    assert {(r.font.size.pt, _east_asia(r)) for r in heading.runs} == {(16, "黑体")}
+    # Page numbers "— 1 —": a PAGE field on odd and even pages.
+    assert docx.settings.odd_and_even_pages_header_footer
+    for footer in (section.footer, section.even_page_footer):
+        xml = footer.paragraphs[0]._p.xml
+        assert "PAGE" in xml and footer.paragraphs[0].text.startswith("— ")
+        assert footer.paragraphs[0].text.endswith(" —")
+    # The 版记 closes the document.
+    assert document.imprint is not None
+    imprint = docx.tables[-1]
+    assert imprint.rows[0].cells[0].text == document.imprint.copy_to
+    assert document.imprint.printed in imprint.rows[1].cells[0].text
+    # The signature stands over the date, the date four characters from the right.
+    date_line = next(p for p in docx.paragraphs if p.text == "2026年11月20日")
+    assert date_line.paragraph_format.right_indent.pt == 64
+
+
+def test_columns_are_as_wide_as_their_content() -> None:
+    from tests.test_documents_pdf import county, letter
+
+    exits = county(ZH).tables()[1]
+    layout = table_layout(exits, ZH)
+    widths = dict(zip(exits.headers, layout.widths, strict=True))
+    assert not layout.landscape
+    assert abs(sum(layout.widths) - TEXT_WIDTH_PT) < 0.5
+    reference, number = widths[ZH.gettext("Reference")], widths[ZH.gettext("No.")]
+    assert reference > 2 * number
+    assert widths[ZH.gettext("Enterprise")] > widths[ZH.gettext("Capacity exited")]
+    # "CZ-2026-001" on one line: its width at this size, with the cell's margins.
+    assert reference >= text_em("CZ-2026-001") * layout.size + 4
+    # Ten columns (the county or park too) do not fit across a portrait page.
+    wide = table_layout(letter(ZH).tables()[1], ZH)
+    assert wide.landscape and abs(sum(wide.widths) - LANDSCAPE_WIDTH_PT) < 0.5
+
+
+def test_a_long_chinese_title_breaks_at_a_word() -> None:
+    assert title_lines("玛纳斯县关于2026年落后产能退出工作情况的报告", 20) == [
+        "玛纳斯县关于2026年", "落后产能退出工作情况的报告"]
+    assert title_lines("州发改委关于2026年度依法关闭退出企业、设备及产能情况的函", 20) == [
+        "州发改委关于2026年度", "依法关闭退出企业、设备及产能情况的函"]
+    assert title_lines("短标题", 20) == ["短标题"]
+    assert title_lines("A report on the exit of backward production capacity", 20) == [
+        "A report on the exit of backward production capacity"]
+
+
+def test_the_xlsx_has_zeros_yes_no_and_real_dates(tmp_path: Path) -> None:
+    from tests.test_documents_pdf import OPEN, TODAY, county
+
+    path = tmp_path / "county.xlsx"
+    write_xlsx(county(ZH), ZH, path)
+    industries = xlsx_table(path, industry_headers(ZH))
+    aluminium = next(r for r in industries if r[ZH.gettext("Industry")]
+                     == industry_label("electrolytic_aluminium", ZH))
+    assert aluminium[ZH.gettext("Enterprises")] == 0
+    assert aluminium[ZH.gettext("Capacity exited")] == 0
+    headers = tuple(ZH.gettext(h) for h in ("No.", "Reference", "Enterprise", "Industry",
+                                            "Clause", "State", "Deadline", "Overdue"))
+    rows = xlsx_table(path, headers)
+    assert [r[headers[7]] for r in rows] == [
+        ZH.gettext("Yes") if is_overdue_row(r, TODAY) else ZH.gettext("No") for r in OPEN]
+    sheet = load_workbook(path).worksheets[0]
+    dates = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, datetime)]
+    assert dates and all(c.is_date and "yyyy" in c.number_format for c in dates)
+    assert {c.value.date() for c in dates} >= {r.due_on for r in OPEN}
+
+
+def test_a_second_level_heading_is_set_in_kaiti(tmp_path: Path) -> None:
+    document = OfficialDocument(title="标题", sheet="s", blocks=(
+        Heading("一、总体情况"), SubHeading("（一）钢铁行业"), Paragraph("正文。", indent=True)))
+    path = tmp_path / "headings.docx"
+    write_docx(document, ZH, path)
+    fonts = {p.text: _east_asia(p.runs[0]) for p in open_docx(str(path)).paragraphs if p.runs}
+    assert fonts["一、总体情况"] == "黑体" and fonts["（一）钢铁行业"] == "楷体_GB2312"
+    assert fonts["标题"] == TITLE_FONT and fonts["正文。"] == BODY_FONT

@@ -16,8 +16,15 @@ from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
 from bot.render import texts
 from bot.render.cards import Button, Reply
-from bot.render.reports import Document, Paragraph, Table
+from bot.render.reports import Paragraph, Table
 from bot.render.reports.docx_util import write_docx
+from bot.render.reports.official import (
+    Masthead,
+    OfficialDocument,
+    imprint,
+    number_tables,
+    sign_off,
+)
 from models.tables import Case, Notice, NoticeEntry, Obligation, Summons
 from scheduler.rules import OBLIGATION_LABELS
 
@@ -186,21 +193,24 @@ _SECTION_LINES: Mapping[str, str] = {
 }
 
 
-def notice_title(tr: Translator) -> str:
-    return tr.gettext(N_("Notice on overdue work on backward production capacity"))
+def notice_title(tr: Translator, issuer: str) -> str:
+    """XX关于落后产能退出工作逾期情况的通报."""
+    return tr.gettext(N_("{issuer}: notice on overdue work on backward production capacity"),
+                      issuer=issuer)
 
 
 def notice_document(notice: Notice, sections: Sequence[NoticeSection], *, commission: str,
-                    tr: Translator, facts: NoticeFacts) -> Document:
-    """The 通报: every laggard of the round, each with its overdue cases or duty."""
+                    tr: Translator, facts: NoticeFacts) -> OfficialDocument:
+    """The 通报 as GB/T 9704 lays it out: the commission's name in red, the notice's code
+    (its 发文字号), the title, every laggard of the round, each with its overdue cases or
+    duty, the commission's name over the date, the 版记."""
     opening = notice.remark or tr.gettext(N_(
         "The units below have not completed their work by its deadline. Under clause (20) of "
         "the 《{source}》 ({number}), this is notified to all parties. Each is asked to "
         "complete its work at once and report to {commission}."),
         source=facts.source_title, number=facts.source_number, commission=commission)
     blocks: list[Any] = [
-        Paragraph(notice.code or tr.gettext(N_("(draft, not yet signed off)")), align="center"),
-        Paragraph(tr.gettext(N_("To every county, park and department:")), indent=False),
+        Paragraph(tr.gettext(N_("To every county, park and department:"))),  # 主送
         Paragraph(opening, indent=True),
     ]
     headers = (tr.gettext(N_("Reference")), tr.gettext(N_("Enterprise")),
@@ -220,10 +230,13 @@ def notice_document(notice: Notice, sections: Sequence[NoticeSection], *, commis
                                            party=section.party), headers, rows))
         elif entry.obligation:
             blocks.append(Paragraph(_duty_line(entry, tr), indent=True))
-    blocks += [Paragraph(commission, align="right"),
-               Paragraph(texts.fmt_date(notice.issued_on or notice.created_at.date(), tr),
-                         align="right")]
-    return Document(title=notice_title(tr), blocks=tuple(blocks), sheet="notice")
+    issued = notice.issued_on or notice.created_at.date()
+    blocks += sign_off(commission, issued, tr, contact=False)
+    code = notice.code or tr.gettext(N_("(draft, not yet signed off)"))
+    return OfficialDocument(title=notice_title(tr, commission),
+                            blocks=number_tables(blocks, tr), sheet="notice",
+                            masthead=Masthead(issuer=commission, number=code),
+                            imprint=imprint(commission, issued, tr))
 
 
 def _duty_line(entry: NoticeEntry, tr: Translator) -> str:

@@ -1,13 +1,18 @@
 """The 30 November county (park) report to the prefecture commission.
 
-The cover letter asks every county and park to report, by 30 November, the year's capacity
-exits and the enterprises closed by law (steel, cement, electrolytic aluminium, flat glass and
-other industries), approved and stamped by the local government. The report is pre-filled from
-the cases: a summary by industry (coal has its own row, as in clause （十九）), the enterprises
-that exited during the year with their equipment and capacity (the capacity confirmed at exit,
-else the registered one), subtotals per industry and a total (per unit: 万吨/年 is never added
-to 万重量箱/年), the county's cases still open, the 填报 lines, and room for the government's
-opinion and stamp.
+The cover letter (昌州经信〔2017〕185号) asks every county and park to report, by 30 November,
+the year's capacity exits and the enterprises closed by law (steel, cement, electrolytic
+aluminium, flat glass and other industries), approved and stamped by the local government. The
+report is a 报告 of the county's people's government (a park's administrative committee) to
+the commission, laid out as GB/T 9704 wants it (:mod:`bot.render.reports.official`): the
+government's name in red, a 发文字号 and 签发人 for the county to complete, the title
+"XX关于2026年落后产能退出工作情况的报告", the commission as 主送, an opening that cites the
+guiding opinion and the cover letter by name and number, then, pre-filled from the cases: a
+summary by industry (coal has its own row, as in clause （十九）), the enterprises that exited
+during the year with their equipment and capacity (the capacity confirmed at exit, else the
+registered one), subtotals per industry and a total (per unit: 万吨/年 is never added to
+万重量箱/年), the county's cases still open; the government's name over the date where the
+seal goes, a contact line and the 版记.
 
 The table helpers here are shared with :mod:`bot.render.reports.letters`.
 """
@@ -18,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from bot.core.i18n import N_, DubanError, Translator
@@ -26,6 +32,18 @@ from bot.core.workflow import WORKFLOWS
 from bot.render.reports import Block, Cell, Document, Heading, Image, Paragraph, Table
 from bot.render.reports.charts import render_capacity_chart
 from bot.render.reports.docx_util import write_docx
+from bot.render.reports.official import (
+    Masthead,
+    OfficialDocument,
+    Source,
+    addressee,
+    cite,
+    default_sources,
+    imprint,
+    number_tables,
+    placeholder_number,
+    sign_off,
+)
 from bot.render.reports.xlsx_util import write_xlsx
 from bot.render.texts import fmt_date, fmt_number, industry_label, state_label
 from bot.services.reports import (
@@ -79,11 +97,14 @@ def industry_table(summary: Summary, tr: Translator, caption: str) -> Table:
 def unit_rows(rows: list[tuple[Cell, ...]], lead: tuple[Cell, ...], count: Cell,
               capacity: Sequence[Quantity], trail: tuple[Cell, ...] = ()) -> frozenset[int]:
     """Append "lead… | count | amount | unit | trail…", one row per unit (``count`` on the
-    first; nothing known: one row, amount and unit empty); return the new rows' indexes."""
+    first; nothing known: one row, the unit empty and the amount 0 when nothing was counted
+    (``count`` 0), else empty: enterprises whose capacity is unknown); return the new rows'
+    indexes."""
     start = len(rows)
+    nothing: Cell = Decimal(0) if count == 0 else None
     for i, quantity in enumerate(capacity or (None,)):
         rows.append((*lead, count if i == 0 else None,
-                     quantity.amount if quantity else None,
+                     quantity.amount if quantity else nothing,
                      (quantity.unit or None) if quantity else None, *trail))
     return frozenset(range(start, len(rows)))
 
@@ -130,7 +151,7 @@ def open_table(rows: Sequence[CaseRow], tr: Translator, caption: str, today: dat
     cells: list[tuple[Cell, ...]] = [
         (i, row.ref, row.enterprise, industry_label(row.industry, tr),
          clause_text(row.clause, tr), state_label(row.state, tr), row.deadline,
-         tr.gettext(N_("overdue")) if is_overdue(row, today) else None)
+         is_overdue(row, today))
         for i, row in enumerate(rows, start=1)
     ]
     return Table(caption=caption, headers=(
@@ -154,8 +175,8 @@ def industry_section(summary: Summary, tr: Translator, *, region: str, year: int
     """"1. Exits by industry": the heading, the table by industry and its chart."""
     return (
         Heading(tr.gettext(N_("1. Exits by industry"))),
-        industry_table(summary, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
-                                                  "industry"), year=year)),
+        industry_table(summary, tr, tr.gettext(N_("Capacity exited in {year} by industry"),
+                                               year=year)),
         *capacity_chart_block(summary, tr, year=year, font=font,
                               title=tr.gettext(N_("{region}: capacity exited in {year} by "
                                                   "industry"), region=region, year=year)),
@@ -179,6 +200,12 @@ def safe_file_name(text: str) -> str:
     return _UNSAFE_FILE_CHARS.sub("_", text).strip("._") or "report"
 
 
+def report_title(issuer: str, year: int, tr: Translator) -> str:
+    """XX关于2026年落后产能退出工作情况的报告."""
+    return tr.gettext(N_("{issuer}: report on the exit of backward production capacity in "
+                         "{year}"), issuer=issuer, year=year)
+
+
 def write_report_files(document: Document, tr: Translator, out_dir: Path) -> ReportFiles:
     """Write ``document`` as .xlsx and .docx into ``out_dir`` (created when missing)."""
     try:
@@ -197,35 +224,51 @@ def write_report_files(document: Document, tr: Translator, out_dir: Path) -> Rep
 
 
 def county_title(report: CountyReport, tr: Translator) -> str:
-    return tr.gettext(N_("{region} {year} report on backward capacity exited and enterprises "
-                         "closed by law"), region=report.region.name, year=report.year)
+    return report_title(report.region.name, report.year, tr)
 
 
-def county_document(report: CountyReport, tr: Translator, *,
-                    font: Path | None = None) -> Document:
+def county_issuer(report: CountyReport, tr: Translator) -> str:
+    """玛纳斯县人民政府; a park: 准东经济技术开发区管理委员会."""
+    name = (N_("{region} Administrative Committee") if report.region.kind == PARK
+            else N_("{region} People's Government"))
+    return tr.gettext(name, region=report.region.name)
+
+
+def county_document(report: CountyReport, tr: Translator, *, font: Path | None = None,
+                    sources: Sequence[Source] | None = None) -> OfficialDocument:
+    """The report; ``sources``: the documents it cites (default: the seed catalog's guiding
+    opinion and cover letter)."""
     summary = report.summary
     name, year = report.region.name, report.year
+    issuer = county_issuer(report, tr)
+    cited = cite(default_sources() if sources is None else sources, tr)
     blocks: list[Block] = [
-        Paragraph(tr.gettext(N_("{addressee}:"), addressee=report.commission)),
+        addressee(report.commission, tr),
         Paragraph(tr.gettext(N_(
-            "As required, {region} reports the backward production capacity exited and the "
-            "enterprises closed by law in {year} (steel, cement, electrolytic aluminium, flat "
-            "glass and other key industries) as follows."), region=name, year=year),
-            indent=True),
+            "Under {sources}, which ask every county and park to report by 30 November the "
+            "backward production capacity exited and the enterprises closed by law in the year "
+            "(steel, cement, electrolytic aluminium, flat glass and other key industries), "
+            "approved and stamped by the local government, {region} reports its work in "
+            "{year} as follows."), sources=cited, region=name, year=year), indent=True),
         Paragraph(_summary_sentence(summary, tr, name, year), indent=True),
         *industry_section(summary, tr, region=name, year=year, font=font),
         Heading(tr.gettext(N_("2. Enterprises exited or closed by law"))),
         exit_section(report.exited, tr, tr.gettext(
-            N_("Table 2. Enterprises exited or closed by law in {year}"), year=year),
+            N_("Enterprises exited or closed by law in {year}"), year=year),
             with_region=False),
         Heading(tr.gettext(N_("3. Cases still open"))),
         open_table(report.open, tr, tr.gettext(
-            N_("Table 3. Open cases as of {date}"), date=fmt_date(report.today, tr)),
+            N_("Open cases as of {date}"), date=fmt_date(report.today, tr)),
             report.today) if report.open else none_paragraph(tr),
+        Paragraph(tr.gettext(N_("We hereby report.")), indent=True),
+        *sign_off(issuer, report.today, tr),
     ]
-    blocks += _sign_off(report, tr)
-    return Document(title=county_title(report, tr), blocks=tuple(blocks),
-                    sheet=tr.gettext(N_("County report")))
+    return OfficialDocument(
+        title=county_title(report, tr), blocks=number_tables(blocks, tr),
+        sheet=tr.gettext(N_("County report")),
+        masthead=Masthead(issuer=issuer, number=placeholder_number(name, report.today.year, tr),
+                          upward=True),
+        imprint=imprint(issuer, report.today, tr))
 
 
 def _summary_sentence(summary: Summary, tr: Translator, region: str, year: int) -> str:
@@ -241,27 +284,8 @@ def _summary_sentence(summary: Summary, tr: Translator, region: str, year: int) 
         capacity=quantities_text(summary.capacity, tr))
 
 
-def _sign_off(report: CountyReport, tr: Translator) -> list[Block]:
-    """填报单位/填报人/日期, then room for the local government's opinion and stamp."""
-    name = report.region.name
-    opinion = (N_("Opinion of the {region} administrative committee:")
-               if report.region.kind == PARK else
-               N_("Opinion of the {region} people's government:"))
-    return [
-        Paragraph(""),
-        Paragraph(tr.gettext(N_("Reporting unit: {region} (stamp)"), region=name)),
-        Paragraph(tr.gettext(N_("Filled in by: ________    Telephone: ________"))),
-        Paragraph(tr.gettext(N_("Date of report: {date}"), date=fmt_date(report.today, tr))),
-        Paragraph(""),
-        Paragraph(tr.gettext(opinion, region=name), bold=True),
-        Paragraph(""),
-        Paragraph(""),
-        Paragraph(""),
-        Paragraph(tr.gettext(N_("(stamp)")), align="right"),
-        Paragraph(tr.gettext(N_("Year ____ Month ____ Day ____")), align="right"),
-    ]
-
-
 def write_county_report(report: CountyReport, tr: Translator, out_dir: Path, *,
-                        font: Path | None = None) -> ReportFiles:
-    return write_report_files(county_document(report, tr, font=font), tr, out_dir)
+                        font: Path | None = None,
+                        sources: Sequence[Source] | None = None) -> ReportFiles:
+    return write_report_files(county_document(report, tr, font=font, sources=sources), tr,
+                              out_dir)

@@ -7,15 +7,20 @@ previous year's exits. A department's letter lists the cases that exited in the 
 it had a required part (an active assignment: one it handed back is not its closure). The
 summary covers every exit of the year, by county (park) and industry, and the overdue cases by
 county as of the day it is made.
+
+Both are official documents as GB/T 9704 lays them out (:mod:`bot.render.reports.official`):
+the letter is the department's 函 to the three departments it writes to, the summary the
+commission's 报告; each cites the guiding opinion by name and number.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 from bot.core.i18n import N_, Translator
-from bot.render.reports import Block, Cell, Document, Heading, Image, Paragraph, Table
+from bot.render.reports import Block, Cell, Heading, Image, Paragraph, Table
 from bot.render.reports.charts import render_overdue_chart
 from bot.render.reports.county import (
     ReportFiles,
@@ -25,8 +30,22 @@ from bot.render.reports.county import (
     industry_section,
     industry_table,
     quantities_text,
+    report_title,
     unit_rows,
     write_report_files,
+)
+from bot.render.reports.official import (
+    BLANK,
+    Masthead,
+    OfficialDocument,
+    Source,
+    addressee,
+    cite,
+    default_sources,
+    imprint,
+    number_tables,
+    placeholder_number,
+    sign_off,
 )
 from bot.render.texts import fmt_date, industry_label
 from bot.services.reports import (
@@ -40,13 +59,21 @@ from bot.services.reports import (
 )
 
 
-def _signature(sender: str, today: date, tr: Translator) -> list[Block]:
-    return [
-        Paragraph(""),
-        Paragraph(sender, align="right"),
-        Paragraph(tr.gettext(N_("(stamp)")), align="right"),
-        Paragraph(fmt_date(today, tr), align="right"),
-    ]
+def _official(title: str, blocks: list[Block], sheet: str, *, issuer: str, today: date,
+              tr: Translator, upward: bool) -> OfficialDocument:
+    """The document under ``issuer``'s masthead, its tables numbered, signed and dated
+    ``today``, with the 版记."""
+    blocks += sign_off(issuer, today, tr)
+    return OfficialDocument(
+        title=title, blocks=number_tables(blocks, tr), sheet=sheet,
+        masthead=Masthead(issuer=issuer, number=placeholder_number(issuer, today.year, tr),
+                          upward=upward),
+        imprint=imprint(issuer, today, tr))
+
+
+def _main_source(sources: Sequence[Source] | None) -> Sequence[Source]:
+    """The guiding opinion (the catalog's main document)."""
+    return (default_sources() if sources is None else sources)[:1]
 
 
 def _totals_sentence(summary: Summary, tr: Translator, year: int) -> str:
@@ -69,43 +96,46 @@ def letter_title(letter: Letter, tr: Translator) -> str:
                       year=letter.year)
 
 
-def letter_document(letter: Letter, tr: Translator, *, font: Path | None = None) -> Document:
+def letter_document(letter: Letter, tr: Translator, *, font: Path | None = None,
+                    sources: Sequence[Source] | None = None) -> OfficialDocument:
+    """The department's 函; ``sources``: as for the county report (the first is cited)."""
     summary = summarize(letter.exited)
     year = letter.year
     blocks: list[Block] = [
-        Paragraph(tr.gettext(N_("{addressee}:"), addressee="、".join(letter.recipients))),
+        addressee("、".join(letter.recipients), tr),
         Paragraph(tr.gettext(N_(
-            "As clause (19) of the guiding opinion requires, we list below the enterprises, "
-            "equipment and capacity of steel, coal, cement, electrolytic aluminium, flat glass "
-            "and other key industries closed by law and exited in {year}, to be counted in "
-            "this year's backward capacity exits."), year=year), indent=True),
+            "Under clause (19) of {source}, we list below the enterprises, equipment and "
+            "capacity of steel, coal, cement, electrolytic aluminium, flat glass and other key "
+            "industries closed by law and exited in {year}, to be counted in this year's "
+            "backward capacity exits."), source=cite(_main_source(sources), tr), year=year),
+            indent=True),
         Paragraph(_totals_sentence(summary, tr, year), indent=True),
-        industry_table(summary, tr, tr.gettext(N_("Table 1. Capacity exited in {year} by "
-                                                  "industry"), year=year)),
+        industry_table(summary, tr, tr.gettext(N_("Capacity exited in {year} by industry"),
+                                               year=year)),
         *capacity_chart_block(summary, tr, year=year, font=font, title=tr.gettext(
             N_("Capacity closed by law in {year}, by industry"), year=year)),
     ]
     if letter.exited:
         blocks.append(exit_table(letter.exited, tr, tr.gettext(
-            N_("Table 2. Enterprises closed by law and exited in {year}"), year=year),
+            N_("Enterprises closed by law and exited in {year}"), year=year),
             with_region=True))
     blocks.append(Paragraph(tr.gettext(N_("We hereby inform you.")), indent=True))
-    blocks += _signature(letter.department.name, letter.today, tr)
-    return Document(title=letter_title(letter, tr), blocks=tuple(blocks),
-                    sheet=tr.gettext(N_("Year-end letter")))
+    return _official(letter_title(letter, tr), blocks, tr.gettext(N_("Year-end letter")),
+                     issuer=letter.department.name, today=letter.today, tr=tr, upward=False)
 
 
 def write_letter(letter: Letter, tr: Translator, out_dir: Path, *,
-                 font: Path | None = None) -> ReportFiles:
-    return write_report_files(letter_document(letter, tr, font=font), tr, out_dir)
+                 font: Path | None = None,
+                 sources: Sequence[Source] | None = None) -> ReportFiles:
+    return write_report_files(letter_document(letter, tr, font=font, sources=sources), tr,
+                              out_dir)
 
 
 # -- the 31 January summary ------------------------------------------------------------------------
 
 
 def summary_title(summary: AnnualSummary, tr: Translator) -> str:
-    return tr.gettext(N_("{prefecture} {year} report on backward production capacity exited"),
-                      prefecture=summary.prefecture, year=summary.year)
+    return report_title(summary.commission, summary.year, tr)
 
 
 def region_table(report: AnnualSummary, tr: Translator, caption: str) -> Table:
@@ -143,39 +173,46 @@ def overdue_table(report: AnnualSummary, tr: Translator, caption: str) -> Table:
     ), rows=tuple(rows), emphasis=frozenset({len(rows) - 1}))
 
 
-def summary_document(report: AnnualSummary, tr: Translator, *,
-                     font: Path | None = None) -> Document:
+def summary_document(report: AnnualSummary, tr: Translator, *, font: Path | None = None,
+                     sources: Sequence[Source] | None = None) -> OfficialDocument:
+    """The commission's 报告; its addressee (the body above) is left for the commission to
+    write in."""
     totals = summarize(report.exited)
     year = report.year
     as_of = fmt_date(report.today, tr)
     overdue = overdue_by_region(report.open, report.today, [r.name for r in report.regions])
     overdue_title = tr.gettext(N_("Overdue cases by county and park as of {date}"), date=as_of)
+    cited = cite(default_sources() if sources is None else sources, tr)
     blocks: list[Block] = [
+        addressee(BLANK, tr),
         Paragraph(tr.gettext(N_(
-            "As required, the backward production capacity exited in {prefecture} in {year}, "
-            "including what the development and reform, environmental protection, quality "
-            "supervision and work safety departments reported by letter, is summarised "
-            "below."), prefecture=report.prefecture, year=year), indent=True),
+            "Under {sources}, the backward production capacity exited in {prefecture} in "
+            "{year}, including what the development and reform, environmental protection, "
+            "quality supervision and work safety departments reported by letter, is "
+            "summarised below."), sources=cited, prefecture=report.prefecture, year=year),
+            indent=True),
         Paragraph(_totals_sentence(totals, tr, year), indent=True),
         *industry_section(totals, tr, region=report.prefecture, year=year, font=font),
         Heading(tr.gettext(N_("2. Exits by county and park"))),
-        region_table(report, tr, tr.gettext(N_("Table 2. Capacity exited in {year} by county "
-                                                "and park"), year=year)),
+        region_table(report, tr, tr.gettext(N_("Capacity exited in {year} by county and "
+                                                "park"), year=year)),
         Heading(tr.gettext(N_("3. Enterprises exited or closed by law"))),
         exit_section(report.exited, tr, tr.gettext(
-            N_("Table 3. Enterprises exited or closed by law in {year}"), year=year),
+            N_("Enterprises exited or closed by law in {year}"), year=year),
             with_region=True),
         Heading(tr.gettext(N_("4. Overdue cases"))),
-        overdue_table(report, tr, tr.gettext(N_("Table 4. Open and overdue cases as of "
-                                                "{date}"), date=as_of)),
+        overdue_table(report, tr, tr.gettext(N_("Open and overdue cases as of {date}"),
+                                             date=as_of)),
         Image(png=render_overdue_chart(overdue, tr, title=overdue_title, font=font),
               caption=overdue_title),
-        *_signature(report.commission, report.today, tr),
+        Paragraph(tr.gettext(N_("We hereby report.")), indent=True),
     ]
-    return Document(title=summary_title(report, tr), blocks=tuple(blocks),
-                    sheet=tr.gettext(N_("Annual summary")))
+    return _official(summary_title(report, tr), blocks, tr.gettext(N_("Annual summary")),
+                     issuer=report.commission, today=report.today, tr=tr, upward=True)
 
 
 def write_summary(report: AnnualSummary, tr: Translator, out_dir: Path, *,
-                  font: Path | None = None) -> ReportFiles:
-    return write_report_files(summary_document(report, tr, font=font), tr, out_dir)
+                  font: Path | None = None,
+                  sources: Sequence[Source] | None = None) -> ReportFiles:
+    return write_report_files(summary_document(report, tr, font=font, sources=sources), tr,
+                              out_dir)

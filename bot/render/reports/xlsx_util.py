@@ -1,6 +1,8 @@
 """Write a :class:`~bot.render.reports.Document` as one worksheet laid out like the paper form.
 
-Figures stay numbers and dates stay dates (so the reader can add them up again); the title,
+Figures stay numbers (0 where nothing was counted) and dates stay dates, shown in the reader's
+date style (so the reader can add them up and sort them again); yes and no are words (是/否);
+the title,
 paragraphs and table captions run across the table's width; charts are placed where they
 stand in the document. The sheet prints landscape, fitted to the page width.
 """
@@ -22,7 +24,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.core.i18n import Translator
+from bot.core.i18n import N_, Translator
 from bot.render.reports import Cell, Document, Heading, Image, Paragraph, Table
 
 _THIN = Side(style="thin", color="000000")
@@ -43,8 +45,21 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def excel_value(value: Cell) -> object:
-    """What goes into a cell: numbers and dates as such, empty for None."""
+def yes_no(value: bool, tr: Translator) -> str:
+    """是 or 否."""
+    return tr.gettext(N_("Yes") if value else N_("No"))
+
+
+def date_format(tr: Translator) -> str:
+    """The number format of a date cell: 2026年11月20日 in Chinese, 2026-11-20 otherwise."""
+    return 'yyyy"年"m"月"d"日"' if tr.locale.startswith("zh") else "yyyy-mm-dd"
+
+
+def excel_value(value: Cell, tr: Translator) -> object:
+    """What goes into a cell: numbers and dates as such, yes and no as words, empty for
+    None."""
+    if isinstance(value, bool):
+        return yes_no(value, tr)
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
@@ -59,16 +74,19 @@ def write_xlsx(document: Document, tr: Translator, target: Path | IO[bytes]) -> 
     widths: dict[int, int] = {}
     row = _text_row(sheet, 1, document.title, width, Font(bold=True, size=16), "center")
     sheet.row_dimensions[1].height = 30
+    previous: object = None
     for block in document.blocks:
         if isinstance(block, Paragraph):
-            row = _text_row(sheet, row + 1, block.text, width, Font(bold=block.bold),
+            gap = 2 if isinstance(previous, Table | Image) else 1  # a blank row after a table
+            row = _text_row(sheet, row + gap, block.text, width, Font(bold=block.bold),
                             block.align)
         elif isinstance(block, Heading):
             row = _text_row(sheet, row + 2, block.text, width, Font(bold=True, size=12), "left")
         elif isinstance(block, Table):
-            row = _table(sheet, row + 2, block, widths)
+            row = _table(sheet, row + 2, block, widths, tr)
         elif isinstance(block, Image):
             row = _image(sheet, row + 2, block, width)
+        previous = block
     for column, chars in widths.items():
         sheet.column_dimensions[get_column_letter(column)].width = min(max(chars + 2, 8), 50)
     sheet.page_setup.orientation = "landscape"
@@ -98,7 +116,8 @@ def _text_row(sheet: Worksheet, row: int, text: str, width: int, font: Font,
     return row
 
 
-def _table(sheet: Worksheet, row: int, table: Table, widths: dict[int, int]) -> int:
+def _table(sheet: Worksheet, row: int, table: Table, widths: dict[int, int],
+           tr: Translator) -> int:
     caption = sheet.cell(row=row, column=1, value=table.caption)
     caption.font = Font(bold=True)
     row += 1
@@ -112,16 +131,17 @@ def _table(sheet: Worksheet, row: int, table: Table, widths: dict[int, int]) -> 
     for index, values in enumerate(table.rows):
         row += 1
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=excel_value(value))
+            cell = sheet.cell(row=row, column=column, value=excel_value(value, tr))
             cell.border = _BORDER
             cell.alignment = Alignment(vertical="center", wrap_text=True)
             if index in table.emphasis:
                 cell.font = Font(bold=True)
             if isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-                text_width = 10
+                cell.number_format = date_format(tr)
+                text_width = 14
             else:
-                text_width = display_width("" if value is None else str(value))
+                shown = cell.value
+                text_width = display_width("" if shown is None else str(shown))
             widths[column] = max(widths.get(column, 0), text_width)
     return row
 
