@@ -26,6 +26,7 @@ from bot.services.chats import ChatService
 from bot.services.delivery import DeliveryStore
 from bot.services.deps import Deps
 from bot.services.dialogs import DialogService
+from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
@@ -72,16 +73,17 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
     cases = CaseService(sessions, catalog, clock, workdays, org_service.cached)
     calendar = CalendarService(sessions, clock, catalog, workdays, cases, org_service.cached)
     outbox = OutboxStore(sessions)
+    evidence = EvidenceStore(settings.evidence_path)
     return Deps(
         clock=clock, tz=settings.tz, engine=engine, sessions=sessions, catalog=catalog,
         codec=ButtonCodec.from_token(settings.telegram_bot_token or "sandbox"),
         org_service=org_service, cases=cases,
         chats=ChatService(sessions, clock, frozenset(settings.coordinators)),
         calendar=calendar,
-        dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar),
+        dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar, evidence),
         outbox=outbox, deliveries=DeliveryStore(sessions, outbox),
         status=StatusService(sessions, settings.tz), reports=ReportService(sessions),
-        health=HealthService(sessions, clock),
+        health=HealthService(sessions, clock), evidence=evidence,
     )
 
 

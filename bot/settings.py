@@ -34,6 +34,8 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.core.clock import DEFAULT_TIMEZONE
 from bot.core.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
@@ -57,6 +59,7 @@ NAMES: dict[str, tuple[str, str]] = {
     "mode": ("DUBAN_MODE", "mode"),
     "clock_file": ("DUBAN_CLOCK_FILE", "clock_file"),
     "holidays": ("DUBAN_HOLIDAYS", "holidays"),
+    "evidence_dir": ("DUBAN_EVIDENCE_DIR", "evidence_dir"),
 }
 CONFIG_VARIABLE = "DUBAN_CONFIG"
 
@@ -103,6 +106,9 @@ class Settings(BaseSettings):
     mode: Mode = "production"
     clock_file: Path | None = None  # simulated time (sandbox and tests only)
     holidays: Path | None = None  # local additions to China's holiday calendar
+    #: Where evidence photos and documents are kept (bot.services.evidence); by default a
+    #: folder ``evidence`` beside the SQLite database, or ``./evidence`` for PostgreSQL.
+    evidence_dir: Path | None = None
 
     @property
     def telegram_bot_token(self) -> str | None:
@@ -112,6 +118,13 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def evidence_path(self) -> Path:
+        """The evidence store's folder: ``evidence_dir``, else beside the database."""
+        if self.evidence_dir is not None:
+            return self.evidence_dir
+        return default_evidence_dir(self.database_url)
 
     def but(self, **changes: Any) -> Settings:
         """A copy with ``changes``, checked again like any other settings (unlike
@@ -127,7 +140,7 @@ class Settings(BaseSettings):
         return _blank_is_none(value)
 
     @field_validator("telegram_api_base_url", "org", "catalog", "clock_file", "holidays",
-                     mode="before")
+                     "evidence_dir", mode="before")
     @classmethod
     def _optional(cls, value: object) -> object:
         return _blank_is_none(value)
@@ -217,6 +230,19 @@ class Settings(BaseSettings):
         if config:
             sources.append(_TomlSource(settings_cls, config))
         return tuple(sources)
+
+
+def default_evidence_dir(database_url: str) -> Path:
+    """``evidence`` beside a SQLite database file (``./evidence`` for ``duban.db``, the
+    sandbox's folder for the sandbox's database); ``./evidence`` for any other database."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return Path("evidence")
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not url.database.startswith("file:"):
+        return Path(url.database).parent / "evidence"
+    return Path("evidence")
 
 
 @dataclass(frozen=True)

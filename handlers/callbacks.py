@@ -27,14 +27,19 @@ from bot.core.buttons import (
     Payload,
     Reroute,
     Rsvp,
+    SendEvidence,
+    ShowCase,
     StaleButton,
     StepPress,
 )
 from bot.core.i18n import DubanError, Translator
 from bot.render import calendar_texts, texts
 from bot.render.cards import Reply, finished_reply, question_reply
+from bot.render.evidence import evidence_caption
+from bot.services import access
 from bot.services.chats import Identity
 from bot.services.dialogs import Answer, Finished, Question
+from bot.services.evidence import evidence_file, evidence_item
 from handlers import commands
 from handlers.common import identify
 from handlers.context import DubanContext
@@ -256,6 +261,37 @@ async def _confirm_summons(update: Update, context: DubanContext, data: ConfirmS
     return Finished(texts.SUMMONS_CONFIRMED, {"id": summons.id or 0})
 
 
+async def _show_case(update: Update, context: DubanContext, data: ShowCase,
+                     identity: Identity) -> Finished | None:
+    """A case chosen among those a search found: shown in full, if the presser may read it."""
+    await commands.show_case(update, context, await context.deps.cases.get_by_id(data.case_id))
+    return None
+
+
+async def _send_evidence(update: Update, context: DubanContext, data: SendEvidence,
+                         identity: Identity) -> Finished | None:
+    """Send one evidence file of a case again, from the store, to a reader of the case."""
+    chat_id = _chat_id(update)
+    deps = context.deps
+    org = await deps.org()
+    reader = identity.reader(chat_id)
+    access.require_reader(reader, commission=org.prefecture.commission)
+    view = await deps.cases.get_by_id(data.case_id)
+    access.require_case_reader(reader, view.case.region_name,
+                               (a.department_key for a in view.assignments),
+                               commission=org.prefecture.commission)
+    item = evidence_item(view, data.number)
+    content = await evidence_file(deps.evidence, item)
+    tr = await context.translator(update)
+    caption = evidence_caption(view, item, tr, org.alias_table(), deps.tz)
+    if item.ref.kind == "photo":
+        reply = Reply(caption, photo=content)
+    else:
+        reply = Reply(caption, document=(item.ref.name or f"evidence-{item.number}", content))
+    await _ask(update, context, reply)
+    return None
+
+
 async def reply_outcome(update: Update, context: DubanContext,
                         outcome: Question | Finished | None) -> None:
     """Show what a dialog answer led to: the next question, or the end."""
@@ -291,4 +327,6 @@ _HANDLERS: dict[type[Payload], _Handler] = {
     Rsvp: _rsvp,
     NoticeDecision: _notice,
     ConfirmSummons: _confirm_summons,
+    ShowCase: _show_case,
+    SendEvidence: _send_evidence,
 }

@@ -6,7 +6,7 @@ error handler (``handlers.errors``) answers it in the reader's language.
 
 from __future__ import annotations
 
-import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,16 +18,17 @@ from bot.core.clock import local_today
 from bot.core.i18n import DubanError
 from bot.core.workflow import State
 from bot.render import calendar_texts, cards, texts
+from bot.render import evidence as evidence_texts
+from bot.render import search as search_texts
 from bot.render.cards import Button, Reply, question_reply
 from bot.render.reports.charts import status_chart
 from bot.render.reports.county import write_county_report
 from bot.services import access
+from bot.services.cases import CaseView
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
 from bot.services.dialogs import Question
 from handlers.common import display_name, identify, reader, say
 from handlers.context import DubanContext
-
-log = logging.getLogger(__name__)
 
 
 def _args(context: DubanContext) -> str:
@@ -203,19 +204,45 @@ async def report(update: Update, context: DubanContext) -> None:
                                              document=(path.name, path.read_bytes())))
 
 
+#: What a case reference looks like (CZ-2026-001, 2026/4-17): latin letters and digits in
+#: parts, with a digit; an unknown one is answered as a reference, not as a search.
+_REF_LIKE = re.compile(r"(?=.*[0-9])[A-Za-z0-9]+(?:[-_/.][A-Za-z0-9]+)+")
+
+
 async def case(update: Update, context: DubanContext) -> None:
-    """/case REF: to coordinators, the liaisons of its departments and of its county."""
+    """/case REF: to coordinators, the liaisons of its departments and of its county, with a
+    button for each evidence file. /case 宏达 (not a reference): the readable cases whose
+    enterprise it names; one is shown, several are offered as buttons."""
     tr = await context.translator(update)
     org = await context.deps.org()
     who, commission = await reader(update, context), org.prefecture.commission
     access.require_reader(who, commission=commission)
-    ref = parse.require_text(_args(context), parse.CASE_USAGE)
-    view = await context.deps.cases.get(ref)
-    access.require_case_reader(who, view.case.region_name,
+    query = parse.require_text(_args(context), parse.CASE_USAGE)
+    known = await context.deps.cases.find_refs(list(dict.fromkeys((query, query.upper()))))
+    if known:
+        await show_case(update, context, await context.deps.cases.get(known[0].ref))
+        return
+    found = await context.deps.cases.search(query, who)
+    if not found and _REF_LIKE.fullmatch(query):
+        await context.deps.cases.get(query)  # "No case with reference …"
+    if not found:
+        raise DubanError(search_texts.NO_CASE_FOUND, query=query)
+    if len(found) == 1:
+        await show_case(update, context, await context.deps.cases.get(found[0].ref))
+        return
+    await say(update, context, search_texts.search_reply(found, query, tr, context.deps.codec,
+                                                         _chat_id(update)))
+
+
+async def show_case(update: Update, context: DubanContext, view: CaseView) -> None:
+    """A case in full with its evidence buttons, if the reader (here, now) may read it."""
+    tr = await context.translator(update)
+    org = await context.deps.org()
+    access.require_case_reader(await reader(update, context), view.case.region_name,
                                (a.department_key for a in view.assignments),
-                               commission=commission)
-    await say(update, context, texts.case_detail(view, tr, org.alias_table(),
-                                                 context.deps.tz))
+                               commission=org.prefecture.commission)
+    await say(update, context, evidence_texts.case_reply(
+        view, tr, org.alias_table(), context.deps.tz, context.deps.codec, _chat_id(update)))
 
 
 async def overdue(update: Update, context: DubanContext) -> None:

@@ -2,31 +2,56 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.core.casefile import MAX_CASE_FILE_BYTES, is_case_file, read_case_bytes
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError
 from bot.render import texts
-from bot.services.dialogs import Answer, Evidence
+from bot.services.dialogs import Answer, Evidence, Fetch
+from bot.services.evidence import FetchFailed
 from handlers.callbacks import reply_outcome
 from handlers.common import identify, say
 from handlers.context import DubanContext
 
+log = logging.getLogger(__name__)
 
-def _answer(update: Update) -> Answer:
+
+def _answer(update: Update, context: DubanContext) -> Answer:
     message = update.effective_message
     assert message is not None
     if message.photo:
         photo = message.photo[-1]
         return Answer(evidence=Evidence("photo", photo.file_id, photo.file_unique_id,
-                                        None, "image/jpeg", photo.file_size))
+                                        None, "image/jpeg", photo.file_size),
+                      fetch=_fetcher(context, photo.file_id))
     if message.document:
         document = message.document
         return Answer(evidence=Evidence("document", document.file_id, document.file_unique_id,
                                         document.file_name, document.mime_type,
-                                        document.file_size))
+                                        document.file_size),
+                      fetch=_fetcher(context, document.file_id))
     return Answer(text=message.text or message.caption)
+
+
+def _fetcher(context: DubanContext, file_id: str) -> Fetch:
+    """Download a file the person sent (getFile, then the file's path), when the dialog
+    asks for it; a Telegram or network error (a file over the Bot API's 20 MB, a file id
+    Telegram no longer knows) becomes :class:`FetchFailed`."""
+
+    async def fetch() -> bytes:
+        try:
+            found = await context.bot.get_file(file_id)
+            return bytes(await found.download_as_bytearray())
+        # RuntimeError: getFile gave no path; OSError: a local Bot API server's file.
+        except (TelegramError, RuntimeError, OSError) as error:
+            log.warning("could not fetch file %s: %s", file_id, error)
+            raise FetchFailed(str(error)) from error
+
+    return fetch
 
 
 async def on_message(update: Update, context: DubanContext) -> None:
@@ -34,7 +59,7 @@ async def on_message(update: Update, context: DubanContext) -> None:
     if chat is None or user is None or message is None:
         return
     identity = await identify(update, context)
-    outcome = await context.deps.dialogs.answer(chat.id, user.id, _answer(update),
+    outcome = await context.deps.dialogs.answer(chat.id, user.id, _answer(update, context),
                                                 identity.who(chat.id), update.update_id)
     if outcome is not None:
         await reply_outcome(update, context, outcome)

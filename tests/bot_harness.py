@@ -3,7 +3,12 @@ of Telegram's HTTP side (see tests/telegram_fakes.py)."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,7 +17,7 @@ from telegram import Update
 from bot.app import DubanApplication, build_application, build_deps
 from bot.core.clock import ManualClock
 from bot.core.policy.catalog import Catalog
-from bot.settings import Settings
+from bot.settings import Settings, default_evidence_dir
 from handlers.delivery import Delivery
 from tests.telegram_fakes import RecordingRequest, Sent, Users
 
@@ -53,8 +58,17 @@ class Bot:
 
 
 async def start_bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
-                    fake: RecordingRequest | None = None, users: Users | None = None) -> Bot:
-    settings = Settings(telegram_bot_token=TOKEN)
+                    fake: RecordingRequest | None = None, users: Users | None = None,
+                    evidence_dir: Path | None = None) -> Bot:
+    """``evidence_dir``: where evidence files are kept; if not given, beside the test's SQLite
+    database (as in production: a restarted bot finds them again), else a fresh temporary
+    folder removed at exit; never the working directory."""
+    if evidence_dir is None:
+        evidence_dir = default_evidence_dir(engine.url.render_as_string(hide_password=False))
+        if not evidence_dir.is_absolute():
+            evidence_dir = Path(tempfile.gettempdir()) / f"duban-evidence-{uuid.uuid4().hex}"
+            atexit.register(shutil.rmtree, evidence_dir, True)
+    settings = Settings(telegram_bot_token=TOKEN, evidence_dir=evidence_dir)
     deps = build_deps(settings, engine, clock, catalog)
     fake = fake or RecordingRequest()
     app = build_application(settings, deps, request=fake)

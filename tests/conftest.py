@@ -145,11 +145,11 @@ async def services(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
 
 @pytest.fixture
 async def bot(engine: AsyncEngine, clock: ManualClock, catalog: Catalog,
-              demo_org: Org) -> AsyncIterator[Any]:
+              demo_org: Org, tmp_path: Path) -> AsyncIterator[Any]:
     from tests.bot_harness import start_bot
 
     await OrgService(_sessions(engine)).load(demo_org)
-    started = await start_bot(engine, clock, catalog)
+    started = await start_bot(engine, clock, catalog, evidence_dir=tmp_path / "evidence")
     yield started
     await started.app.shutdown()
 

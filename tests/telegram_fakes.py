@@ -46,7 +46,12 @@ class RecordingRequest(BaseRequest):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.messages: dict[tuple[int, int], Sent] = {}
         self.alerts: list[dict[str, Any]] = []
+        #: The content of files users sent, by file id; a file not listed downloads as
+        #: ``b"file <id>"``, one in ``unavailable`` cannot be fetched (getFile fails).
         self.files: dict[str, bytes] = {}
+        self.unavailable: set[str] = set()
+        #: Files the bot uploaded: (method, chat id, file name, content).
+        self.uploads: list[tuple[str, int, str, bytes]] = []
         self._ids = itertools.count(1000)
 
     async def initialize(self) -> None:
@@ -64,11 +69,20 @@ class RecordingRequest(BaseRequest):
                          connect_timeout: Any = None, pool_timeout: Any = None,
                          ) -> tuple[int, bytes]:
         if "/file/bot" in url:
-            return 200, self.files.get(url.rsplit("/", 1)[-1], b"")
+            file_id = url.rsplit("/", 1)[-1]
+            return 200, self.file_content(file_id)
         name = url.rsplit("/", 1)[-1]
         params = {k: _loads(v) for k, v in (request_data.json_parameters.items()
                                              if request_data else [])}
         self.calls.append((name, params))
+        if name == "getFile" and params.get("file_id") in self.unavailable:
+            return 400, json.dumps({"ok": False, "error_code": 400,
+                                    "description": "Bad Request: wrong file_id"}).encode()
+        if request_data is not None and request_data.contains_files:
+            for upload in (request_data.multipart_data or {}).values():
+                filename, content = upload[0], upload[1]
+                self.uploads.append((name, int(params.get("chat_id", 0)), str(filename),
+                                     bytes(content)))
         result = getattr(self, f"_{name}", self._true)(params)
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -124,10 +138,13 @@ class RecordingRequest(BaseRequest):
         self.alerts.append(params)
         return True
 
+    def file_content(self, file_id: str) -> bytes:
+        return self.files.get(file_id, f"file {file_id}".encode())
+
     def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params["file_id"]
-        return {"file_id": file_id, "file_unique_id": file_id, "file_size": 10,
-                "file_path": file_id}
+        return {"file_id": file_id, "file_unique_id": file_id,
+                "file_size": len(self.file_content(file_id)), "file_path": file_id}
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from bot.core.buttons import (
     Payload,
     Reroute,
     Rsvp,
+    SendEvidence,
+    ShowCase,
     StaleButton,
     StepPress,
     region_code,
@@ -50,6 +52,9 @@ EXAMPLES: list[Payload] = [
     NoticeDecision(5, "edit"),
     NoticeDecision(5, "hold"),
     ConfirmSummons(BIG_ID),
+    ShowCase(BIG_ID),
+    SendEvidence(BIG_ID, 1),
+    SendEvidence(7, 999),
 ]
 
 

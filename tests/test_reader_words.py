@@ -48,8 +48,9 @@ QUOTES_CHINESE_SYNTAX = ("role：bodies",)
 
 
 def problems(text: str, english: bool) -> list[str]:
-    found = [m.group() for pattern in (SNAKE, KEYS, FILE_ID, SECONDS, ISO_MOMENT)
-             for m in pattern.finditer(text)]
+    # In English "routed" and "rectifying" are words; in Chinese they are leaked keys.
+    patterns = (SNAKE, FILE_ID, SECONDS, ISO_MOMENT) + (() if english else (KEYS,))
+    found = [m.group() for pattern in patterns for m in pattern.finditer(text)]
     if english:
         found += [f"{m.group()} in …{text[max(0, m.start() - 8):m.end() + 8]}…"
                   for m in FULL_WIDTH.finditer(text)
@@ -175,7 +176,7 @@ async def test_every_message_of_a_story_reads_as_words(bot: Bot, english: bool) 
     await _story(bot, english)
     found = {text[:80]: problems(text, english) for text in everything_sent(bot)}
     found = {text: p for text, p in found.items() if p}
-    assert not found, found
+    assert not found, "\n".join(f"{t!r}: {p}" for t, p in found.items())
 
 
 def test_the_english_catalog_keeps_chinese_punctuation_for_chinese_only() -> None:
@@ -187,7 +188,10 @@ def test_the_english_catalog_keeps_chinese_punctuation_for_chinese_only() -> Non
         for text in strings:
             if text and not any(q in text for q in QUOTES_CHINESE_SYNTAX):
                 bad += problems(text, english=True)
-    assert not [b for b in bad if not SNAKE.fullmatch(b.split(" ")[0])], bad
+    # Setting names (nudge_days_before) and input examples (2026-12-01T09:00+08:00) are what
+    # people type; only the punctuation is checked here.
+    assert not [b for b in bad if not SNAKE.fullmatch(b.split(" ")[0])
+                and not ISO_MOMENT.fullmatch(b)], bad
 
 
 @pytest.mark.parametrize("role", ["coordinator", "liaison", "outsider"])

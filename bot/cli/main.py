@@ -34,6 +34,7 @@ from bot.render import calendar_texts, texts
 from bot.services.cases import CaseService, Who, is_overdue, open_states
 from bot.services.chats import ChatKind
 from bot.services.deps import Deps
+from bot.services.evidence import Check, Verdict, verify_case
 from bot.services.health import REASON_OTHER
 from bot.settings import load_settings
 from models.db import current_revision
@@ -486,6 +487,43 @@ def case_show(app: App, ref: str) -> None:
         click.echo(texts.case_detail(view, app.tr, stored.alias_table(), app.settings.tz))
 
     app.run(work)
+
+
+_VERDICT_LINES = {
+    Verdict.OK: N_("✓ {number}. {name}: kept, SHA-256 matches ({sha})"),
+    Verdict.MISSING: N_("✗ {number}. {name}: missing from the evidence store ({sha})"),
+    Verdict.ALTERED: N_("✗ {number}. {name}: altered, its SHA-256 no longer matches ({sha})"),
+    Verdict.NOT_STORED: N_("- {number}. {name}: recorded before files were kept; nothing to "
+                           "check"),
+}
+
+
+@case.command("verify")
+@click.argument("ref")
+@pass_app
+def case_verify(app: App, ref: str) -> None:
+    """Check that every evidence file of case REF is in the evidence store, unchanged.
+
+    One line per file; exits with 1 when a file is missing or altered.
+    """
+
+    async def work(deps: Deps) -> list[Check]:
+        return verify_case(await deps.cases.get(ref), deps.evidence)
+
+    checks = app.run(work)
+    for check in checks:
+        sha = check.item.ref.sha256 or ""
+        app.say(_VERDICT_LINES[check.verdict], number=check.item.number,
+                name=texts.evidence_label(check.item.ref.ref(), app.tr), sha=sha[:16])
+    bad = sum(1 for c in checks if c.verdict in (Verdict.MISSING, Verdict.ALTERED))
+    if not checks:
+        app.say(N_("Case {ref} has no evidence."), ref=ref)
+    elif bad:
+        click.echo(app.tr.ngettext("{n} evidence file is missing or altered.",
+                                   "{n} evidence files are missing or altered.", bad), err=True)
+        click.get_current_context().exit(1)
+    else:
+        app.say(N_("No evidence file of case {ref} is missing or altered."), ref=ref)
 
 
 @case.command("queue")

@@ -51,6 +51,8 @@ class Action(StrEnum):
     BIND = "b"
     NOTICE = "n"
     SUMMONS = "m"
+    SHOW_CASE = "w"
+    EVIDENCE = "e"
 
 
 #: Every workflow step a button can start, by a code that never changes. A new step gets a new
@@ -341,10 +343,47 @@ class BindChat(Payload):
         return cls(region=parts[1])
 
 
+@dataclass(frozen=True)
+class ShowCase(Payload):
+    """Show case ``case_id`` in full (a choice among the cases a search found)."""
+
+    ACTION: ClassVar[Action] = Action.SHOW_CASE
+    case_id: int
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.case_id),)
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> ShowCase:
+        _count(parts, 1)
+        return cls(_id(parts[0]))
+
+
+@dataclass(frozen=True)
+class SendEvidence(Payload):
+    """Send again evidence file ``number`` (from 1, in the order recorded) of case
+    ``case_id``, from the evidence store."""
+
+    ACTION: ClassVar[Action] = Action.EVIDENCE
+    case_id: int
+    number: int
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.case_id), str(self.number))
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> SendEvidence:
+        _count(parts, 2)
+        number = _id(parts[1])
+        if number < 1:
+            raise ButtonError(f"not an evidence number: {parts[1]!r}")
+        return cls(_id(parts[0]), number)
+
+
 PAYLOADS: Mapping[Action, type[Payload]] = {
     cls.ACTION: cls for cls in (StepPress, HandBack, ExtensionDecision, Reroute, DialogChoice,
                                 CancelDialog, ConfirmDuty, Rsvp, BindChat, NoticeDecision,
-                                ConfirmSummons)
+                                ConfirmSummons, ShowCase, SendEvidence)
 }
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "match_name",
     "normalize",
     "resolve_name",
+    "search_names",
 ]
 
 # Longest first: the first suffix that matches is removed.
@@ -458,3 +459,66 @@ def resolve_name(
     """
     return raise_for(match_name(query, names, suffixes=suffixes), query, what=what)
 
+
+
+# -- searching: every name a query could mean ----------------------------------------------------
+
+
+def _syllables(norm: str) -> list[str]:
+    return [s.lower() for s in lazy_pinyin(norm)]
+
+
+def _at_syllable(query: str, syllables: Sequence[str]) -> bool:
+    """``query`` (latin) spells the name's sound from the start of one of its syllables:
+    "hongda" in 玛纳斯县宏达水泥, but not "ongda"."""
+    return any("".join(syllables[i:]).startswith(query) for i in range(len(syllables)))
+
+
+def _run_of(needle: Sequence[str], hay: Sequence[str]) -> bool:
+    n = len(needle)
+    return any(list(hay[i:i + n]) == list(needle) for i in range(len(hay) - n + 1))
+
+
+def search_names(query: str, names: Iterable[str], *,
+                 cutoff: float = DEFAULT_CUTOFF) -> tuple[str, ...]:
+    """Every name of ``names`` that ``query`` could mean, for a search (an enterprise by part
+    of its name): unlike :func:`match_name`, several results are an answer, not an ambiguity.
+
+    Stages, stopping at the first that finds anything: the query (normalised) inside the
+    name; the query's sound inside the name's (pinyin typed as "hongda" or "hdsn", or other
+    characters that sound the same, from a syllable's start); then fuzzy (rapidfuzz, the
+    best part of the name, characters and sound together) at ``cutoff``. Names come back in
+    the order given, fuzzy ones best first.
+    """
+    listed = list(dict.fromkeys(str(n) for n in names))
+    norm = normalize(query)
+    if not norm or norm in {normalize(s) for s in REGION_SUFFIXES}:
+        return ()
+    forms = [(name, normalize(name)) for name in listed]
+    found = [name for name, form in forms if norm in form]
+    if found:
+        return tuple(found)
+    latin = bool(_LATIN_ONLY.match(norm))
+    if latin and len(norm) < 2:
+        return ()
+    sound = _syllables(norm)
+    for name, form in forms:
+        syllables = _syllables(form)
+        if latin:
+            initials = "".join(s[:1] for s in syllables)
+            if _at_syllable(norm, syllables) or (len(norm) >= 3 and norm in initials):
+                found.append(name)
+        elif len(sound) >= 2 and _run_of(sound, syllables):
+            found.append(name)
+    if found:
+        return tuple(found)
+    if len(norm) < 3:
+        return ()
+    spoken = "".join(sound)
+    scores: dict[str, float] = {}
+    for name, form in forms:
+        heard = fuzz.partial_ratio(spoken, "".join(_syllables(form)))
+        score = heard if latin else (fuzz.partial_ratio(norm, form) + heard) / 2
+        if score >= cutoff:
+            scores[name] = score
+    return tuple(sorted(scores, key=lambda n: -scores[n]))

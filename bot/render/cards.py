@@ -277,7 +277,9 @@ def question_reply(question: Question, tr: Translator, codec: ButtonCodec,
         # (a reply keyboard leaves no room for a cancel button: the command says it).
         return Reply(text + "\n" + tr.gettext(N_("(/cancel to stop; nothing is changed)")),
                      ask=True)
-    buttons = [Button(c.prefix + (tr.gettext(c.label) if c.translate else c.label),
+    space = " " if tr.locale.startswith("en") else ""
+    buttons = [Button((texts.clause_label(c.clause, tr) + space if c.clause else "") + c.prefix
+                      + (tr.gettext(c.label) if c.translate else c.label),
                       codec.pack(chat_id, DialogChoice(c.value))) for c in question.choices]
     rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
     rows.append((Button(tr.gettext(N_("Cancel")), codec.pack(chat_id, CancelDialog())),))
@@ -286,6 +288,8 @@ def question_reply(question: Question, tr: Translator, codec: ButtonCodec,
 
 def _summary_line(line: SummaryLine, tr: Translator) -> str:
     value = tr.gettext(line.value) if line.translate else line.value
+    if line.clauses:
+        value = texts.separator(tr).join(texts.clause_label(c, tr) for c in line.clauses)
     if line.label is None:
         return "· " + value
     return "· " + tr.gettext(N_("{label}: {value}"), label=tr.gettext(line.label), value=value)

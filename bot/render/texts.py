@@ -16,11 +16,13 @@ from babel.numbers import format_decimal, format_percent
 
 from bot.core.casefile import RowError
 from bot.core.departments import AliasTable
+from bot.core.evidence import EvidenceRef
 from bot.core.i18n import N_, Translator
 from bot.core.org import Org
 from bot.core.workflow import MEASURE_LABELS, STATE_LABELS, Measure, State, workflow_for
 from bot.services.cases import CaseView, ImportReport
 from bot.services.dialogs import DONE  # noqa: F401 - one text for every "done"
+from bot.services.evidence import case_evidence
 from bot.services.status import Standing, Status
 from models.tables import Case, Event
 from scheduler.rules import KIND_LABELS
@@ -97,13 +99,13 @@ def separator(tr: Translator) -> str:
 
 
 def evidence_label(ref: str, tr: Translator) -> str:
-    """A stored evidence reference (``kind:unique:file_id:name``) as people call it: the file's
-    name, or "photo"/"document"; never the file id."""
-    kind, _, rest = str(ref).partition(":")
-    name = rest.split(":", 2)[2] if rest.count(":") >= 2 else ""
-    if name:
-        return name
-    return tr.gettext(N_("photo") if kind == "photo" else N_("document"))
+    """A stored evidence reference (``kind:unique:file_id:name[:sha256:size]``, see
+    ``bot.core.evidence``) as people call it: the file's name, or "photo"/"document"; never
+    the file id or the fingerprint."""
+    parsed = EvidenceRef.parse(str(ref))
+    if parsed.name:
+        return parsed.name
+    return tr.gettext(N_("photo") if parsed.kind == "photo" else N_("document"))
 
 
 def fmt_date(value: date | None, tr: Translator) -> str:
@@ -209,6 +211,20 @@ def case_detail(view: CaseView, tr: Translator, aliases: AliasTable, tz: tzinfo)
     lines.append("")
     lines.append(tr.gettext(N_("Timeline:")))
     lines.extend(event_line(case, e, tr, aliases, tz) for e in view.events)
+    evidence = case_evidence(view)
+    if evidence:  # numbered as the case's evidence buttons are (bot.render.evidence)
+        lines.append("")
+        lines.append(tr.gettext(N_("Evidence:")))
+        for item in evidence:
+            who = item.actor_name or tr.gettext(N_("system"))
+            if item.department_key:
+                who = tr.gettext(N_("{who} ({department})"), who=who,
+                                 department=aliases.name(item.department_key, tr.locale))
+            line = (f"📎{item.number}. {fmt_datetime(item.at, tr, tz)} · {who} · "
+                    f"{evidence_label(item.ref.ref(), tr)}")
+            if not item.ref.stored:
+                line += tr.gettext(N_(" (no copy kept)"))
+            lines.append(line)
     return "\n".join(lines)
 
 
@@ -219,7 +235,8 @@ def measures_done(events: Iterable[Event]) -> set[Measure]:
 def event_line(case: Case, event: Event, tr: Translator, aliases: AliasTable, tz: tzinfo) -> str:
     who = event.actor_name or tr.gettext(N_("system"))
     if event.department_key:
-        who = f"{who}（{aliases.name(event.department_key, tr.locale)}）"
+        who = tr.gettext(N_("{who} ({department})"), who=who,
+                         department=aliases.name(event.department_key, tr.locale))
     if event.kind.startswith("measure:"):
         what = tr.gettext(MEASURE_LABELS[Measure(event.kind.split(':', 1)[1])])
     else:
@@ -351,26 +368,23 @@ IMPORT_REFUSED = N_("Nothing was imported: fix the rows above and send the file 
 REPORT_SENT = N_("{name}: check it, have it approved and stamped, then upload the stamped scan "
                  "with the button on the yearly reminder.")
 
+HEADING = N_("【{title}】")
 HELP_TITLE = N_("duban — supervision of the exit of backward production capacity")
-HELP_EVERYONE = N_("【Everyone】\n"
-                   "/lists yellow|red — the public yellow and red card lists\n"
+HELP_EVERYONE = N_("/lists yellow|red — the public yellow and red card lists\n"
                    "/duties [year] — the yearly duties: who has submitted, who has not\n"
                    "/policy 四 — a clause of the guiding opinion\n"
                    "/whoami — who I think you are\n/lang zh|en — language\n"
                    "/help — this list")
-HELP_READERS = N_("【Cases and figures】\n"
-                  "/case REF or a name — a case and its timeline (yours to read)\n"
+HELP_READERS = N_("/case REF or a name — a case and its timeline (yours to read)\n"
                   "/overdue — the overdue cases you may read\n"
                   "/mine — the open items of this chat, or yours\n"
                   "/status [county] — where things stand\n"
                   "/summons N — an interview summons")
-HELP_LIAISON = N_("【Liaisons】\n"
-                  "Press the buttons on the case cards to accept a case, hand it back, or "
+HELP_LIAISON = N_("Press the buttons on the case cards to accept a case, hand it back, or "
                   "confirm a step with its evidence; reply to a card to add a note.\n"
                   "/report COUNTY [year] — the county's yearly report to stamp\n"
                   "/cancel — stop the current question")
-HELP_COORDINATOR = N_("【Coordinators】\n"
-                      "/bind <department|county|coordination>, /unbind — bind this chat\n"
+HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind this chat\n"
                       "/invite — an invite code for liaisons\n"
                       "/newcase — register a case (or send a .csv/.xlsx file privately)\n"
                       "/pause REF reason, /resume REF reason — hold or resume a case's "
@@ -380,21 +394,22 @@ HELP_COORDINATOR = N_("【Coordinators】\n"
                       "/outcome N — record how a summons went\n"
                       "Draft notices (通报) and proposed summonses come with their buttons: "
                       "签发 / 修改 / 暂缓, 确认并发出.")
-HELP_OUTSIDER = N_("【Taking part】\n"
-                   "To take part, ask a coordinator for an invite code, then send /join CODE "
+HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
                    "in your department's or county's chat.")
 
 
 def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
     """``/help``: headings per role, every command the reader may use."""
-    parts = [tr.gettext(HELP_TITLE), tr.gettext(HELP_EVERYONE)]
+    sections = [(N_("Everyone"), HELP_EVERYONE)]
     if liaison or coordinator:
-        parts += [tr.gettext(HELP_READERS), tr.gettext(HELP_LIAISON)]
+        sections += [(N_("Cases and figures"), HELP_READERS), (N_("Liaisons"), HELP_LIAISON)]
     if coordinator:
-        parts.append(tr.gettext(HELP_COORDINATOR))
+        sections.append((N_("Coordinators"), HELP_COORDINATOR))
     if not (liaison or coordinator):
-        parts.append(tr.gettext(HELP_OUTSIDER))
-    return "\n\n".join(parts)
+        sections.append((N_("Taking part"), HELP_OUTSIDER))
+    return "\n\n".join([tr.gettext(HELP_TITLE)] + [
+        tr.gettext(HEADING, title=tr.gettext(title)) + "\n" + tr.gettext(body)
+        for title, body in sections])
 
 
 def whoami_text(tr: Translator, *, name: str, user_id: int, role: str,

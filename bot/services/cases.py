@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.casefile import CaseInput
 from bot.core.clock import Clock, local_today
 from bot.core.i18n import N_, DubanError
+from bot.core.matching import search_names
 from bot.core.org import EscalationSettings, Org
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
@@ -35,7 +36,15 @@ from bot.core.workflow import (
     decide,
     workflow_for,
 )
-from bot.services.access import SYSTEM, Who, require_coordinator, require_department
+from bot.services.access import (
+    SYSTEM,
+    Reader,
+    Who,
+    may_read_case,
+    reader_of,
+    require_coordinator,
+    require_department,
+)
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
@@ -226,6 +235,37 @@ class CaseService:
         """The cases with these references (in reference order)."""
         async with self.sessions() as session:
             return await queries.cases_by_refs(session, refs=refs)
+
+    async def search(self, query: str, reader: Who | Reader) -> list[Case]:
+        """The cases whose enterprise ``query`` could mean (part of the name, its pinyin, a
+        near miss: :func:`bot.core.matching.search_names`), among the cases ``reader`` may
+        read (:func:`bot.services.access.may_read_case`); best match first, then by
+        registration. Cases the reader may not read are never looked at for a match, so
+        the answer tells nothing about them."""
+        found = reader_of(reader)
+        async with self.sessions() as session:
+            if found.everything:
+                candidates = await queries.list_cases(session)
+            else:
+                by_id: dict[int | None, Case] = {}
+                for department in sorted(found.departments):
+                    for case in await queries.list_cases(session, department=department):
+                        by_id[case.id] = case
+                for region in sorted(found.regions):
+                    for case in await queries.list_cases(session, region=region):
+                        by_id[case.id] = case
+                candidates = sorted(by_id.values(), key=lambda c: (c.registered_on, c.ref))
+            names = search_names(query, (c.enterprise for c in candidates))
+            rank = {name: i for i, name in enumerate(names)}
+            readable: list[Case] = []
+            for case in candidates:
+                if case.enterprise not in rank or case.id is None:
+                    continue
+                assignments = await queries.assignments_for(session, case_id=case.id)
+                if may_read_case(found, case.region_name,
+                                 (a.department_key for a in assignments)):
+                    readable.append(case)
+        return sorted(readable, key=lambda c: rank[c.enterprise])  # stable: registration order
 
     async def coordinator_queue(self) -> list[CaseView]:
         """Open cases that wait for a coordinator (groups to resolve, hand-backs)."""

@@ -22,6 +22,7 @@ from bot.services.cases import CaseService
 from bot.services.chats import ChatService
 from bot.services.delivery import DeliveryStore
 from bot.services.dialogs import DialogService
+from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
@@ -49,6 +50,7 @@ class Deps:
     status: StatusService
     reports: ReportService
     health: HealthService
+    evidence: EvidenceStore
     #: Set when something was queued: the delivery task wakes at once instead of polling.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -39,6 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.casefile import CaseInput, parse_clauses, parse_industry
 from bot.core.clock import Clock, local_today
 from bot.core.dates import parse_date
+from bot.core.evidence import EvidenceRef
 from bot.core.i18n import N_, DubanError
 from bot.core.org import Org
 from bot.core.workflow import (
@@ -55,6 +56,7 @@ from bot.core.workflow import (
 from bot.services.access import Who, require_coordinator, require_department, require_party
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
+from bot.services.evidence import EvidenceStore, FetchFailed
 from models.db import transaction
 from models.tables import Dialog
 
@@ -84,7 +86,8 @@ class Flow(StrEnum):
 
 @dataclass(frozen=True)
 class Evidence:
-    """A photo or document sent in the chat, kept as a reference to the file."""
+    """A photo or document sent in the chat; once kept in the evidence store, with the
+    fingerprint of its bytes (``sha256``) and their actual ``size``."""
 
     kind: str  # photo | document
     file_id: str
@@ -92,9 +95,19 @@ class Evidence:
     name: str | None = None
     mime: str | None = None
     size: int | None = None
+    sha256: str | None = None
 
     def ref(self) -> str:
-        return f"{self.kind}:{self.unique_id}:{self.file_id}:{self.name or ''}"
+        """The reference recorded in the event (format: ``bot.core.evidence``)."""
+        return EvidenceRef(self.kind, self.unique_id, self.file_id, self.name or "",
+                           self.sha256, self.size if self.sha256 else None).ref()
+
+
+#: Fetches the bytes of the file an answer carries (the Telegram layer's download);
+#: raises :class:`~bot.services.evidence.FetchFailed` when it cannot.
+Fetch = Callable[[], Awaitable[bytes]]
+
+COULD_NOT_FETCH = N_("I could not fetch the file from Telegram; please send it again.")
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,8 @@ class Answer:
     text: str | None = None
     evidence: Evidence | None = None
     choice: str | None = None
+    #: How to download ``evidence``: every file is fetched and kept before it is accepted.
+    fetch: Fetch | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class Choice:
     value: str
     translate: bool = True
     prefix: str = ""
+    clause: str | None = None  # shown before the label as the reader writes clauses
 
 
 @dataclass(frozen=True)
@@ -137,6 +153,7 @@ class SummaryLine:
     value: str
     translate: bool = False
     label: str | None = None
+    clauses: tuple[str, ...] = ()  # clause numbers, shown as the reader writes them
 
 
 @dataclass(frozen=True)
@@ -281,6 +298,8 @@ class DialogService:
     cases: CaseService
     org: Callable[[], Awaitable[Org]]
     calendar: CalendarService
+    #: Where evidence files are kept; None (tests of other flows): the reference only.
+    evidence: EvidenceStore | None = None
 
     # -- starting: each flow checks who may start it ----------------------------------------
 
@@ -401,6 +420,8 @@ class DialogService:
             await self.cancel(chat_id, user_id)
             return Finished(N_("Cancelled; nothing was changed."))
         try:
+            if answer.evidence is not None and dialog.step == EVIDENCE_STEP:
+                answer = await self._keep(answer)
             step = await self._accept(dialog.step, draft, answer)
         except Retry as retry:
             # The draft may have learnt something (the places a name could mean, a figure
@@ -414,6 +435,25 @@ class DialogService:
             return finished
         await self._save(chat_id, user_id, step, draft, update_id)
         return await self._question(step, draft)
+
+    async def _keep(self, answer: Answer) -> Answer:
+        """Check the file an evidence answer carries, fetch it and keep it in the store; the
+        answer then carries its fingerprint. Nothing is accepted before the file is kept."""
+        evidence = _evidence(answer)
+        if self.evidence is None or answer.fetch is None:
+            return answer
+        try:
+            content = await answer.fetch()
+        except FetchFailed:
+            raise Retry(COULD_NOT_FETCH) from None
+        if not content:
+            raise Retry(COULD_NOT_FETCH)
+        if len(content) > MAX_FILE_BYTES:
+            raise Retry(N_("The file is too large: at most {limit} MB."),
+                        limit=MAX_FILE_BYTES // (1024 * 1024))
+        stored = await self.evidence.store(content)
+        return dataclasses.replace(answer, evidence=dataclasses.replace(
+            evidence, sha256=stored.sha256, size=stored.size))
 
     async def _save(self, chat_id: int, user_id: int, step: str, draft: Draft,
                     update_id: int) -> None:
@@ -595,7 +635,8 @@ def _summary(draft: Draft) -> tuple[SummaryLine, ...]:
         add(N_("County or park"), draft.region)
         add(N_("Enterprise"), draft.enterprise)
         add(N_("Industry"), dict(INDUSTRY_CHOICES).get(draft.industry or ""), translate=True)
-        add(N_("Clause"), "、".join(f"（{c}）" for c in draft.clauses))
+        if draft.clauses:
+            lines.append(SummaryLine("", label=N_("Clause"), clauses=tuple(draft.clauses)))
         add(N_("Capacity"), f"{draft.capacity} {draft.unit or ''}".strip()
             if draft.capacity else None)
         add(N_("Facts"), draft.description)
@@ -642,13 +683,16 @@ def _first_step(draft: Draft) -> str:
     return "reason"
 
 
+#: The step, in every flow that asks for a file, at which the file is sent.
+EVIDENCE_STEP = Need.EVIDENCE.value
+
 NEW_CASE_STEPS = ("region", "enterprise", "industry", "clause", "capacity", "description",
                   "evidence")
 
 
 def _clause_choices(_draft: NewCaseDraft) -> Question:
     return Question(N_("Which clause applies?"), choices=tuple(
-        Choice(workflow_for(c).title, c, prefix=f"（{c}）") for c in CASE_CLAUSES))
+        Choice(workflow_for(c).title, c, clause=c) for c in CASE_CLAUSES))
 
 
 _NEW_CASE_QUESTIONS: Mapping[str, Callable[[NewCaseDraft], Question]] = {
