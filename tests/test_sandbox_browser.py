@@ -194,6 +194,10 @@ async def test_story_through_the_page(story: Story) -> None:
     await expect(page.locator("#clock-now")).to_have_attribute("datetime", re.compile("2026-12-01"))
     await expect(page.locator("#bot-state")).to_have_attribute("data-state", "running")
     await story.shot("01-start")
+    # The first-run guide is shown once; dismissed, it stays out of the way.
+    await expect(page.locator("#guide")).to_be_visible()
+    await page.click("#guide-dismiss")
+    await expect(page.locator("#guide")).to_be_hidden()
 
     # The coordinator registers a case in the private chat with the bot.
     await story.act_as(COORDINATOR)

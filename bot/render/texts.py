@@ -320,7 +320,8 @@ INVITE_MADE = N_("Invite code for this chat: {code}\nA liaison sends “/join {c
 JOINED = N_("Welcome, {name}: you are now a liaison of {target}.")
 LANG_SET = N_("Language set to English.")
 BAD_BUTTON = N_("This button is not valid (any more). Nothing was changed.")
-NOT_YOUR_QUESTION = N_("This question is for someone else.")
+NOT_YOUR_QUESTION = N_("This question is no longer open for you: it is already answered, or "
+                       "it was asked of someone else.")
 NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
 CANCELLED = N_("Cancelled; nothing was changed.")
 FAILED = N_("Something went wrong; nothing was changed. Try again, or /cancel.")

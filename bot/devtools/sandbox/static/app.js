@@ -74,6 +74,17 @@ const DICT = {
     err_bad_request: "请求有误。",
     err_unknown_file: "找不到这个文件。",
     err_unknown: "操作失败（{code}）。",
+    guideOpen: "使用指南",
+    guideTitle: "第一次来？这样试试",
+    guideIntro: "这里模拟督办机器人所在的 Telegram 群聊。用“身份”选一个人（手机上点 ☰），就以他的身份发消息、点按钮。",
+    guideStep1: "先扮演协调员{coordinator}，打开“{coordination}”：发送 /status 看各县市进度；在与督办的私聊里发送 /newcase 可以登记新案件。",
+    guideStep2: "再换成部门联络员（例如{liaison}），打开本部门督办群：在案件卡片上点“受理”，再点一个办理步骤，按提示用“照片”发现场照片作证明材料，核对后点“确认”。",
+    guideStep3: "发送 /case 案件编号（例如 /case CZ-2026-012），可以再看办理记录和证明材料。",
+    guideStep4: "用“模拟时间”的“+1 天”“+1 周”“到下一个期限”拨动时钟：到期未办会收到提醒；仍未办理的，协调组会收到通报草稿，协调员点“签发”后才发出。",
+    guideNote: "这份指南只自动显示一次，点顶栏的“?”可以再打开。",
+    guideStart: "扮演{coordinator}，打开协调组",
+    guideDismiss: "知道了",
+    guideSomeone: "一位联络员",
   },
   en: {
     title: "duban sandbox",
@@ -145,6 +156,17 @@ const DICT = {
     err_bad_request: "Bad request.",
     err_unknown_file: "File not found.",
     err_unknown: "Something went wrong ({code}).",
+    guideOpen: "How to use the sandbox",
+    guideTitle: "New here? Try this",
+    guideIntro: "This page simulates the Telegram chats the duban bot works in. Pick a person under “Acting as” (on a phone, tap ☰) and you write and press buttons as them.",
+    guideStep1: "First play the coordinator {coordinator} and open “{coordination}”: send /status to see how the counties stand; in the private chat with duban, /newcase registers a new case.",
+    guideStep2: "Then switch to a department liaison (such as {liaison}) and open the department's group: press 受理 (accept) on a case card, then a step, send a photo from the site with “Photo” as the evidence, check and press 确认 (confirm).",
+    guideStep3: "Send /case and a case number (e.g. /case CZ-2026-012) to see the record and the evidence again.",
+    guideStep4: "Move the clock under “Simulated time” (+1 day, +1 week, to the next deadline): overdue steps bring reminders; if still not done, the coordination group gets a draft 通报 (notice), sent only when a coordinator presses 签发 (sign off).",
+    guideNote: "This guide opens by itself only once; the “?” in the top bar opens it again.",
+    guideStart: "Play {coordinator} in the coordination group",
+    guideDismiss: "Got it",
+    guideSomeone: "a liaison",
   },
 };
 
@@ -314,6 +336,7 @@ function renderPersonas() {
     option.selected = p.id === state.personaId;
     select.append(option);
   }
+  renderPhoneStatus();
 }
 
 function renderChats() {
@@ -351,6 +374,7 @@ function renderClock() {
   const el = $("clock-now");
   el.dateTime = state.clock.now;
   el.textContent = formatClock(state.clock.now);
+  renderPhoneStatus();
   const sweep = $("last-sweep");
   sweep.textContent = state.clock.last_sweep
     ? t("lastSweep", { time: formatClock(state.clock.last_sweep) }) : t("noSweepYet");
@@ -370,6 +394,91 @@ function renderBotState() {
   const el = $("bot-state");
   el.textContent = t(`bot_${state.botState}`);
   el.dataset.state = state.botState;
+}
+
+// ---------------------------------------------------------------------------- phone bar, guide
+
+const PHONE = window.matchMedia("(max-width: 720px)");
+
+// On a phone the persona picker and the clock panel live in the drawer with the chat list, so
+// the screen is left to the chat; the top bar keeps a one-line summary that opens the drawer.
+function placeControls() {
+  const picker = document.querySelector(".persona");
+  const clock = $("clock-panel");
+  if (PHONE.matches) {
+    $("drawer-tools").append(picker, clock);
+  } else {
+    $("guide-open").before(picker);
+    document.querySelector(".layout").before(clock);
+    closeMenu();
+  }
+  document.body.dataset.layout = PHONE.matches ? "phone" : "wide";
+}
+
+function renderPhoneStatus() {
+  const p = persona();
+  const parts = [];
+  if (p) parts.push(p.name);
+  if (state.clock) {
+    parts.push(new Intl.DateTimeFormat(locale(), {
+      timeZone: TIME_ZONE, month: "short", day: "numeric",
+    }).format(new Date(state.clock.now)));
+  }
+  const el = $("phone-status");
+  el.textContent = parts.join(" · ");
+  el.setAttribute("aria-label", `${t("chatList")}: ${parts.join(", ")}`);
+}
+
+const GUIDE_KEY = "duban.guide";
+
+function guideCast() {
+  const personas = state.world?.personas || [];
+  const chats = state.world?.chats || [];
+  const coordinator = personas.find((p) => p.role === "coordinator") || null;
+  const coordination = chats.find((c) => c.kind === "coordination") || null;
+  const liaison = personas.find((p) => p.role === "liaison" && chats.some(
+    (c) => c.kind === "department" && c.members.includes(p.id))) || null;
+  return { coordinator, coordination, liaison };
+}
+
+function renderGuide() {
+  const { coordinator, coordination, liaison } = guideCast();
+  const params = {
+    coordinator: coordinator ? coordinator.name : t("role_coordinator"),
+    coordination: coordination ? coordination.title : t("kind_coordination"),
+    liaison: liaison ? personaLabel(liaison) : t("guideSomeone"),
+  };
+  $("guide-intro").textContent = t("guideIntro");
+  const steps = $("guide-steps");
+  steps.replaceChildren();
+  for (const key of ["guideStep1", "guideStep2", "guideStep3", "guideStep4"]) {
+    const item = document.createElement("li");
+    item.textContent = t(key, params);
+    steps.append(item);
+  }
+  const start = $("guide-start");
+  start.textContent = t("guideStart", params);
+  start.hidden = !(coordinator && coordination);
+}
+
+function showGuide(open) {
+  $("guide").hidden = !open;
+  $("guide-open").setAttribute("aria-expanded", String(open));
+  document.body.dataset.guide = open ? "open" : "closed";
+}
+
+function dismissGuide() {
+  localStorage.setItem(GUIDE_KEY, "seen");
+  showGuide(false);
+  $("composer-text").focus();
+}
+
+async function startAsCoordinator() {
+  const { coordinator, coordination } = guideCast();
+  dismissGuide();
+  if (!coordinator || !coordination) return;
+  await choosePersona(coordinator.id);
+  await openChat(coordination.id);
 }
 
 // ---------------------------------------------------------------------------- messages
@@ -783,6 +892,14 @@ async function refreshWorld() {
 function closeMenu() {
   document.body.classList.remove("menu-open");
   $("menu-toggle").setAttribute("aria-expanded", "false");
+  $("phone-status").setAttribute("aria-expanded", "false");
+}
+
+function toggleMenu() {
+  const open = document.body.classList.toggle("menu-open");
+  $("menu-toggle").setAttribute("aria-expanded", String(open));
+  $("phone-status").setAttribute("aria-expanded", String(open));
+  if (open) $("persona").focus();
 }
 
 function rerender() {
@@ -791,6 +908,7 @@ function rerender() {
   renderChats();
   renderClock();
   renderBotState();
+  renderGuide();
   renderMessages();
 }
 
@@ -815,11 +933,12 @@ function wire() {
     localStorage.setItem("duban.lang", state.lang);
     rerender();
   });
-  $("menu-toggle").addEventListener("click", () => {
-    const open = document.body.classList.toggle("menu-open");
-    $("menu-toggle").setAttribute("aria-expanded", String(open));
-    if (open) $("chat-list").querySelector("button")?.focus();
-  });
+  $("menu-toggle").addEventListener("click", toggleMenu);
+  $("phone-status").addEventListener("click", toggleMenu);
+  $("guide-open").addEventListener("click", () => showGuide($("guide").hidden));
+  $("guide-dismiss").addEventListener("click", dismissGuide);
+  $("guide-start").addEventListener("click", startAsCoordinator);
+  PHONE.addEventListener("change", placeControls);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && document.body.classList.contains("menu-open")) closeMenu();
   });
@@ -831,7 +950,9 @@ function wire() {
 async function main() {
   state.lang = localStorage.getItem("duban.lang") === "en" ? "en" : "zh";
   applyStaticTexts();
+  placeControls();
   wire();
+  showGuide(localStorage.getItem(GUIDE_KEY) !== "seen");
   await refreshWorld();
   if (!state.world) return;
   const saved = Number(localStorage.getItem("duban.persona"));
