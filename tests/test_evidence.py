@@ -351,3 +351,24 @@ async def test_over_the_emulator_a_photo_is_fetched_kept_and_sent_again(
             assert await client.download(again.files[-1]) == picture
         finally:
             await app.shutdown()
+
+
+async def test_evidence_sent_while_registering_a_case_is_on_its_record(bot: Bot) -> None:
+    private = COORDINATOR[0]
+    bot.fake.files["photo-reg"] = PHOTO
+    await bot.say(COORDINATOR, private, "/newcase")
+    await bot.say(COORDINATOR, private, "玛纳斯")
+    await bot.say(COORDINATOR, private, "玛纳斯县登记取证水泥厂")
+    await bot.press(COORDINATOR, bot.last(private), "水泥")
+    await bot.press(COORDINATOR, bot.last(private), "（四）")
+    await bot.say(COORDINATOR, private, "60 万吨/年")
+    await bot.say(COORDINATOR, private, "熟料能耗超标")
+    await bot.feed(bot.users.photo(COORDINATOR, private, "photo-reg"))
+    await bot.press(COORDINATOR, bot.last(private), "确认")
+    ref = bot.last(private).text.split()[1]
+    view = await bot.app.deps.cases.get(ref)
+    recorded = view.events[0].payload["evidence"][0]
+    assert EvidenceRef.parse(recorded).sha256 == hashlib.sha256(PHOTO).hexdigest()
+    await bot.say(COORDINATOR, private, f"/case {ref}")
+    await bot.press(COORDINATOR, bot.last(private), "📎1")
+    assert bot.fake.uploads[-1][3] == PHOTO

@@ -181,6 +181,8 @@ class CaseInput:
     registered_on: date
     description: str
     row: int
+    #: Evidence sent while registering it in chat (/newcase), recorded on its first event.
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,8 @@ class CaseService:
                 "chat_id": who.chat_id,
                 "payload": {"row": item.row,
                             "deadline": deadline.isoformat() if deadline else None,
-                            "routed_to": sorted(p.target for p in plan)},
+                            "routed_to": sorted(p.target for p in plan),
+                            **({"evidence": list(item.evidence)} if item.evidence else {})},
             })
         if assignments:
             await session.exec(insert(Assignment), params=assignments)

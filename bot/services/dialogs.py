@@ -572,7 +572,8 @@ class DialogService:
                 clauses=tuple(draft.clauses),
                 capacity=Decimal(draft.capacity) if draft.capacity else None,
                 unit=draft.unit, equipment=None, registered_on=today,
-                description=draft.description or "", row=0)
+                description=draft.description or "", row=0,
+                evidence=tuple(draft.evidence))
             view = await self.cases.create_case(item, who)
             return Finished(N_("Case {ref} registered and routed."), {"ref": view.case.ref},
                             view.case.ref)
