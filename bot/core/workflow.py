@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Protocol
 
 from bot.core.dates import add_months
 from bot.core.i18n import N_, DubanError
@@ -387,20 +388,60 @@ MAX_NOTE = 1000
 MAX_CAPACITY = 10_000_000
 
 
+class StepEvent(Protocol):
+    """The columns of a case's event that the confirmations are read from."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def from_state(self) -> str | None: ...
+    @property
+    def to_state(self) -> str | None: ...
+    @property
+    def department_key(self) -> str | None: ...
+
+
+def confirmations(events: Iterable[StepEvent]) -> frozenset[tuple[str, str]]:
+    """(step, department) taken since the case entered its current state: joint steps count
+    within one state only."""
+    found: set[tuple[str, str]] = set()
+    for event in events:
+        if event.to_state is not None and event.to_state != event.from_state:
+            found.clear()
+        elif event.department_key:
+            found.add((event.kind, event.department_key))
+    return frozenset(found)
+
+
+def check_state(step: Step, state: State) -> None:
+    """The step can be taken in ``state``, or a clear error."""
+    if state not in step.sources:
+        raise DubanError(
+            N_("Step “{step}” is not possible while the case is {state}."),
+            step=step.label, state=STATE_LABELS[state], translate=("step", "state"),
+        )
+
+
+def times_left(step: Step, taken: int) -> bool:
+    """Whether a step limited per case (the one extension) may be taken again."""
+    return step.max_times is None or taken < step.max_times
+
+
+def check_times(step: Step, taken: int) -> None:
+    """The step has not been taken as often as it may be, or a clear error."""
+    if not times_left(step, taken):
+        raise DubanError(N_("Step “{step}” may be taken only {n} time(s) per case."),
+                         step=step.label, n=step.max_times, translate=("step",))
+
+
 def decide(facts: CaseFacts, action: StepInput, today: date) -> Outcome:
     """Check ``action`` against the workflow and return its outcome, or raise DubanError."""
     workflow = workflow_for(facts.clause)
     step = workflow.step(action.step)
-    if facts.state not in step.sources:
-        raise DubanError(
-            N_("Step “{step}” is not possible while the case is {state}."),
-            step=step.label, state=STATE_LABELS[facts.state], translate=("step", "state"),
-        )
+    check_state(step, facts.state)
     _check_actor(step, action, facts)
     _check_needs(step, action, today, workflow)
-    if step.max_times is not None and facts.step_counts.get(step.name, 0) >= step.max_times:
-        raise DubanError(N_("Step “{step}” may be taken only {n} time(s) per case."),
-                         step=step.label, n=step.max_times, translate=("step",))
+    check_times(step, facts.step_counts.get(step.name, 0))
     if step.requires_overdue and (facts.deadline is None or today <= facts.deadline):
         raise DubanError(N_("The deadline has not passed yet."))
     if step.measure is not None and step.measure in facts.measures_done:

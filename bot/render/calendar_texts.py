@@ -120,7 +120,7 @@ def _collapsed(entries: Sequence[Mapping[str, Any]], ctx: DigestContext) -> list
         name = _party(entry, ctx)
         if name not in parties[shape]:
             parties[shape].append(name)
-    separator = ", " if ctx.tr.locale.startswith("en") else "、"
+    separator = texts.separator(ctx.tr)
     return [shape.replace(_PARTY_MARK, separator.join(parties[shape])) for shape in order]
 
 
@@ -258,17 +258,13 @@ def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> s
     return ""
 
 
-def _separator(tr: Translator) -> str:
-    return ", " if tr.locale.startswith("en") else "、"
-
-
 def notice_reply(notice: Notice, sections: Sequence[NoticeSection], *, commission: str,
                  tr: Translator, facts: NoticeFacts) -> Reply:
     """The signed 通报 as circulated: a caption naming the laggards, and the .docx."""
     document = notice_document(notice, sections, commission=commission, tr=tr, facts=facts)
     buffer = io.BytesIO()
     write_docx(document, tr, buffer)
-    parties = _separator(tr).join(dict.fromkeys(s.party for s in sections))
+    parties = texts.separator(tr).join(dict.fromkeys(s.party for s in sections))
     caption = tr.gettext(N_("📣 Notice {code}: {parties} are named for overdue work."),
                          code=notice.code or "", parties=parties)
     return Reply(caption, document=(f"{notice.code}.docx", buffer.getvalue()))
@@ -325,7 +321,7 @@ def duties_text(obligations: Sequence[Obligation], year: int, party_name: Any,
     by_kind: dict[str, list[Obligation]] = {}
     for obligation in obligations:
         by_kind.setdefault(obligation.kind, []).append(obligation)
-    separator = ", " if tr.locale.startswith("en") else "、"
+    separator = texts.separator(tr)
     for kind, found in by_kind.items():
         done = [party_name(o) for o in found if o.confirmed_at is not None]
         missing = [party_name(o) for o in found if o.confirmed_at is None]

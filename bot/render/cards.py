@@ -24,7 +24,15 @@ from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
 from bot.core.policy.catalog import Clause
 from bot.core.routing import AssignmentStatus
-from bot.core.workflow import CLOSED_STATES, Actor, State, Step, workflow_for
+from bot.core.workflow import (
+    CLOSED_STATES,
+    Actor,
+    State,
+    Step,
+    confirmations,
+    times_left,
+    workflow_for,
+)
 from bot.render import texts
 from bot.services.cases import CaseView
 from bot.services.dialogs import Finished, Question, SummaryLine
@@ -167,7 +175,7 @@ def _waiting_line(view: CaseView, ctx: CardContext) -> str | None:
         if pending:
             return tr.gettext(N_("⏳ Waiting for {departments} to accept; then you can act."),
                               departments=join(names.name(k, tr.locale) for k in pending))
-    confirmed = _confirmed_in_state(view)
+    confirmed = confirmations(view.events)
     mine_done = {step for step, dept in confirmed if dept == ctx.department}
     if mine_done:
         waiting = [k for k in others if not any((step, k) in confirmed for step in mine_done)]
@@ -177,17 +185,6 @@ def _waiting_line(view: CaseView, ctx: CardContext) -> str | None:
     if view.case.state == State.EXTENSION_REQUESTED:
         return tr.gettext(N_("⏳ Waiting for the coordinators to decide the extension."))
     return tr.gettext(N_("⏳ Nothing for your department to do now."))
-
-
-def _confirmed_in_state(view: CaseView) -> set[tuple[str, str]]:
-    """(step, department) confirmations since the case entered its state."""
-    found: set[tuple[str, str]] = set()
-    for event in view.events:
-        if event.to_state is not None and event.to_state != event.from_state:
-            found.clear()
-        elif event.department_key:
-            found.add((event.kind, event.department_key))
-    return found
 
 
 def department_buttons(view: CaseView, ctx: CardContext) -> tuple[tuple[Button, ...], ...]:
@@ -227,7 +224,7 @@ def available_steps(view: CaseView, department: str) -> list[Step]:
             continue
         if step.joint and step.name in confirmed:
             continue
-        if step.max_times is not None and taken[step.name] >= step.max_times:
+        if not times_left(step, taken[step.name]):
             continue  # e.g. the one extension allowed was asked for already
         found.append(step)
     return found

@@ -39,7 +39,7 @@ from bot.core.i18n import N_, DubanError
 from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
-from bot.core.workflow import CLOSED_STATES, Actor, State, StepInput
+from bot.core.workflow import CLOSED_STATES, Actor, State, StepInput, confirmations
 from bot.services.access import SYSTEM, Who, require_coordinator, require_party
 from bot.services.cases import CaseService
 from bot.services.outbox import Kind, enqueue, enqueue_many
@@ -242,9 +242,8 @@ class CalendarService:
                        events: Sequence[EventSummary], overdue_as_of: date | None
                        ) -> CaseSnapshot:
         tz = self.clock.tz
-        since_change = _since_last_change(events)
-        confirmed = {e.department_key for e in since_change
-                     if e.kind in COMPLETING_STEPS and e.department_key}
+        confirmed = {department for kind, department in confirmations(events)
+                     if kind in COMPLETING_STEPS}
         routed_on = case.created_at.astimezone(tz).date()
         required = tuple(
             DeptStatus(a.department_key, accepted=a.status == AssignmentStatus.ACCEPTED,
@@ -739,14 +738,6 @@ def _deadline_kind(case: Case, events: Sequence[EventSummary]) -> str:
     if any(e.kind == "approve_extension" for e in events):
         return "extension"
     return "rectification"
-
-
-def _since_last_change(events: Sequence[EventSummary]) -> list[EventSummary]:
-    last = 0
-    for index, event in enumerate(events):
-        if event.to_state is not None and event.to_state != event.from_state:
-            last = index
-    return list(events[last + 1:])
 
 
 def _entry(item: DueItem, snap: Snapshot) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from bot.core.workflow import (
     Outcome,
     State,
     StepInput,
+    confirmations,
     decide,
     workflow_for,
 )
@@ -363,20 +364,16 @@ class CaseService:
         """What the workflow needs, derived from the case and its events since it entered
         its current state."""
         state = State(view.case.state)
-        confirmed: set[tuple[str, str]] = set()
         measures: set[Measure] = set()
         counts: Counter[str] = Counter()
         for event in view.events:
             counts[event.kind] += 1
-            if event.to_state is not None and event.to_state != event.from_state:
-                confirmed.clear()  # joint confirmations count within one state only
-            elif event.department_key:
-                confirmed.add((event.kind, event.department_key))
             if event.kind.startswith("measure:"):
                 measures.add(Measure(event.kind.split(":", 1)[1]))
         return CaseFacts(
             clause=view.case.clause, state=state, deadline=view.case.deadline,
-            required_departments=view.required_departments, confirmed=frozenset(confirmed),
+            required_departments=view.required_departments,
+            confirmed=confirmations(view.events),
             measures_done=frozenset(measures), step_counts=dict(counts),
             pending_extension_months=view.case.pending_extension_months,
         )

@@ -46,16 +46,18 @@ from bot.core.workflow import (
     CASE_CLAUSES,
     MAX_CAPACITY,
     MAX_NOTE,
-    STATE_LABELS,
     Actor,
     Need,
     State,
+    Step,
     StepInput,
+    check_state,
+    check_times,
     workflow_for,
 )
 from bot.services.access import Who, require_coordinator, require_department, require_party
 from bot.services.calendar import CalendarService
-from bot.services.cases import CaseService
+from bot.services.cases import CaseService, CaseView
 from bot.services.evidence import EvidenceStore, FetchFailed
 from models.db import transaction
 from models.tables import Dialog
@@ -764,16 +766,10 @@ def _plain(number: str) -> str:
         value.normalize())
 
 
-def _check_possible(step: Any, view: Any) -> None:
+def _check_possible(step: Step, view: CaseView) -> None:
     """A step that cannot be taken now is refused when pressed, not after its questions."""
-    state = State(view.case.state)
-    if state not in step.sources:
-        raise DubanError(N_("Step “{step}” is not possible while the case is {state}."),
-                         step=step.label, state=STATE_LABELS[state], translate=("step", "state"))
-    taken = sum(1 for e in view.events if e.kind == step.name)
-    if step.max_times is not None and taken >= step.max_times:
-        raise DubanError(N_("Step “{step}” may be taken only {n} time(s) per case."),
-                         step=step.label, n=step.max_times, translate=("step",))
+    check_state(step, State(view.case.state))
+    check_times(step, sum(1 for e in view.events if e.kind == step.name))
 
 
 def _need_answer(need: Need, draft: StepDraft, answer: Answer, today: date) -> None:
