@@ -286,6 +286,21 @@ class ProcessedUpdate(SQLModel, table=True):
     processed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 
+class InboxUpdate(SQLModel, table=True):
+    """An update from Telegram, stored before it is acknowledged (the ``getUpdates`` offset moved
+    on, or the webhook answered 200) and removed in the transaction that marks it handled: a
+    crash in between leaves it here, to be handled when the bot starts again."""
+
+    __tablename__ = "inbox"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    #: set by the process handling it; another process takes it over after the lease
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    attempts: int = Field(default=0, nullable=False)
+
+
 # -- the calendar: yearly duties, what the scheduler has sent, notices and summonses ------------
 
 
@@ -367,8 +382,12 @@ class Summons(SQLModel, table=True):
     """An interview summons (约谈) of a county's or department's responsible leader."""
 
     __tablename__ = "summonses"
+    __table_args__ = (UniqueConstraint("year", "number", name="uq_summonses_year_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    #: the summons number people read (约谈〔year〕number号), gapless within a year
+    year: int | None = Field(default=None)
+    number: int | None = Field(default=None)
     key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
     party: str = Field(sa_column=Column(String(100), nullable=False))
     party_kind: str = Field(sa_column=Column(String(16), nullable=False))
