@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from dataclasses import dataclass
 
+from aiohttp import web
 from telegram import Update
 
-from bot.app import build_application, build_deps
+from bot.app import build_application, build_deps, start_calendar, stop_calendar
 from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.i18n import N_, DubanError
 from bot.core.org import load_org
 from bot.core.policy.catalog import Catalog
+from bot.services.leader import Leadership
 from bot.services.org import OrgService
 from bot.settings import Settings
+from handlers.context import DubanApplication
+from handlers.intake import Intake
 from models.db import create_engine, session_factory, upgrade
 
 log = logging.getLogger("duban")
@@ -72,16 +78,122 @@ def run_bot(settings: Settings, catalog: Catalog, webhook: WebhookOptions | None
     if webhook is not None and not webhook.secret_token:
         raise DubanError(N_("Webhook mode needs --secret-token: requests without it are "
                             "refused."))
-    asyncio.run(prepare(settings))
+    asyncio.run(serve(settings, catalog, webhook, clock))
+
+
+async def serve(settings: Settings, catalog: Catalog, webhook: WebhookOptions | None = None,
+                clock: Clock | None = None, stop: asyncio.Event | None = None) -> None:
+    """The bot's life: migrate, start, take updates in (polling or webhook) and hand them to
+    the handlers through the inbox, lead the calendar when this process is the leader, and shut
+    down in order on SIGINT/SIGTERM (or when ``stop`` is set)."""
+    await prepare(settings)
     if clock is None:
         clock = (FileClock(settings.clock_file, settings.tz) if settings.clock_file
                  else SystemClock(settings.tz))
     deps = build_deps(settings, create_engine(settings.database_url), clock, catalog)
     application = build_application(settings, deps)
-    log.info("duban starting (%s)", "webhook" if webhook else "long polling")
-    if webhook is None:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
-        return
-    application.run_webhook(listen=webhook.listen, port=webhook.port, url_path=webhook.path,
-                            webhook_url=webhook.url, secret_token=webhook.secret_token,
-                            allowed_updates=Update.ALL_TYPES)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    intake = Intake(application)
+    leadership = Leadership(deps.engine)
+    server: web.AppRunner | None = None
+    try:
+        async with application:
+            if application.post_init is not None:
+                await application.post_init(application)
+            await application.start()
+            if webhook is not None:
+                server = await _serve_webhook(intake, webhook)
+                await application.bot.set_webhook(
+                    webhook.url, secret_token=webhook.secret_token,
+                    allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+            else:
+                await application.bot.delete_webhook(drop_pending_updates=False)
+            log.info("duban starting (%s)", "webhook" if webhook else "long polling")
+            tasks = [loop.create_task(intake.run(stop), name="duban.intake"),
+                     loop.create_task(_lead(application, settings, intake, leadership, stop,
+                                            polling=webhook is None), name="duban.leader")]
+            try:
+                done, _ = await asyncio.wait(
+                    [*tasks, loop.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task in tasks and not task.cancelled() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+            finally:
+                stop.set()
+                await _finish(tasks)
+                if server is not None:
+                    await server.cleanup()
+                await intake.acknowledge()
+                await application.stop()
+                if application.post_shutdown is not None:
+                    await application.post_shutdown(application)
+    finally:
+        await leadership.release()
+        await deps.engine.dispose()
+    log.info("duban stopped")
+
+
+#: how often a standby tries to become the leader, and the leader checks that it still is
+LEADER_CHECK_SECONDS = 5.0
+
+
+async def _lead(application: DubanApplication, settings: Settings, intake: Intake,
+                leadership: Leadership, stop: asyncio.Event, *, polling: bool) -> None:
+    """Lead the calendar (and the polling) while this process holds the leadership; step down
+    when it is lost; try again while standing by."""
+    poller: asyncio.Task[None] | None = None
+    leading = False
+    try:
+        while not stop.is_set():
+            held = await leadership.try_acquire()
+            if held and not leading:
+                log.info("this process leads: it runs the calendar%s",
+                         " and polls" if polling else "")
+                leading = True
+                start_calendar(application, settings)
+                if polling:
+                    poller = asyncio.get_running_loop().create_task(intake.poll(stop),
+                                                                    name="duban.poll")
+            elif not held and leading:
+                log.warning("leadership lost: the calendar and the polling stop here")
+                leading = False
+                stop_calendar(application)
+                if poller is not None:
+                    await _finish([poller])
+                    poller = None
+            if poller is not None and poller.done():
+                poller.result()  # a poller that ended on its own failed: raise its error
+                poller = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), LEADER_CHECK_SECONDS)
+    finally:
+        if poller is not None:
+            await _finish([poller])
+
+
+async def _serve_webhook(intake: Intake, options: WebhookOptions) -> web.AppRunner:
+    server = web.Application(client_max_size=4 * 1024 * 1024)
+    server["duban.secret"] = options.secret_token
+    server.router.add_post("/" + options.path.strip("/"), intake.on_webhook)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, options.listen, options.port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+async def _finish(tasks: list[asyncio.Task[None]], grace: float = 10.0) -> None:
+    """Let tasks end on their own (they watch ``stop``), then cancel what is left."""
+    pending = [t for t in tasks if not t.done()]
+    if pending:
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)

@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot.core.i18n import DubanError
 from bot.render import texts
+from bot.services.chats import AlreadyHandled
 from handlers.common import say
 from handlers.context import DubanContext
 
@@ -16,6 +17,9 @@ log = logging.getLogger(__name__)
 
 async def on_error(update: object, context: DubanContext) -> None:
     error = context.error
+    if isinstance(error, AlreadyHandled):  # another process handled it first: nothing to say
+        log.info("update %s was handled elsewhere", error.args[0] if error.args else "?")
+        return
     if not isinstance(update, Update) or update.effective_chat is None:
         log.error("error outside an update", exc_info=error)
         return

@@ -1,4 +1,5 @@
-"""Updates already handled (a redelivery after a restart) change nothing."""
+"""Updates already handled (a redelivery after a restart) change nothing; the first commit of
+an update's handling records it as handled in that same commit (``models.db``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from handlers.context import DubanContext
 
 
 async def skip_seen(update: Update, context: DubanContext) -> None:
-    if await context.deps.chats.seen(update.update_id):
+    if not await context.deps.chats.begin_update(update.update_id):
         raise ApplicationHandlerStop
 
 

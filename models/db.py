@@ -1,18 +1,35 @@
-"""Engines, sessions and migrations, for SQLite (default) and PostgreSQL."""
+"""Engines, sessions and migrations, for SQLite (default) and PostgreSQL.
+
+**One unit of work.** :func:`transaction` is re-entrant within a task: a service called inside
+another service's transaction joins it (and so do its reads through the session factory, which
+then see the writes not yet committed), so a dialog's last answer, its effect and the dialog's
+end commit together or not at all. Only the outermost transaction commits.
+
+**The update in hand.** While a Telegram update is handled (:func:`handling_update`), the first
+transaction that commits also records the update as handled and removes it from the inbox, in
+that same commit: the effect and "this update is done" cannot be separated by a crash, and a
+second process handling the same update fails that commit (:class:`AlreadyHandled`) instead of
+applying the effect twice.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import delete, event, insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import IntegrityError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,15 +70,151 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class AlreadyHandled(Exception):
+    """The update in hand was recorded as handled by someone else first (another process took
+    it over); this transaction was rolled back and nothing it did stays."""
+
+
+@dataclass
+class UpdateInHand:
+    """The Telegram update a task is handling, until a commit records it as handled."""
+
+    update_id: int
+    at: datetime
+    task: asyncio.Task[object] | None
+    recorded: bool = False
+    #: units of work committed while handling it (the rule: at most one writes)
+    commits: int = 0
+
+
+@dataclass
+class _Ambient:
+    session: AsyncSession
+    task: asyncio.Task[object] | None
+
+
+#: a development check (``DUBAN_UNIT_OF_WORK_LOG=FILE``): a second commit while handling one
+#: update (where a crash between the two would lose the second) is written to FILE with the
+#: code that made it
+UNIT_OF_WORK_LOG = os.environ.get("DUBAN_UNIT_OF_WORK_LOG")
+
+_AMBIENT: ContextVar[_Ambient | None] = ContextVar("duban_unit_of_work", default=None)
+_UPDATE: ContextVar[UpdateInHand | None] = ContextVar("duban_update_in_hand", default=None)
+
+
+def _current_task() -> asyncio.Task[object] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def _joined() -> AsyncSession | None:
+    ambient = _AMBIENT.get()
+    if ambient is not None and ambient.task is _current_task():
+        return ambient.session
+    return None
+
+
+def in_transaction() -> bool:
+    """Whether this task is inside a unit of work (a retry loop then cannot start over)."""
+    return _joined() is not None
+
+
+def handling_update(update_id: int, at: datetime) -> UpdateInHand:
+    """From now on in this task, the first commit also records ``update_id`` as handled."""
+    hand = UpdateInHand(update_id, at, _current_task())
+    _UPDATE.set(hand)
+    return hand
+
+
+def update_in_hand() -> UpdateInHand | None:
+    hand = _UPDATE.get()
+    if hand is not None and hand.task is _current_task():
+        return hand
+    return None
+
+
+def done_with_update() -> None:
+    _UPDATE.set(None)
+
+
+class _JoinedSession:
+    """The session of the unit of work this task is in, lent without closing it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> AsyncSession:
+        return self.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Sessions(async_sessionmaker[AsyncSession]):
+    """The session factory: inside a unit of work, the unit of work's own session."""
+
+    def __call__(self, **local_kw: Any) -> AsyncSession:
+        joined = _joined()
+        if joined is not None:
+            return _JoinedSession(joined)  # type: ignore[return-value]
+        return super().__call__(**local_kw)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return Sessions(engine, class_=AsyncSession, expire_on_commit=False)
 
 
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: everything in it is committed together or not at all."""
+    """One unit of work: everything in it is committed together or not at all. Inside another
+    unit of work of the same task it joins that one (which commits)."""
+    joined = _joined()
+    if joined is not None:
+        yield joined
+        return
+    hand = update_in_hand()
+    records = hand is not None and not hand.recorded
     async with factory() as session, session.begin():
-        yield session
+        token = _AMBIENT.set(_Ambient(session, _current_task()))
+        try:
+            yield session
+            if records:
+                assert hand is not None
+                await _record_update(session, hand)
+        finally:
+            _AMBIENT.reset(token)
+    if hand is not None:
+        hand.commits += 1
+        if records:
+            hand.recorded = True
+        elif UNIT_OF_WORK_LOG:
+            _log_second_commit(hand)
+
+
+def _log_second_commit(hand: UpdateInHand) -> None:
+    import traceback
+
+    frames = [f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno} "
+              f"{f.name}" for f in traceback.extract_stack()
+              if "/work/" in f.filename and "/.venv/" not in f.filename][-8:]
+    with open(UNIT_OF_WORK_LOG or "", "a", encoding="utf-8") as out:
+        out.write(f"update {hand.update_id}: commit {hand.commits}: {' < '.join(reversed(frames))}\n")
+
+
+async def _record_update(session: AsyncSession, hand: UpdateInHand) -> None:
+    """Record the update in hand as handled, in the unit of work about to commit."""
+    from models.tables import InboxUpdate, ProcessedUpdate
+
+    await session.flush()  # the work's own conflicts are the work's, not "already handled"
+    try:
+        await session.exec(insert(ProcessedUpdate).values(
+            update_id=hand.update_id, processed_at=hand.at))
+    except IntegrityError:
+        raise AlreadyHandled(hand.update_id) from None
+    await session.exec(delete(InboxUpdate).where(
+        InboxUpdate.update_id == hand.update_id))  # type: ignore[arg-type]
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -48,7 +48,7 @@ from bot.services.access import (
 )
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
-from models.db import transaction
+from models.db import in_transaction, transaction
 from models.tables import Assignment, Case, Event
 from scheduler import rules
 from scheduler.workdays import WorkCalendar
@@ -201,7 +201,7 @@ class CaseService:
             })
         if assignments:
             await session.exec(insert(Assignment), params=assignments)
-        await session.exec(insert(Event), params=events)
+        await queries.insert_events(session, events)  # chained (models.chain)
         messages: list[dict[str, Any]] = []
         for item in items:
             case_id = ids[item.ref]
@@ -552,12 +552,13 @@ class CaseService:
 
     async def _retrying(self, work: Callable[[AsyncSession], Any]) -> Any:
         """Run ``work`` in a transaction; on a concurrent write, start over on fresh data."""
-        for attempt in range(self._max_retries):
+        attempts = 1 if in_transaction() else self._max_retries  # joined: cannot start over
+        for attempt in range(attempts):
             try:
                 async with transaction(self.sessions) as session:
                     return await work(session)
             except (_Conflict, IntegrityError):
-                if attempt == self._max_retries - 1:
+                if attempt == attempts - 1:
                     raise DubanError(
                         N_("The case changed while you were acting on it; try again.")
                     ) from None

@@ -33,8 +33,16 @@ from bot.services.access import (
     require_coordinator,
 )
 from bot.services.outbox import enqueue
-from models.db import transaction
-from models.tables import ChatBinding, ChatSetting, Invite, Person, ProcessedUpdate
+from models.db import (
+    AlreadyHandled,
+    done_with_update,
+    handling_update,
+    transaction,
+    update_in_hand,
+)
+from models.tables import ChatBinding, ChatSetting, InboxUpdate, Invite, Person, ProcessedUpdate
+
+__all__ = ["AlreadyHandled", "ChatService", "Identity"]
 
 INVITE_TTL = timedelta(hours=48)
 SEEN_TTL = timedelta(days=7)
@@ -371,14 +379,45 @@ class ChatService:
         async with self.sessions() as session:
             return await session.get(ProcessedUpdate, update_id) is not None
 
+    async def begin_update(self, update_id: int) -> bool:
+        """Start handling an update: False when it was handled before (nothing to do). From
+        here on, the first transaction of this task that commits also records it as handled
+        (see ``models.db``)."""
+        if await self.seen(update_id):
+            async with transaction(self.sessions) as session:  # a redelivery: drop its row
+                await session.exec(delete(InboxUpdate).where(
+                    col(InboxUpdate.update_id) == update_id))
+            return False
+        handling_update(update_id, self.clock.now())
+        return True
+
+    async def finish_update(self, update_id: int) -> None:
+        """After the handlers: record the update if nothing did (it was stopped early)."""
+        hand = update_in_hand()
+        if hand is not None and hand.update_id == update_id:
+            await self.mark_seen(update_id)
+
+    @staticmethod
+    def drop_update() -> None:
+        """Forget the update in hand (its handling ended, however it ended)."""
+        done_with_update()
+
     async def mark_seen(self, update_id: int) -> None:
+        """The update is handled: record it (if no transaction did already) and take it out of
+        the inbox."""
+        hand = update_in_hand()
+        done_with_update()
         now = self.clock.now()
+        self._high_water = max(self._high_water or 0, update_id)
+        if hand is not None and hand.update_id == update_id and hand.recorded:
+            return
         async with transaction(self.sessions) as session:
             dialect = session.bind.dialect.name if session.bind else "sqlite"
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
             await session.exec(insert(ProcessedUpdate).values(
                 update_id=update_id, processed_at=now).on_conflict_do_nothing())
-            self._high_water = max(self._high_water or 0, update_id)
+            await session.exec(delete(InboxUpdate).where(
+                col(InboxUpdate.update_id) == update_id))
             self._marked += 1
             if self._marked % 500 == 1:  # forget old ids now and then, not on every update
                 await session.exec(delete(ProcessedUpdate).where(

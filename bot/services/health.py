@@ -53,6 +53,19 @@ def failure_reason(error: BaseException) -> str:
     return REASON_OTHER
 
 
+def is_database_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be used just now (down, refusing, busy), as
+    opposed to a fault in what was asked of it."""
+    if isinstance(error, ConnectionError | TimeoutError):
+        return True
+    if isinstance(error, OSError) and not isinstance(error, FileNotFoundError | PermissionError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return failure_reason(error) in (REASON_UNREACHABLE, REASON_LOCKED) and isinstance(
+        error, OperationalError | DBAPIError | sqlite3.OperationalError | OSError)
+
+
 @dataclass(frozen=True)
 class CalendarHealth:
     last_success: datetime | None = None
