@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.error import BadRequest
 
 from bot.core.i18n import DubanError, Translator
 from bot.render.cards import Reply
@@ -40,6 +41,20 @@ async def say(update: Update, context: DubanContext, reply: Reply | str) -> None
     message = update.effective_message
     await send(context.bot, chat.id, reply if isinstance(reply, Reply) else Reply(reply),
                reply_to=message.message_id if message else None)
+
+
+async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> None:
+    """Answer a button press. A press answered late (handled after a restart or while the
+    database was away, when Telegram no longer takes an answer) gets its words in the chat."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest:
+        chat, message = update.effective_chat, query.message
+        if text and chat is not None:
+            await send(query.get_bot(), chat.id, Reply(text),
+                       reply_to=message.message_id if message else None)
 
 
 async def say_error(update: Update, context: DubanContext, error: DubanError,
