@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, BotCommandScopeDefault
+from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
@@ -20,6 +23,7 @@ from bot.core.buttons import ButtonCodec
 from bot.core.clock import Clock
 from bot.core.i18n import N_, SUPPORTED_LOCALES, get_translator
 from bot.core.policy.catalog import Catalog
+from bot.services.answers import AnswerStore
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.chats import ChatService
@@ -28,6 +32,9 @@ from bot.services.deps import Deps
 from bot.services.dialogs import DialogService
 from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
+from bot.services.inbox import InboxStore
+from bot.services.metrics import Metrics
+from bot.services.monitor import start_monitor, stop_monitor
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
 from bot.services.reports import ReportService
@@ -37,7 +44,7 @@ from handlers import register
 from handlers.context import DubanApplication, context_types
 from handlers.delivery import start_delivery, stop_delivery
 from models.db import session_factory
-from scheduler.jobs import build_scheduler, run_sweep
+from scheduler.jobs import build_scheduler, interval_for, run_sweep
 from scheduler.workdays import WorkCalendar, load_overrides
 
 log = logging.getLogger(__name__)
@@ -71,7 +78,9 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
     overrides = load_overrides(settings.holidays) if settings.holidays else ()
     workdays = WorkCalendar(overrides)
     cases = CaseService(sessions, catalog, clock, workdays, org_service.cached)
-    calendar = CalendarService(sessions, clock, catalog, workdays, cases, org_service.cached)
+    metrics = Metrics()
+    calendar = CalendarService(sessions, clock, catalog, workdays, cases, org_service.cached,
+                               metrics)
     outbox = OutboxStore(sessions)
     evidence = EvidenceStore(settings.evidence_path)
     return Deps(
@@ -80,10 +89,13 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
         org_service=org_service, cases=cases,
         chats=ChatService(sessions, clock, frozenset(settings.coordinators)),
         calendar=calendar,
-        dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar, evidence),
+        dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar, evidence,
+                              settings.max_upload_bytes),
         outbox=outbox, deliveries=DeliveryStore(sessions, outbox),
         status=StatusService(sessions, settings.tz), reports=ReportService(sessions),
-        health=HealthService(sessions, clock), evidence=evidence,
+        health=HealthService(sessions, clock), evidence=evidence, inbox=InboxStore(sessions),
+        answers=AnswerStore(sessions, clock),
+        metrics=metrics, max_upload_bytes=settings.max_upload_bytes,
     )
 
 
@@ -101,7 +113,7 @@ def build_application(settings: Settings, deps: Deps,
         .application_class(DubanApplication)
         .token(token)
         .context_types(context_types())
-        .rate_limiter(rate_limiter(settings))
+        .rate_limiter(rate_limiter(settings, deps.metrics))
         .concurrent_updates(False)
         .post_init(lambda application: _post_init(application, settings))
         .post_shutdown(_post_shutdown)
@@ -118,16 +130,41 @@ def build_application(settings: Settings, deps: Deps,
     return application
 
 
-def rate_limiter(settings: Settings) -> AIORateLimiter:
+def rate_limiter(settings: Settings, metrics: Metrics | None = None) -> AIORateLimiter:
     """Telegram's sending limits (30 messages a second, 20 a minute per group) in production;
     in the sandbox and tests only the overall limit, so a demo chat is not paced at one
-    message every three seconds. Both retry on RetryAfter."""
+    message every three seconds. Both retry on RetryAfter, and count each one in
+    ``metrics``."""
     if settings.mode == "production":
         # Telegram's 30 a second, paced evenly: a bucket of 30 would first let a burst of 30
         # through, which a strict one-second window answers with 429 and a wait.
-        return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=5)
-    return AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=0,
-                          max_retries=5)
+        return CountingRateLimiter(metrics, overall_max_rate=1, overall_time_period=1 / 30,
+                                   max_retries=5)
+    return CountingRateLimiter(metrics, overall_max_rate=30, overall_time_period=1,
+                               group_max_rate=0, max_retries=5)
+
+
+class CountingRateLimiter(AIORateLimiter):
+    """AIORateLimiter that counts every RetryAfter (429) Telegram answers, including those it
+    waits out and retries itself (which the delivery loop never sees)."""
+
+    def __init__(self, metrics: Metrics | None, **limits: Any) -> None:
+        super().__init__(**limits)
+        self._metrics = metrics
+
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]],
+                              args: Any, kwargs: dict[str, Any], endpoint: str,
+                              data: dict[str, Any], rate_limit_args: int | None) -> Any:
+        async def counted(*call_args: Any, **call_kwargs: Any) -> Any:
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter:
+                if self._metrics is not None:
+                    self._metrics.retry_after.inc()
+                raise
+
+        return await super().process_request(counted, args, kwargs, endpoint, data,
+                                              rate_limit_args)
 
 
 async def _post_init(application: Application, settings: Settings) -> None:
@@ -135,27 +172,54 @@ async def _post_init(application: Application, settings: Settings) -> None:
     await app.deps.chats.bootstrap_coordinators()
     await register_commands(app)
     start_delivery(app)
-    start_calendar(app, settings)
+    # The calendar is started by the leader (bot.runner), not by every process.
+    app.bot_data[_MONITOR] = await start_monitor(
+        app.deps, listen=settings.monitor_listen, port=settings.monitor_port,
+        stale_after=settings.monitor_sweep_intervals * interval_for(settings))
 
 
 async def _post_shutdown(application: Application) -> None:
     app: DubanApplication = application  # type: ignore[assignment]
-    scheduler = app.bot_data.pop(_SCHEDULER, None)
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
+    stop_calendar(app)
     await stop_delivery(app)
+    await stop_monitor(app.bot_data.pop(_MONITOR, None))
 
 
 _SCHEDULER = "duban.scheduler"
+_MONITOR = "duban.monitor"
 _FIRST_SWEEP = "duban.first-sweep"
+
+
+def stop_calendar(app: DubanApplication) -> None:
+    """Stop the calendar (at shutdown, or when this process stops leading)."""
+    scheduler = app.bot_data.pop(_SCHEDULER, None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    first = app.bot_data.pop(_FIRST_SWEEP, None)
+    if first is not None and not first.done():
+        first.cancel()
 
 
 def start_calendar(app: DubanApplication, settings: Settings) -> None:
     """Start APScheduler with the persistent sweep job, and sweep once now (catch-up)."""
+    # One sweep at a time in this process: the catch-up sweep is not the scheduler's job, so
+    # its max_instances does not keep the two apart, and a catch-up longer than the interval
+    # (a second in the sandbox and tests) met the job's first run on the same new rows.
+    running = asyncio.Lock()
+
     async def sweep() -> None:
+        if running.locked():
+            log.debug("a sweep is still running; this one is skipped")
+            return
+        async with running:
+            await _sweep_once()
+
+    async def _sweep_once() -> None:
+        app.deps.metrics.sweeps.inc()
         try:
             report = await app.deps.calendar.sweep()
         except Exception as error:
+            app.deps.metrics.sweeps_failed.inc()
             await app.deps.health.sweep_failed(error)
             app.deps.wakeup.set()
             raise

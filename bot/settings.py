@@ -13,6 +13,7 @@ text to the code that must send it to Telegram.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.core.clock import DEFAULT_TIMEZONE
 from bot.core.i18n import DEFAULT_LOCALE, N_, DubanError, normalize_locale
+from bot.core.uploads import DEFAULT_MAX_UPLOAD_MB, MB
 from models.db import DEFAULT_DATABASE_URL
 
 Mode = Literal["production", "sandbox", "test"]
@@ -60,8 +62,17 @@ NAMES: dict[str, tuple[str, str]] = {
     "clock_file": ("DUBAN_CLOCK_FILE", "clock_file"),
     "holidays": ("DUBAN_HOLIDAYS", "holidays"),
     "evidence_dir": ("DUBAN_EVIDENCE_DIR", "evidence_dir"),
+    "max_upload_mb": ("DUBAN_MAX_UPLOAD_MB", "max_upload_mb"),
+    "monitor_port": ("DUBAN_MONITOR_PORT", "monitor_port"),
+    "monitor_listen": ("DUBAN_MONITOR_LISTEN", "monitor_listen"),
+    "monitor_sweep_intervals": ("DUBAN_MONITOR_SWEEP_INTERVALS", "monitor_sweep_intervals"),
 }
 CONFIG_VARIABLE = "DUBAN_CONFIG"
+#: Where ``/healthz`` and ``/metrics`` are served in production unless DUBAN_MONITOR_PORT says
+#: otherwise; in the sandbox and tests the endpoint is off unless a port is given.
+DEFAULT_MONITOR_PORT = 9470
+MAX_UPLOAD_MB_LIMIT = 2000  # what a local Bot API server lets a bot download
+_OFF = ("off", "none", "no", "false")
 
 # The error type of a validation problem that carries a DubanError (message id and parameters).
 _PROBLEM = "duban_setting"
@@ -74,6 +85,21 @@ def _problem(message: str, **params: Any) -> PydanticCustomError:
     reads the same; the message id travels in the context under ``message_id``.
     """
     return PydanticCustomError(_PROBLEM, message, {**params, "message_id": message})
+
+
+# An IPv4 or IPv6 address or a host name (what aiohttp's TCPSite takes).
+_LISTEN = re.compile(r"[0-9A-Za-z.:\[\]%_-]{1,253}")
+
+
+def _whole(value: object) -> int | None:
+    """A whole number given as an int or as text ("20"); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    # isascii: str.isdigit() also accepts "²", which int() refuses.
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def _blank_is_none(value: object) -> object:
@@ -109,6 +135,15 @@ class Settings(BaseSettings):
     #: Where evidence photos and documents are kept (bot.services.evidence); by default a
     #: folder ``evidence`` beside the SQLite database, or ``./evidence`` for PostgreSQL.
     evidence_dir: Path | None = None
+    #: The largest file people may send (evidence, case files), in MB; Telegram lets a bot
+    #: download 20 MB, a local Bot API server more.
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+    #: The port of the health and metrics endpoint (bot.services.monitor); None: off; 0: any
+    #: free port. Not given: DEFAULT_MONITOR_PORT in production, off in the sandbox and tests.
+    monitor_port: int | None = None
+    monitor_listen: str = "127.0.0.1"
+    #: How many sweep intervals may pass without a successful sweep before /healthz says 503.
+    monitor_sweep_intervals: int = 3
 
     @property
     def telegram_bot_token(self) -> str | None:
@@ -125,6 +160,10 @@ class Settings(BaseSettings):
         if self.evidence_dir is not None:
             return self.evidence_dir
         return default_evidence_dir(self.database_url)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * MB
 
     def but(self, **changes: Any) -> Settings:
         """A copy with ``changes``, checked again like any other settings (unlike
@@ -144,6 +183,55 @@ class Settings(BaseSettings):
     @classmethod
     def _optional(cls, value: object) -> object:
         return _blank_is_none(value)
+
+    @field_validator("max_upload_mb", mode="before")
+    @classmethod
+    def _max_upload_mb(cls, value: object) -> int:
+        number = _whole(value)
+        if number is None or not 1 <= number <= MAX_UPLOAD_MB_LIMIT:
+            raise _problem(N_("DUBAN_MAX_UPLOAD_MB must be a whole number of megabytes from 1 "
+                              "to {limit}; got {value}."), limit=MAX_UPLOAD_MB_LIMIT,
+                           value=str(value))
+        return number
+
+    @field_validator("monitor_port", mode="before")
+    @classmethod
+    def _monitor_port(cls, value: object) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", *_OFF)):
+            return None
+        number = _whole(value)
+        if number is None or not 0 <= number <= 65535:
+            raise _problem(N_("DUBAN_MONITOR_PORT must be a port number (1 to 65535), 0 for any "
+                              "free port, or off; got {value}."), value=str(value))
+        return number
+
+    @field_validator("monitor_listen", mode="before")
+    @classmethod
+    def _monitor_listen(cls, value: object) -> str:
+        text = str(value).strip() if value is not None else ""
+        if not _LISTEN.fullmatch(text):
+            raise _problem(N_("DUBAN_MONITOR_LISTEN must be an IP address or a host name, such "
+                              "as 127.0.0.1; got {value}."), value=str(value))
+        return text
+
+    @field_validator("monitor_sweep_intervals", mode="before")
+    @classmethod
+    def _monitor_sweep_intervals(cls, value: object) -> int:
+        number = _whole(value)
+        if number is None or not 1 <= number <= 1000:
+            raise _problem(N_("DUBAN_MONITOR_SWEEP_INTERVALS must be a whole number from 1 to "
+                              "1000; got {value}."), value=str(value))
+        return number
+
+    @model_validator(mode="before")
+    @classmethod
+    def _monitor_default(cls, data: Any) -> Any:
+        """The endpoint listens by default in production only: a sandbox or a test run beside
+        a production bot never takes its port."""
+        if isinstance(data, dict) and "monitor_port" not in data:
+            production = data.get("mode", "production") == "production"
+            return {**data, "monitor_port": DEFAULT_MONITOR_PORT if production else None}
+        return data
 
     @field_validator("database_url", mode="before")
     @classmethod

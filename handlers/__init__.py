@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import callbacks, commands, errors, guard, membership, messages
+from handlers import callbacks, commands, errors, guard, membership, messages, observe
 from handlers.context import DubanApplication
 
 COMMAND_HANDLERS = {
@@ -47,6 +47,7 @@ COMMAND_HANDLERS = {
 
 
 def register(application: DubanApplication) -> None:
+    application.add_handler(TypeHandler(Update, observe.received), group=observe.RECEIVED_GROUP)
     application.add_handler(TypeHandler(Update, guard.skip_seen), group=-1)
     for name, callback in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, callback))
@@ -58,4 +59,5 @@ def register(application: DubanApplication) -> None:
         messages.on_message))
     application.add_handler(MessageHandler(filters.COMMAND, messages.on_unknown_command))
     application.add_handler(TypeHandler(Update, guard.mark_seen), group=100)
+    application.add_handler(TypeHandler(Update, observe.handled), group=observe.HANDLED_GROUP)
     application.add_error_handler(errors.on_error)

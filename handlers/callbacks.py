@@ -41,7 +41,8 @@ from bot.services.chats import Identity
 from bot.services.dialogs import Answer, Finished, Question
 from bot.services.evidence import evidence_file, evidence_item
 from handlers import commands
-from handlers.common import identify
+from handlers.answers import answered, send_answer, with_answer
+from handlers.common import answer_query, identify
 from handlers.context import DubanContext
 from handlers.delivery import card_context, card_reply, notice_sections
 from handlers.sending import edit, send
@@ -56,7 +57,7 @@ async def on_button(update: Update, context: DubanContext) -> None:
     message = query.message
     personal = await context.translator(update, personal=True)
     if chat is None or message is None:
-        await query.answer(personal.gettext(texts.BAD_BUTTON), show_alert=True)
+        await answer_query(update, personal.gettext(texts.BAD_BUTTON), alert=True)
         return
     try:
         data = context.deps.codec.unpack(chat.id, query.data)
@@ -67,22 +68,34 @@ async def on_button(update: Update, context: DubanContext) -> None:
         return
     except ButtonError as error:
         log.warning("refused button press by %s in %s: %s", query.from_user.id, chat.id, error)
-        await query.answer(personal.gettext(texts.BAD_BUTTON), show_alert=True)
+        await answer_query(update, personal.gettext(texts.BAD_BUTTON), alert=True)
+        return
+    if isinstance(data, StepPress | HandBack) and await context.deps.deliveries.is_extra_copy(
+            data.case_id, chat.id, message.message_id):
+        # A card posted twice after an unknown outcome (docs/outbox.md): the older copy
+        # loses its buttons, only the recorded card acts.
+        await _refresh_stale(update, context, chat.id, message.message_id, personal)
         return
     identity = await identify(update, context)
     try:
         alert = await _HANDLERS[type(data)](update, context, data, identity)
     except DubanError as error:
-        await query.answer(await context.explain(error, personal), show_alert=True)
+        await answer_query(update, await context.explain(error, personal), alert=True)
+        return
+    except StaleButton as error:  # it names what is gone now (a /bind choice's department)
+        log.info("out-of-date button pressed by %s in %s: %s", query.from_user.id, chat.id,
+                 error)
+        await _refresh_stale(update, context, chat.id, message.message_id, personal)
         return
     if _spent(data):  # the question is answered, the request decided: no live buttons left
         with contextlib.suppress(BadRequest):
             await context.bot.edit_message_reply_markup(chat.id, message.message_id,
                                                         reply_markup=None)
     if alert is not None:
-        await query.answer(personal.gettext(alert.message, **alert.params), show_alert=False)
+        await answer_query(update, personal.gettext(alert.message, **alert.params), alert=False)
+        await answered(update, context)
     else:
-        await query.answer()
+        await answer_query(update)
 
 
 def _spent(data: Payload) -> bool:
@@ -104,12 +117,12 @@ async def _refresh_stale(update: Update, context: DubanContext, chat_id: int, me
         if case_id is not None and binding is not None:
             view = await deps.cases.get_by_id(case_id)
             await edit(context.bot, chat_id, message_id, await card_reply(deps, view, binding))
-            await query.answer(personal.gettext(texts.STALE_CARD), show_alert=True)
+            await answer_query(update, personal.gettext(texts.STALE_CARD), alert=True)
             return
         await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
     except BadRequest:  # too old to edit: the answer still says what to do
         log.info("could not refresh message %s in %s", message_id, chat_id, exc_info=True)
-    await query.answer(personal.gettext(texts.STALE_BUTTON), show_alert=True)
+    await answer_query(update, personal.gettext(texts.STALE_BUTTON), alert=True)
 
 
 def _chat_id(update: Update) -> int:
@@ -119,11 +132,21 @@ def _chat_id(update: Update) -> int:
 
 
 async def _show(update: Update, context: DubanContext,
-                outcome: Question | Finished | None) -> Finished | None:
+                work: Awaitable[Question | Finished | None]) -> Finished | None:
     """A press that started a dialog shows its first question; one that finished at once
-    is answered with a short confirmation."""
+    is answered with a short confirmation (the toast ``on_button`` shows). Either answer
+    commits with the change it reports (``handlers.answers``)."""
+
+    async def render(outcome: Question | Finished | None) -> Reply | None:
+        if isinstance(outcome, Finished):  # the toast's words (in the chat if it comes late)
+            personal = await context.translator(update, personal=True)
+            return Reply(personal.gettext(outcome.message, **outcome.params))
+        return await outcome_reply(update, context, outcome)
+
+    outcome, reply = await with_answer(update, context, work, render)
     if isinstance(outcome, Question):
-        await reply_outcome(update, context, outcome)
+        assert reply is not None
+        await send_answer(update, context, reply)
         return None
     if isinstance(outcome, Finished):
         context.deps.wakeup.set()
@@ -133,7 +156,7 @@ async def _show(update: Update, context: DubanContext,
 async def _step(update: Update, context: DubanContext, data: StepPress,
                 identity: Identity) -> Finished | None:
     chat_id = _chat_id(update)
-    return await _show(update, context, await context.deps.dialogs.press_step(
+    return await _show(update, context, context.deps.dialogs.press_step(
         chat_id, identity.who(chat_id), data.case_id, data.step, identity.department_here(),
         update.update_id))
 
@@ -141,7 +164,7 @@ async def _step(update: Update, context: DubanContext, data: StepPress,
 async def _hand_back(update: Update, context: DubanContext, data: HandBack,
                      identity: Identity) -> Finished | None:
     chat_id = _chat_id(update)
-    return await _show(update, context, await context.deps.dialogs.start_hand_back(
+    return await _show(update, context, context.deps.dialogs.start_hand_back(
         chat_id, identity.who(chat_id), data.case_id, identity.department_here(),
         update.update_id))
 
@@ -149,7 +172,7 @@ async def _hand_back(update: Update, context: DubanContext, data: HandBack,
 async def _extension(update: Update, context: DubanContext, data: ExtensionDecision,
                      identity: Identity) -> Finished | None:
     chat_id = _chat_id(update)
-    return await _show(update, context, await context.deps.dialogs.decide_extension(
+    return await _show(update, context, context.deps.dialogs.decide_extension(
         chat_id, identity.who(chat_id), data.case_id, data.approve, update.update_id))
 
 
@@ -174,10 +197,9 @@ async def _choice(update: Update, context: DubanContext, data: DialogChoice,
     dialog = await context.deps.dialogs.current(chat_id, identity.user_id)
     if dialog is None:
         raise DubanError(texts.NOT_YOUR_QUESTION)
-    outcome = await context.deps.dialogs.answer(
+    await answer_outcome(update, context, context.deps.dialogs.answer(
         chat_id, identity.user_id, Answer(choice=data.value), identity.who(chat_id),
-        update.update_id)
-    await reply_outcome(update, context, outcome)
+        update.update_id))
     return None
 
 
@@ -199,7 +221,7 @@ async def _bind(update: Update, context: DubanContext, data: BindChat,
 async def _duty(update: Update, context: DubanContext, data: ConfirmDuty,
                 identity: Identity) -> Finished | None:
     chat_id = _chat_id(update)
-    return await _show(update, context, await context.deps.dialogs.start_duty(
+    return await _show(update, context, context.deps.dialogs.start_duty(
         chat_id, identity.who(chat_id), data.obligation_id, update.update_id))
 
 
@@ -218,7 +240,7 @@ async def _notice(update: Update, context: DubanContext, data: NoticeDecision,
     who = identity.who(chat_id)
     calendar = context.deps.calendar
     if data.decision == "edit":
-        return await _show(update, context, await context.deps.dialogs.start_notice_edit(
+        return await _show(update, context, context.deps.dialogs.start_notice_edit(
             chat_id, who, data.notice_id, update.update_id))
     if data.decision == "sign":
         notice = await calendar.sign_notice(data.notice_id, who)
@@ -258,7 +280,8 @@ async def _confirm_summons(update: Update, context: DubanContext, data: ConfirmS
         with contextlib.suppress(BadRequest):
             await context.bot.edit_message_reply_markup(chat_id, query.message.message_id,
                                                         reply_markup=None)
-    return Finished(texts.SUMMONS_CONFIRMED, {"id": summons.id or 0})
+    personal = await context.translator(update, personal=True)  # the toast is the presser's
+    return Finished(texts.SUMMONS_CONFIRMED, {"code": texts.summons_code(summons, personal)})
 
 
 async def _show_case(update: Update, context: DubanContext, data: ShowCase,
@@ -292,19 +315,31 @@ async def _send_evidence(update: Update, context: DubanContext, data: SendEviden
     return None
 
 
-async def reply_outcome(update: Update, context: DubanContext,
-                        outcome: Question | Finished | None) -> None:
-    """Show what a dialog answer led to: the next question, or the end."""
+async def outcome_reply(update: Update, context: DubanContext,
+                        outcome: Question | Finished | None) -> Reply | None:
+    """What a dialog answer led to, as the chat reads it: the next question, or the end."""
     chat = update.effective_chat
     assert chat is not None
     if outcome is None:
-        return
+        return None
     tr = await context.translator(update)
     if isinstance(outcome, Finished):
+        return finished_reply(outcome, tr)
+    return question_reply(outcome, tr, context.deps.codec, chat.id)
+
+
+async def answer_outcome(update: Update, context: DubanContext,
+                         work: Awaitable[Question | Finished | None]
+                         ) -> Question | Finished | None:
+    """Take a dialog answer (``work``) and show what it led to; the answer commits with the
+    change it reports (``handlers.answers``). None: there was no dialog to answer."""
+    outcome, reply = await with_answer(update, context, work,
+                                       lambda found: outcome_reply(update, context, found))
+    if isinstance(outcome, Finished):
         context.deps.wakeup.set()
-        await _ask(update, context, finished_reply(outcome, tr))
-        return
-    await _ask(update, context, question_reply(outcome, tr, context.deps.codec, chat.id))
+    if reply is not None:
+        await send_answer(update, context, reply)
+    return outcome
 
 
 async def _ask(update: Update, context: DubanContext, reply: Reply) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Awaitable
 from pathlib import Path
 
 from telegram import Update
@@ -27,6 +28,7 @@ from bot.services import access
 from bot.services.cases import CaseView
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
 from bot.services.dialogs import Question
+from handlers.answers import send_answer, with_answer
 from handlers.common import display_name, identify, reader, say
 from handlers.context import DubanContext
 
@@ -41,10 +43,17 @@ def _chat_id(update: Update) -> int:
     return chat.id
 
 
-async def _ask(update: Update, context: DubanContext, question: Question) -> None:
-    tr = await context.translator(update)
-    await say(update, context, question_reply(question, tr, context.deps.codec,
-                                              _chat_id(update)))
+async def _ask(update: Update, context: DubanContext, work: Awaitable[Question]) -> None:
+    """Start a dialog (``work``) and ask its first question; the question commits with the
+    dialog (``handlers.answers``)."""
+
+    async def render(question: Question) -> Reply:
+        tr = await context.translator(update)
+        return question_reply(question, tr, context.deps.codec, _chat_id(update))
+
+    _, reply = await with_answer(update, context, work, render)
+    assert reply is not None
+    await send_answer(update, context, reply)
 
 
 async def start(update: Update, context: DubanContext) -> None:
@@ -144,7 +153,7 @@ async def lang(update: Update, context: DubanContext) -> None:
 async def newcase(update: Update, context: DubanContext) -> None:
     identity = await identify(update, context)
     chat_id = _chat_id(update)
-    await _ask(update, context, await context.deps.dialogs.start_new_case(
+    await _ask(update, context, context.deps.dialogs.start_new_case(
         chat_id, identity.who(chat_id), update.update_id))
 
 
@@ -277,10 +286,11 @@ async def mine(update: Update, context: DubanContext) -> None:
     queue = await context.deps.cases.coordinator_queue()
     extensions = await context.deps.cases.find(states=[State.EXTENSION_REQUESTED.value])
     notices, summonses = await context.deps.calendar.awaiting_sign_off()
+    unbound = await context.deps.calendar.waiting_for_chats()
     org = await context.deps.org()
     await say(update, context, texts.coordinator_work_text(
         [v.case for v in queue], extensions, notices, summonses, tr,
-        party=lambda kind, key: texts.party_name(org, kind, key, tr.locale)))
+        party=lambda kind, key: texts.party_name(org, kind, key, tr.locale), unbound=unbound))
 
 
 async def lists(update: Update, context: DubanContext) -> None:
@@ -336,8 +346,8 @@ async def summons(update: Update, context: DubanContext) -> None:
     org = await context.deps.org()
     who, commission = await reader(update, context), org.prefecture.commission
     access.require_reader(who, commission=commission)
-    found = await context.deps.calendar.summons(
-        parse.parse_number(_args(context), parse.SUMMONS_USAGE))
+    found = await context.deps.calendar.numbered_summons(
+        parse.parse_summons_number(_args(context), parse.SUMMONS_USAGE))
     department = found.party if found.party_kind == "department" else None
     access.require_party_reader(who, commission=commission, department=department,
                                 region=None if department else found.party)
@@ -350,19 +360,24 @@ async def reschedule(update: Update, context: DubanContext) -> None:
     tr = await context.translator(update)
     identity = await identify(update, context)
     wanted = parse.parse_reschedule(list(context.args or []), context.deps.tz)
-    await context.deps.calendar.reschedule(wanted.summons_id, wanted.when, wanted.place,
-                                           identity.who(_chat_id(update)))
+
+    async def done(_moved: object) -> Reply:
+        return Reply(tr.gettext(texts.DONE))
+
+    _, reply = await with_answer(update, context, context.deps.calendar.reschedule(
+        wanted.summons, wanted.when, wanted.place, identity.who(_chat_id(update))), done)
     context.deps.wakeup.set()
-    await say(update, context, tr.gettext(texts.DONE))
+    assert reply is not None
+    await send_answer(update, context, reply)
 
 
 async def outcome(update: Update, context: DubanContext) -> None:
     identity = await identify(update, context)
     chat_id = _chat_id(update)
     identity.require_coordinator()
-    summons_id = parse.parse_number(_args(context), parse.SUMMONS_USAGE)
-    await _ask(update, context, await context.deps.dialogs.start_outcome(
-        chat_id, identity.who(chat_id), summons_id, update.update_id))
+    wanted = parse.parse_summons_number(_args(context), parse.SUMMONS_USAGE)
+    await _ask(update, context, context.deps.dialogs.start_outcome(
+        chat_id, identity.who(chat_id), wanted, update.update_id))
 
 
 async def policy(update: Update, context: DubanContext) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from bot.services.chats import Binding, BindTarget, ChatKind
 from bot.services.delivery import retry_delay, still_required
 from bot.services.deps import Deps
 from bot.services.outbox import Kind, Pending
+from handlers.answers import payload_reply
 from handlers.context import DubanApplication
 from handlers.sending import edit, send
 
@@ -94,6 +96,14 @@ class Delivery:
     def __init__(self, application: DubanApplication) -> None:
         self.application = application
         self.deps: Deps = application.deps
+        # A failed row waits here, in real seconds, before it is tried again: the bot's clock
+        # may be simulated and stand still (sandbox, tests), and a wait in its time would
+        # hold the row until someone moved it (three digests once arrived a day late so).
+        self.monotonic: Callable[[], float] = time.monotonic
+        self._backoff: dict[int, float] = {}  # outbox row id -> monotonic time to retry
+        # A signed notice goes to every unit with the same .docx: written once per language
+        # (about half a second each, in the event loop), not once per unit.
+        self._notices: dict[tuple[int, str, str], Reply] = {}
 
     async def run(self) -> None:
         while True:
@@ -108,7 +118,8 @@ class Delivery:
     async def deliver_due(self) -> int:
         """Send every due row once; returns how many were handled."""
         handled = 0
-        while rows := await self.deps.outbox.due(self.deps.clock.now(), limit=BATCH):
+        while rows := await self.deps.outbox.due(self.deps.clock.now(), limit=BATCH,
+                                                 skip=self._waiting()):
             progressed = False
             for row in rows:
                 if not await self.deps.outbox.claim(row, self.deps.clock.now()):
@@ -123,26 +134,46 @@ class Delivery:
     async def _deliver(self, row: Pending) -> None:
         now = self.deps.clock.now()
         route = _ROUTES.get(row.kind)
+        metrics = self.deps.metrics
         if route is None:
             await self.deps.outbox.done(row, now, error=f"unknown kind {row.kind}")
+            metrics.failed.inc()
             return
         try:
             await route(self, row)
-        except RetryAfter as error:
+        except RetryAfter as error:  # the 429 itself is counted by the rate limiter
             retry = error.retry_after
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
-            await self.deps.outbox.failed(row, "retry after", now + timedelta(seconds=seconds))
+            await self._retry_later(row, "retry after", seconds)  # refused: not delivered
+            metrics.retried.inc()
         except BadRequest as error:  # the request itself is wrong: retrying will not help
             log.warning("outbox %s refused: %s", row.key, error)
             await self.deps.outbox.done(row, now, error=str(error)[:500])
-        except (TimedOut, NetworkError) as error:
-            await self.deps.outbox.failed(row, str(error)[:500],
-                                          now + retry_delay(row.attempts))
+            metrics.failed.inc()
+        except (TimedOut, NetworkError) as error:  # it may have arrived all the same
+            await self._retry_later(row, str(error)[:500],
+                                    retry_delay(row.attempts).total_seconds(), unknown=True)
+            metrics.retried.inc()
         except (Undeliverable, Forbidden) as error:
             await self.deps.outbox.done(row, now, error=str(error)[:500] or "undeliverable")
+            metrics.failed.inc()
         else:
             if row.kind != Kind.CARD:  # cards record themselves with their message id
                 await self.deps.outbox.done(row, now)
+            metrics.sent.inc()
+
+    async def _retry_later(self, row: Pending, error: str, seconds: float,
+                           unknown: bool = False) -> None:
+        """Put the row back, to be tried again after ``seconds`` of real time."""
+        self._backoff[row.id] = self.monotonic() + seconds
+        await self.deps.outbox.failed(row, error, self.deps.clock.now(), unknown=unknown)
+
+    def _waiting(self) -> set[int]:
+        """The rows still waiting out their back-off."""
+        now = self.monotonic()
+        for row_id in [i for i, until in self._backoff.items() if until <= now]:
+            del self._backoff[row_id]
+        return set(self._backoff)
 
     # -- rendering helpers ------------------------------------------------------------------
 
@@ -175,8 +206,7 @@ class Delivery:
                 await self.deps.deliveries.warn_no_chat(view.case.id or 0, row.recipient,
                                                         self.deps.clock.now())
                 self.deps.wakeup.set()
-            await self.deps.outbox.done(row, self.deps.clock.now(), error="no bound chat")
-            return
+            raise Undeliverable("no bound chat")  # recorded (and counted) as given up
         binding = await self.deps.chats.binding(chat_id)
         assert binding is not None
         await self._post_card(view, binding, row)
@@ -203,12 +233,17 @@ class Delivery:
                        await self._card_reply(view, binding))
 
     async def deliver_cards(self, row: Pending) -> None:
-        """A chat was bound: post the cards of the open cases that wait for it."""
+        """A chat was bound: post the cards of the open cases that wait for it, and queue the
+        reminders the calendar held back for want of it (``CalendarService.catch_up``)."""
         binding = await self.deps.chats.binding(int(row.recipient))
         if binding is None:
             raise Undeliverable("chat no longer bound")
         for ref in await self.deps.deliveries.waiting_for(binding):
             await self._post_card(await self.deps.cases.get(ref), binding)
+        party = (binding.department_key if binding.kind == ChatKind.DEPARTMENT
+                 else binding.region_name)
+        if party and await self.deps.calendar.catch_up(binding.kind, party):
+            self.deps.wakeup.set()
 
     async def group_to_resolve(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
@@ -320,9 +355,16 @@ class Delivery:
 
         async def build(chat_id: int, _for_party: bool) -> Reply:
             ctx = await self._context(chat_id)
-            return calendar_texts.notice_reply(notice, sections(ctx.tr.locale),
-                                               commission=org.prefecture.commission,
-                                               tr=ctx.tr, facts=facts)
+            key = (notice.id or 0, str(notice.updated_at), ctx.tr.locale)
+            reply = self._notices.get(key)
+            if reply is None:
+                if len(self._notices) >= 8:
+                    self._notices.clear()
+                reply = self._notices[key] = calendar_texts.notice_reply(
+                    notice, sections(ctx.tr.locale), commission=org.prefecture.commission,
+                    tr=ctx.tr, facts=facts)
+            # It may have arrived already: a second copy says it is the same notice.
+            return calendar_texts.repeated_notice(reply, ctx.tr) if row.uncertain else reply
 
         await self._to_recipient(row, build)
 
@@ -371,6 +413,12 @@ class Delivery:
 
         await self._to_recipient(row, build)
 
+    async def answer(self, row: Pending) -> None:
+        """The answer to an update whose handler died before sending it
+        (``bot.services.answers``): sent now, late but once."""
+        await send(self.application.bot, int(row.recipient), payload_reply(row.payload),
+                   reply_to=row.payload.get("reply_to"))
+
     async def _to_recipient(self, row: Pending,
                             build: Callable[[int, bool], Awaitable[Reply]]) -> None:
         """Send to the row's recipient: the coordinators (``build(chat, False)``), a chat by
@@ -398,4 +446,5 @@ _ROUTES: dict[str, Callable[[Delivery, Pending], Awaitable[None]]] = {
     Kind.NOTICE: Delivery.notice,
     Kind.NOTICE_DRAFT: Delivery.notice_draft,
     Kind.SUMMONS: Delivery.summons,
+    Kind.ANSWER: Delivery.answer,
 }

@@ -7,13 +7,13 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.core.casefile import MAX_CASE_FILE_BYTES, is_case_file, read_case_bytes
+from bot.core.casefile import read_case_bytes
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError
 from bot.render import texts
 from bot.services.dialogs import Answer, Evidence, Fetch
 from bot.services.evidence import FetchFailed
-from handlers.callbacks import reply_outcome
+from handlers.callbacks import answer_outcome
 from handlers.common import identify, say
 from handlers.context import DubanContext
 
@@ -59,21 +59,20 @@ async def on_message(update: Update, context: DubanContext) -> None:
     if chat is None or user is None or message is None:
         return
     identity = await identify(update, context)
-    outcome = await context.deps.dialogs.answer(chat.id, user.id, _answer(update, context),
-                                                identity.who(chat.id), update.update_id)
+    outcome = await answer_outcome(update, context, context.deps.dialogs.answer(
+        chat.id, user.id, _answer(update, context), identity.who(chat.id), update.update_id))
     if outcome is not None:
-        await reply_outcome(update, context, outcome)
-        return
-    document = message.document
-    if (chat.type == "private" and identity.coordinator and document is not None
-            and is_case_file(document.file_name)):
-        await _import(update, context)
         return
     replied = message.reply_to_message
+    if (chat.type == "private" and identity.coordinator and message.document is not None
+            and replied is None):
+        # Whatever its name: its bytes tell a case file (CSV, XLSX) from anything else.
+        await _import(update, context)
+        return
     if replied is not None and replied.from_user is not None and replied.from_user.is_bot:
         case_id = await context.deps.deliveries.card_at(chat.id, replied.message_id)
         if case_id is not None and (message.text or message.caption):
-            await reply_outcome(update, context, await context.deps.dialogs.start_note(
+            await answer_outcome(update, context, context.deps.dialogs.start_note(
                 chat.id, identity.who(chat.id), case_id, message.text or message.caption or "",
                 update.update_id))
             return
@@ -94,17 +93,19 @@ async def on_unknown_command(update: Update, context: DubanContext) -> None:
 
 
 async def _import(update: Update, context: DubanContext) -> None:
-    """A coordinator sent a case file privately: the same import as the command line."""
+    """A coordinator sent a file privately: the same import as the command line, if its
+    bytes are a case file (else a refusal naming what is expected; nothing is imported)."""
     tr = await context.translator(update)
     message = update.effective_message
     assert message is not None and message.document is not None
     document = message.document
-    if (document.file_size or 0) > MAX_CASE_FILE_BYTES:
-        raise DubanError(texts.FILE_TOO_LARGE, limit=MAX_CASE_FILE_BYTES // (1024 * 1024))
+    limit = context.deps.max_upload_bytes
+    if (document.file_size or 0) > limit:
+        raise DubanError(texts.FILE_TOO_LARGE, limit=limit // (1024 * 1024))
     content = bytes(await (await document.get_file()).download_as_bytearray())
     org = await context.deps.org()
     result = read_case_bytes(content, document.file_name or "cases.csv", org,
-                             today=local_today(context.deps.clock))
+                             today=local_today(context.deps.clock), max_bytes=limit)
     if result.errors:
         await say(update, context, texts.row_errors(result.errors, tr, limit=30) + "\n" +
                   tr.gettext(texts.IMPORT_REFUSED))

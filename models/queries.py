@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import chain
 from models.tables import Assignment, Case, Department, Event, Person, Region, Setting
 
 
@@ -129,13 +130,64 @@ async def next_event_seq(session: AsyncSession, *, case_id: int) -> int:
 
 async def append_event(session: AsyncSession, *, case_id: int, seq: int | None = None,
                        **fields: Any) -> Event:
-    """Add the case's next event (``seq`` when the caller already knows it)."""
+    """Add the case's next event (``seq`` when the caller already knows it), linked into the
+    case's hash chain (models.chain), and move the chain's head on the case row."""
+    unknown = set(fields) - set(chain.FIELDS)
+    if unknown:  # everything an event holds is in its hash: nothing may slip past it
+        raise TypeError(f"not an event's field: {', '.join(sorted(unknown))}")
     if seq is None:
-        seq = await next_event_seq(session, case_id=case_id)
-    event = Event(case_id=case_id, seq=seq, **fields)
+        last = (await session.exec(
+            select(col(Event.seq), col(Event.hash)).where(col(Event.case_id) == case_id)
+            .order_by(col(Event.seq).desc()).limit(1))).one_or_none()
+        seq, prev_hash = (1, None) if last is None else (last[0] + 1, last[1])
+    else:
+        prev_hash = await _event_hash(session, case_id=case_id, seq=seq - 1)
+    values = chain.stored_values({**fields, "case_id": case_id, "seq": seq})
+    event = Event(**values, prev_hash=prev_hash, hash=chain.event_hash(values, prev_hash))
     session.add(event)
     await session.flush()
+    await _move_heads(session, [(case_id, seq, event.hash)])
     return event
+
+
+async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add several events at once (one INSERT; a batch of new cases' first events), each
+    linked into its case's chain, and move the heads."""
+    chained: list[dict[str, Any]] = []
+    last: dict[int, tuple[int, str]] = {}
+    for row in sorted(rows, key=lambda r: (int(r["case_id"]), int(r["seq"]))):
+        values = chain.stored_values(row)
+        case_id, seq = values["case_id"], values["seq"]
+        prev_hash: str | None
+        if case_id in last and last[case_id][0] == seq - 1:
+            prev_hash = last[case_id][1]
+        else:
+            prev_hash = await _event_hash(session, case_id=case_id, seq=seq - 1)
+        digest = chain.event_hash(values, prev_hash)
+        chained.append({**values, "prev_hash": prev_hash, "hash": digest})
+        last[case_id] = (seq, digest)
+    if chained:
+        await session.exec(insert(Event), params=chained)
+        await _move_heads(session, [(case_id, seq, digest)
+                                    for case_id, (seq, digest) in last.items()])
+
+
+async def _event_hash(session: AsyncSession, *, case_id: int, seq: int) -> str | None:
+    if seq < 1:
+        return None
+    found = await session.exec(select(col(Event.hash)).where(
+        col(Event.case_id) == case_id, col(Event.seq) == seq))
+    return found.one_or_none()
+
+
+async def _move_heads(session: AsyncSession, heads: Sequence[tuple[int, int, str]]) -> None:
+    """Each case's chain head: its last event's number and hash (same transaction)."""
+    table = Case.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        update(table).where(table.c.id == bindparam("head_case"))
+        .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash")),
+        params=[{"head_case": case_id, "head_seq": seq, "head_hash": digest}
+                for case_id, seq, digest in heads])
 
 
 async def bump_case_version(session: AsyncSession, *, case: Case,

@@ -2,7 +2,8 @@
 
 The organisation (departments, regions, people, settings) is loaded from the org file; cases,
 their assignments and their events are duban's own records. Events are append-only: the
-migration installs triggers that refuse UPDATE and DELETE on ``events``.
+migration installs triggers that refuse UPDATE and DELETE on ``events``. Each case's events form
+a hash chain (``models.chain``) whose head the case row keeps.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -115,6 +117,11 @@ class Case(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     version: int = Field(default=1, nullable=False)
+    #: The head of the case's event chain (models.chain): the number and hash of its last
+    #: event, written with each event in the same transaction.
+    chain_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0,
+                                                       server_default="0"))
+    chain_hash: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 class Assignment(SQLModel, table=True):
@@ -164,7 +171,10 @@ class Event(SQLModel, table=True):
     department_key: str | None = Field(default=None, sa_column=Column(String(64)))
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText))
-
+    #: SHA-256 of the canonical content (models.chain), which includes ``prev_hash``, the
+    #: hash of the case's previous event (None for its first).
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 

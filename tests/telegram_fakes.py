@@ -46,8 +46,9 @@ class RecordingRequest(BaseRequest):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.messages: dict[tuple[int, int], Sent] = {}
         self.alerts: list[dict[str, Any]] = []
-        #: The content of files users sent, by file id; a file not listed downloads as
-        #: ``b"file <id>"``, one in ``unavailable`` cannot be fetched (getFile fails).
+        #: The content of files users sent, by file id; a file not listed downloads as a
+        #: small JPEG naming its id (a photo, or a scan sent as a file: the bot accepts files
+        #: by their bytes), one in ``unavailable`` cannot be fetched (getFile fails).
         self.files: dict[str, bytes] = {}
         self.unavailable: set[str] = set()
         #: Files the bot uploaded: (method, chat id, file name, content).
@@ -139,7 +140,7 @@ class RecordingRequest(BaseRequest):
         return True
 
     def file_content(self, file_id: str) -> bytes:
-        return self.files.get(file_id, f"file {file_id}".encode())
+        return self.files.get(file_id, b"\xff\xd8\xff\xe0 file " + file_id.encode())
 
     def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params["file_id"]

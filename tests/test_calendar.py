@@ -21,7 +21,8 @@ from bot.core.workflow import Actor, State, StepInput
 from bot.services.calendar import CalendarService
 from bot.services.cases import Who
 from bot.services.outbox import Kind, OutboxStore
-from models.tables import Notice, Outbox, SentKey
+from models.db import transaction
+from models.tables import ChatBinding, Notice, Outbox, SentKey
 from scheduler.workdays import WorkCalendar
 from tests.conftest import COORDINATOR, Services
 
@@ -49,10 +50,27 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def calendar(services: Services) -> CalendarService:
+async def calendar(services: Services) -> CalendarService:
+    """The calendar of an organisation whose every department and county has its chat (the
+    reminders of a party without one wait: see the tests at the end)."""
     cases = services.cases
+    await bind_chats(services)
     return CalendarService(cases.sessions, services.clock, cases.catalog, WorkCalendar(), cases,
                            services.org.current)
+
+
+async def bind_chats(services: Services, *, except_for: frozenset[str] = frozenset()) -> None:
+    """A bound chat for every department and county or park (but ``except_for``)."""
+    org = await services.org.current()
+    now = services.clock.now()
+    parties = ([("department", d.key, None) for d in org.departments]
+               + [("region", None, r.name) for r in org.regions])
+    async with transaction(services.cases.sessions) as session:
+        for index, (kind, department, region) in enumerate(parties):
+            if (department or region) not in except_for:
+                session.add(ChatBinding(chat_id=-2000 - index, kind=kind,
+                                        department_key=department, region_name=region,
+                                        bound_at=now, updated_at=now))
 
 
 async def rectifying(services: Services, ref: str, registered: date) -> None:

@@ -254,7 +254,8 @@ def test_find_clause(seed: Catalog, ref: str, doc: int, path: tuple[str, ...]) -
     assert (found.doc, found.path) == (doc, path)
 
 
-@pytest.mark.parametrize("ref", ["二十四", "99", "", "五.四", "abc"])
+@pytest.mark.parametrize("ref", ["二十四", "99", "", "五.四", "abc", "²", "二.²",
+                                 "99999999999999999999"])
 def test_find_clause_missing(seed: Catalog, ref: str) -> None:
     with pytest.raises(DubanError) as info:
         seed.find_clause(ref)
@@ -289,7 +290,7 @@ def test_chinese_numbers_round_trip(value: int) -> None:
     assert parse_chinese_number(to_chinese_number(value)) == value
 
 
-@pytest.mark.parametrize("text", ["", "甲", "四五", "a1"])
+@pytest.mark.parametrize("text", ["", "甲", "四五", "a1", "²", "³⁴", "十²"])
 def test_not_chinese_numbers(text: str) -> None:
     assert parse_chinese_number(text) is None
 

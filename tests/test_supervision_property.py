@@ -138,7 +138,8 @@ async def _history(clauses: list[str], history: list[Move], paused: set[int],
             day = WORKDAYS.add_working_days(day, 1)
             clock.set(at(day))
             report = await calendar.sweep()
-            named |= {ref for item in report.items for ref in item.case_refs}
+            # held: due to a party without a bound chat, waiting for it (no chat is bound here)
+            named |= {ref for item in report.items + report.held for ref in item.case_refs}
         end = day
 
         for ref in refs:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from bot.app import build_deps
+from bot.cli.failures import check_database_url
 from bot.core.clock import Clock, SystemClock
 from bot.core.i18n import Translator, get_translator
 from bot.core.policy.catalog import Catalog, load_catalog, load_default_catalog
@@ -54,8 +55,11 @@ class App:
         """Run ``work`` with the services (built as the bot builds them) on a migrated
         database, disposing of the engine afterwards."""
 
+        url = self.database or self.settings.database_url
+        check_database_url(url)  # a malformed or unsupported URL is refused before opening
+
         async def main() -> T:
-            engine = create_engine(self.database or self.settings.database_url)
+            engine = create_engine(url)
             try:
                 await upgrade(engine)
                 return await work(build_deps(self.settings, engine, clock or self.clock,

@@ -17,9 +17,10 @@ from typing import Any
 import click
 from babel.dates import format_date
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
+from bot.cli import failures
 from bot.cli.app import App, pass_app, write_atomically
+from bot.cli.db import audit_group, backup_command, restore_command
 from bot.cli.policy import policy_group
 from bot.cli.reports import lists_command, report_group
 from bot.cli.sandbox import sandbox_command
@@ -52,29 +53,45 @@ CONSOLE = Who(role="console", name="console")
 
 
 class DubanGroup(click.Group):
-    """Turns errors a person can act on into a clear message and exit code 1."""
+    """Turns errors a person can act on, and start-up and connection failures
+    (:mod:`bot.cli.failures`), into one clear line and exit code 1; the traceback is shown
+    only with ``--debug``."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DubanError as error:
-            tr = get_translator(ctx.obj.settings.locale if isinstance(ctx.obj, App) else None)
-            click.echo(tr.gettext(N_("Error: {message}"), message=error.render(tr)), err=True)
-            ctx.exit(1)
-        except OperationalError as error:
-            tr = get_translator(ctx.obj.settings.locale if isinstance(ctx.obj, App) else None)
-            click.echo(tr.gettext(N_("Error: the database cannot be reached ({reason})."),
-                                  reason=str(error.orig)), err=True)
-            ctx.exit(1)
+            self._fail(ctx, error, error)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own exits and usage errors
+        except Exception as error:
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            problem = failures.explain(error, failures.Setup.of(app.settings, app.database)) \
+                if app is not None else None
+            if problem is None:
+                raise
+            self._fail(ctx, problem, error)
+
+    @staticmethod
+    def _fail(ctx: click.Context, problem: DubanError, error: BaseException) -> None:
+        app = ctx.obj if isinstance(ctx.obj, App) else None
+        if ctx.params.get("debug"):
+            click.echo(failures.traceback_text(
+                error, app.settings.telegram_bot_token if app else None), err=True, nl=False)
+        tr = get_translator(app.settings.locale if app else None)
+        click.echo(tr.gettext(N_("Error: {message}"), message=problem.render(tr)), err=True)
+        ctx.exit(1)
 
 
 @click.group(cls=DubanGroup, invoke_without_command=True)
 @click.option("--database", envvar="DATABASE_URL", help="Database URL (default: ./duban.db).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
               help="Language of the output (default: DUBAN_LOCALE or zh).")
+@click.option("--debug", is_flag=True,
+              help="On a failure, show the full traceback before the one-line message.")
 @click.version_option(package_name="duban")
 @click.pass_context
-def main(ctx: click.Context, database: str | None, lang: str | None) -> None:
+def main(ctx: click.Context, database: str | None, lang: str | None, debug: bool) -> None:
     """督办 duban: routes backward-capacity cases to departments and follows them up."""
     try:
         settings = load_settings()
@@ -94,6 +111,7 @@ main.add_command(policy_group, "policy")
 main.add_command(report_group, "report")
 main.add_command(lists_command, "lists")
 main.add_command(sandbox_command, "sandbox")
+main.add_command(audit_group, "audit")
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -171,12 +189,26 @@ def run(app: App, webhook_url: str | None, listen: str, port: int,
     """Run the bot: long polling, or a webhook server with --webhook-url."""
     from bot.runner import WebhookOptions, configure_logging, run_bot
 
+    # Refused up front: values the database or Telegram would refuse later, less clearly.
+    failures.check_database_url(app.database or app.settings.database_url)
+    if webhook_url and secret_token:
+        failures.check_secret_token(secret_token)
     configure_logging(app.settings)
     webhook = None
     if webhook_url:
         path = webhook_url.rstrip("/").rsplit("/", 1)[-1] or "telegram"
         webhook = WebhookOptions(webhook_url, secret_token or "", listen, port, path)
-    run_bot(app.settings, app.catalog, webhook)
+    try:
+        run_bot(app.settings, app.catalog, webhook)
+    except DubanError:
+        raise
+    except Exception as error:
+        setup = failures.Setup.of(app.settings, app.database, listen=listen if webhook else None,
+                                  port=port if webhook else None)
+        problem = failures.explain(error, setup)
+        if problem is None:
+            raise
+        raise problem from error
 
 
 # -- the calendar -----------------------------------------------------------------------------
@@ -254,9 +286,10 @@ def doctor(app: App) -> None:
     async def work(deps: Deps) -> tuple[Any, ...]:
         revision = await current_revision(deps.engine)
         return (revision, await deps.health.calendar(), await deps.health.deliveries(),
-                deps.calendar.calendar)
+                deps.calendar.calendar, await deps.calendar.waiting_for_chats(),
+                await deps.org())
 
-    revision, health, deliveries, calendar = app.run(work)
+    revision, health, deliveries, calendar, unbound, org = app.run(work)
     url = make_url(app.database or app.settings.database_url)
     app.say(N_("Database: {url} (revision {revision})"),
             url=url.render_as_string(hide_password=True), revision=revision or "—")
@@ -279,6 +312,9 @@ def doctor(app: App) -> None:
     if deliveries.oldest_queued is not None:
         app.say(N_("The oldest waiting delivery was queued at {when}."),
                 when=when(deliveries.oldest_queued))
+    for waiting in unbound:  # reminders the sweep holds back until the chat is bound
+        click.echo("⚠ " + texts.waiting_for_chat_line(waiting, texts.party_name(
+            org, waiting.party_kind, waiting.party, tr.locale), tr))
     today = local_today(app.clock)
     for year in (today.year, today.year + 1):
         if calendar.is_covered(year):
@@ -334,7 +370,11 @@ def holidays_import(app: App, notice: Path, year: int | None, target: Path | Non
 
 @main.group()
 def db() -> None:
-    """The database: migrations."""
+    """The database: migrations, backups."""
+
+
+db.add_command(backup_command, "backup")
+db.add_command(restore_command, "restore")
 
 
 @db.command("upgrade")

@@ -1,4 +1,4 @@
-"""Reading and validating case import files (CSV and XLSX).
+"""Reading and validating case import files (CSV and XLSX, told apart by their bytes).
 
 A case is an enterprise or production line in a county or park. The import file has one
 case per row under an English or a Chinese header (column order free; ``equipment`` / ``设备``
@@ -29,6 +29,7 @@ from typing import Any
 from bot.core.dates import parse_date
 from bot.core.i18n import N_, DubanError, Translator
 from bot.core.org import Org
+from bot.core.uploads import CASE_FILE, FILE_TOO_LARGE, MB, FileType, UploadRefused, detect
 
 __all__ = [
     "CASE_CLAUSES",
@@ -245,15 +246,6 @@ def read_case_file(
     return read_case_bytes(data, source.name, org, today=today, progress=progress)
 
 
-#: The files a coordinator can send the bot (privately) to import cases, and their size limit.
-CASE_FILE_SUFFIXES = (".csv", ".xlsx")
-MAX_CASE_FILE_BYTES = 10 * 1024 * 1024
-
-
-def is_case_file(filename: str | None) -> bool:
-    return Path(filename or "").suffix.lower() in CASE_FILE_SUFFIXES
-
-
 def read_case_bytes(
     data: bytes,
     filename: str,
@@ -261,22 +253,30 @@ def read_case_bytes(
     *,
     today: date,
     progress: Progress | None = None,
+    max_bytes: int | None = None,
 ) -> CaseFileResult:
-    """Read a case file's content; ``filename``'s extension picks CSV or XLSX."""
-    suffix = Path(filename).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    """Read a case file's content: CSV text or an Excel workbook, recognised by its bytes
+    (``bot.core.uploads``) whatever ``filename`` says; the name is only for the messages.
+    Anything else (a program, a PDF, a ZIP that is no workbook) is refused before it is read;
+    ``max_bytes``: the size limit of a file sent in the chat."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise DubanError(FILE_TOO_LARGE, limit=max(1, max_bytes // MB))
+    found = detect(data)
+    if found in (FileType.XLSX, FileType.XLSM):
         table = _xlsx_rows(data, filename)
-    elif suffix in (".csv", ".txt"):
+    elif found is FileType.TEXT:
         table = _csv_rows(data, filename)
-    elif suffix == ".xls":
+    elif found is FileType.EMPTY:
+        raise DubanError(N_("{name}: the file holds no cases"), name=filename)
+    elif found is FileType.XLS:
         raise DubanError(
             N_("{name} is an old Excel file (.xls); please save it as .xlsx and send it again"),
             name=filename,
         )
+    elif found is FileType.ZIP:  # a damaged workbook, or an archive that is none
+        raise DubanError(N_("{name} is not a valid .xlsx file"), name=filename)
     else:
-        raise DubanError(
-            N_("{name}: only .csv and .xlsx case files can be imported"), name=filename
-        )
+        raise UploadRefused(CASE_FILE.refusal, found=found, name=filename)
     return _read_table(table, filename, org, today=today, progress=progress)
 
 

@@ -20,8 +20,10 @@ LANG_USAGE = N_("Choose a language: /lang zh or /lang en")
 JOIN_USAGE = N_("Send the code you were given: /join CODE")
 CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF STEP reason "
                    "(STEP: T-7, overdue, reminder, notice, summons …).")
-SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N")
-RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place]")
+SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N (N: this year's number; "
+                   "YYYY-N for another year's, e.g. 2025-3)")
+RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place] (N: this year's summons "
+                      "number, or YYYY-N)")
 DUTIES_USAGE = N_("Usage: /duties [YEAR], e.g. /duties 2026")
 REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
 
@@ -37,10 +39,27 @@ CARD_LIST_WORDS: dict[str, tuple[str, ...]] = {
 }
 _MAX_NUMBER = 2 ** 31 - 1
 _ASCII_DIGITS = re.compile(r"[0-9]{1,10}")
+#: ``3``, ``2026-3``, ``2026/3``, or the number as printed: ``约谈〔2026〕3号``, ``〔2026〕3``.
+_SUMMONS_NUMBER = re.compile(
+    r"(?:约谈)?(?:[〔\[(（]?(?P<year>[0-9]{4})[〕\])）/-])?(?P<number>[0-9]{1,6})号?")
+
+
+#: What no one types and a database may refuse: NUL (PostgreSQL cannot store it in a text) and
+#: the other control characters, but tab and line breaks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """What a person sent, without the control characters no one types."""
+    return _CONTROL.sub("", text)
 
 
 def words(text: str | None) -> str:
-    return (text or "").strip()
+    return clean_text(text or "").strip()
+
+
+def _clean_args(args: Sequence[str]) -> list[str]:
+    return [arg for arg in (clean_text(a) for a in args) if arg.strip()]
 
 
 def _lookup(table: dict[str, tuple[str, ...]], text: str, usage: str) -> str:
@@ -86,6 +105,7 @@ class Control:
 
 
 def parse_control(args: Sequence[str], *, with_step: bool) -> Control:
+    args = _clean_args(args)
     needed = 3 if with_step else 2
     if len(args) < needed:
         raise DubanError(CONTROL_USAGE)
@@ -95,24 +115,50 @@ def parse_control(args: Sequence[str], *, with_step: bool) -> Control:
 
 
 @dataclass(frozen=True)
+class SummonsNumber:
+    """A summons as people name it: its number within its year (约谈〔2026〕3号 is ``2026-3``).
+    ``year`` None: this year's (the caller knows what year it is)."""
+
+    number: int
+    year: int | None = None
+
+    def __str__(self) -> str:
+        """As people type it in a command: ``2026-3`` (``3`` when the year is left out)."""
+        return f"{self.year}-{self.number}" if self.year else str(self.number)
+
+
+def parse_summons_number(text: str, usage: str) -> SummonsNumber:
+    """``3`` (this year's number 3), ``2026-3``, or the printed ``约谈〔2026〕3号``."""
+    found = _SUMMONS_NUMBER.fullmatch(text.strip())
+    if found is None or int(found["number"]) < 1:
+        raise DubanError(usage)
+    year = int(found["year"]) if found["year"] else None
+    if year is not None and not 2000 <= year <= 2100:
+        raise DubanError(usage)
+    return SummonsNumber(int(found["number"]), year)
+
+
+@dataclass(frozen=True)
 class Reschedule:
-    summons_id: int
+    summons: SummonsNumber
     when: datetime
     place: str | None
 
 
 def parse_reschedule(args: Sequence[str], tz: tzinfo) -> Reschedule:
-    """``/reschedule N YYYY-MM-DD HH:MM [place]`` in the organisation's time zone."""
+    """``/reschedule N YYYY-MM-DD HH:MM [place]`` in the organisation's time zone (``N`` as
+    :func:`parse_summons_number` reads it)."""
+    args = _clean_args(args)
     if len(args) < 3:
         raise DubanError(RESCHEDULE_USAGE)
-    summons_id = parse_number(args[0], RESCHEDULE_USAGE)
+    summons = parse_summons_number(args[0], RESCHEDULE_USAGE)
     try:
         when = datetime.fromisoformat(f"{args[1]}T{args[2]}")
     except ValueError:
         raise DubanError(RESCHEDULE_USAGE) from None
     if when.tzinfo is not None:
         raise DubanError(RESCHEDULE_USAGE)
-    return Reschedule(summons_id, when.replace(tzinfo=tz), " ".join(args[3:]) or None)
+    return Reschedule(summons, when.replace(tzinfo=tz), " ".join(args[3:]) or None)
 
 
 def parse_year(text: str, today: date, usage: str) -> int:
@@ -133,6 +179,7 @@ class ReportRequest:
 
 def parse_report(args: Sequence[str], today: date) -> ReportRequest:
     """``/report 玛纳斯县 [2026]``: the county, and the year (this year when left out)."""
+    args = _clean_args(args)
     if not args:
         raise DubanError(REPORT_USAGE)
     year = parse_number(args[1], REPORT_USAGE) if len(args) > 1 else today.year

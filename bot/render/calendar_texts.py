@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, tzinfo
 from typing import Any
 
@@ -270,6 +270,17 @@ def notice_reply(notice: Notice, sections: Sequence[NoticeSection], *, commissio
     return Reply(caption, document=(f"{notice.code}.docx", buffer.getvalue()))
 
 
+#: The first line of a notice sent again after an attempt whose outcome is unknown.
+NOTICE_REPEATED = N_("(Sent again: the outcome of the earlier sending is unknown; the number "
+                     "is unchanged.)")
+
+
+def repeated_notice(reply: Reply, tr: Translator) -> Reply:
+    """The same notice, sent again because an earlier attempt may or may not have arrived: its
+    first line says so, so that no one takes it for a second notice with the same number."""
+    return replace(reply, text=f"{tr.gettext(NOTICE_REPEATED)}\n{reply.text}")
+
+
 def notice_draft_reply(notice: Notice, sections: Sequence[NoticeSection], *, tr: Translator,
                        codec: ButtonCodec | None, chat_id: int) -> Reply:
     """The draft for the coordinators: who is named and why, with 签发 / 修改 / 暂缓."""
@@ -360,8 +371,9 @@ def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
                   codec: ButtonCodec | None, chat_id: int,
                   reminder: str | None = None, today: date | None = None,
                   proposal: ButtonCodec | None = None) -> Reply:
-    """The summons; the summoned side gets RSVP buttons (``codec`` given); a proposed one
-    shows the coordinators a confirm button (``proposal`` given)."""
+    """The summons, with its number (约谈〔2026〕3号); the summoned side gets RSVP buttons
+    (``codec`` given); a proposed one shows the coordinators a confirm button (``proposal``
+    given). The buttons carry the summons's row id, which no one reads."""
     items = items_text(summons.case_refs, summons.obligation, tr)
     lines = [_reminder_line(reminder, summons, tr, tz, today)] if reminder else []
     lines += [tr.gettext(N_("🏛 Interview summons (约谈): {leader} of {party} is called to "
@@ -369,7 +381,7 @@ def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
                         leader=summons.leader or tr.gettext(N_("the responsible leader")),
                         party=party, when=texts.fmt_datetime(summons.meets_at, tr, tz),
                         place=summons.place, items=items),
-             tr.gettext(N_("Summons number {id}."), id=summons.id)]
+             texts.summons_code(summons, tr)]
     if summons.rsvp:
         lines.append(tr.gettext(N_("Answer: {answer}"), answer=tr.gettext(
             N_("will attend") if summons.rsvp == "accept" else N_("cannot attend"))))
@@ -381,8 +393,8 @@ def summons_reply(summons: Summons, *, party: str, tr: Translator, tz: tzinfo,
     buttons: tuple[tuple[Button, ...], ...] = ()
     if summons.status == "proposed" and summons.outcome is None:
         lines.append(tr.gettext(N_("Proposed, not yet sent: confirm it, or change the time and "
-                                   "place with /reschedule {id} YYYY-MM-DD HH:MM [place]."),
-                                id=summons.id))
+                                   "place with /reschedule {ref} YYYY-MM-DD HH:MM [place]."),
+                                ref=texts.summons_ref(summons)))
         if proposal is not None:
             return Reply("\n".join(lines), ((Button(
                 tr.gettext(N_("Confirm and send")),

@@ -15,6 +15,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
 from bot.core.casefile import RowError
+from bot.core.commands import SummonsNumber
 from bot.core.departments import AliasTable
 from bot.core.evidence import EvidenceRef
 from bot.core.i18n import N_, Translator
@@ -271,6 +272,10 @@ def _payload_details(payload: Mapping[str, object], tr: Translator, aliases: Ali
                        ("capacity", N_("capacity: {value}")), ("code", N_("number: {value}"))):
         if payload.get(key) is not None:
             parts.append(tr.gettext(label, value=payload[key]))
+    number, year = payload.get("summons_number"), payload.get("summons_year")
+    if isinstance(number, int) and isinstance(year, int):
+        parts.append(tr.gettext(N_("number: {value}"),
+                                value=summons_code(SummonsNumber(number, year), tr)))
     if isinstance(payload.get("meets_at"), str):
         with_time = datetime.fromisoformat(str(payload["meets_at"]))
         parts.append(tr.gettext(N_("meeting: {value}"), value=fmt_datetime(with_time, tr, tz)))
@@ -331,7 +336,7 @@ STALE_BUTTON = N_("This button is out of date and no longer does anything; use t
 LANG_SET_ZH = N_("Language set to Simplified Chinese.")
 NOTICE_SIGNED = N_("Signed off as {code}; it goes to every unit.")
 NOTICE_HELD = N_("Held; the draft waits for sign-off.")
-SUMMONS_CONFIRMED = N_("Summons {id} confirmed; the summoned side is told.")
+SUMMONS_CONFIRMED = N_("{code} confirmed; the summoned side is told.")
 NOT_UNDERSTOOD = N_("I did not understand that. Send /help for what I can do; to add a note to "
                     "a case, reply to its card.")
 UNKNOWN_COMMAND = N_("There is no command {command}. Send /help for the commands.")
@@ -501,6 +506,20 @@ def case_list_text(cases: Sequence[Case], tr: Translator, *, title: str,
     return "\n".join([tr.gettext(title, n=len(cases)), *(case_line(c, tr) for c in cases)])
 
 
+#: How a summons is numbered for people (its database row never is): 约谈〔2026〕3号 in Chinese.
+SUMMONS_CODE = N_("Summons {year}-{number}")
+
+
+def summons_code(summons: Any, tr: Translator) -> str:
+    """A summons's number as people read it: 约谈〔2026〕3号 (``Summons 2026-3``)."""
+    return tr.gettext(SUMMONS_CODE, year=summons.year or "—", number=summons.number or "—")
+
+
+def summons_ref(summons: Any) -> str:
+    """A summons's number as people type it in a command: ``2026-3``."""
+    return str(SummonsNumber(summons.number or 0, summons.year))
+
+
 def party_name(org: Org, kind: str, key: str, locale: str) -> str:
     """A notice's or summons's party as people call it: a department by the organisation's
     own name (州发改委) in Chinese, by its English name in English; a county by its name."""
@@ -547,8 +566,9 @@ def preview_line(due: date, kind: str, step: str, recipient: str, items: str,
 
 def coordinator_work_text(queue: Sequence[Case], extensions: Sequence[Case],
                           notices: Sequence[Any], summonses: Sequence[Any], tr: Translator,
-                          party: Any) -> str:
-    """``/mine`` for coordinators: what waits for them."""
+                          party: Any, unbound: Sequence[Any] = ()) -> str:
+    """``/mine`` for coordinators: what waits for them (``unbound``: the parties whose
+    reminders wait for a bound chat, ``CalendarService.waiting_for_chats``)."""
     lines = [tr.gettext(N_("🧭 Waiting for the coordinators:"))]
     for case in queue:
         lines.append(tr.gettext(N_("· {line} (to route or hand-back to settle)"),
@@ -561,13 +581,25 @@ def coordinator_work_text(queue: Sequence[Case], extensions: Sequence[Case],
                                 status=tr.gettext(N_("held") if notice.status == "held"
                                                   else N_("not yet signed"))))
     for summons in summonses:
-        lines.append(tr.gettext(N_("· proposed summons {id} of {party} at {when}: confirm it "
-                                   "or /reschedule {id}"), id=summons.id,
+        lines.append(tr.gettext(N_("· proposed {code} of {party} at {when}: confirm it or "
+                                   "/reschedule {ref}"), code=summons_code(summons, tr),
+                                ref=summons_ref(summons),
                                 party=party(summons.party_kind, summons.party),
                                 when=fmt_date(summons.meets_at.date(), tr)))
+    for waiting in unbound:
+        lines.append("· " + waiting_for_chat_line(
+            waiting, party(waiting.party_kind, waiting.party), tr))
     if len(lines) == 1:
         lines.append(tr.gettext(N_("Nothing waits for you.")))
     return "\n".join(lines)
+
+
+def waiting_for_chat_line(waiting: Any, name: str, tr: Translator) -> str:
+    """A department or county without a bound chat whose reminders wait for it."""
+    return tr.ngettext("{party} has no bound chat: {n} reminder waits until a coordinator "
+                       "binds its chat (/bind {party})",
+                       "{party} has no bound chat: {n} reminders wait until a coordinator "
+                       "binds its chat (/bind {party})", waiting.items, party=name)
 
 
 def open_items_text(items: Sequence[tuple[Case, str | None]],

@@ -10,8 +10,14 @@ writing anything):
 4. asks :func:`scheduler.rules.due_items` what is due at ``now``;
 5. in **one transaction** records every key the due items discharge (``sent_keys``; a key
    already there aborts the transaction, so two overlapping sweeps cannot both send), numbers
-   the notices, creates the summonses, writes the cases' events, and queues one digest per
-   chat, plus the notice documents and the summons invitations, in the outbox.
+   the notices, creates the summonses with their numbers (约谈〔2026〕3号: the next of the
+   year, see :meth:`CalendarService._summon`), writes the cases' events, and queues one digest
+   per chat, plus the notice documents and the summons invitations, in the outbox.
+
+A reminder for a department or county without a bound chat is left out of 5: nothing is
+recorded, so it stays due; the coordinators see who waits (:meth:`CalendarService.
+waiting_for_chats`), and binding the chat queues what is due then (:meth:`CalendarService.
+catch_up`).
 
 The outbox then delivers (see ``bot.services.outbox`` for the claim/send/record protocol).
 """
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -35,6 +41,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import Clock
+from bot.core.commands import SummonsNumber
 from bot.core.i18n import N_, DubanError
 from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
@@ -42,17 +49,20 @@ from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
 from bot.core.workflow import CLOSED_STATES, Actor, State, StepInput, confirmations
 from bot.services.access import SYSTEM, Who, require_coordinator, require_party
 from bot.services.cases import CaseService
+from bot.services.metrics import Metrics
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
 from models.tables import (
     Assignment,
     Case,
+    ChatBinding,
     Event,
     Notice,
     NoticeEntry,
     Obligation,
     SentKey,
+    Setting,
     Summons,
 )
 from scheduler import rules
@@ -74,8 +84,14 @@ DUTY_SUBMITTED = N_("✅ {party} has submitted {duty} ({year}); the duty is conf
                     "reminders stop.")
 NOTICE_DRAFT, NOTICE_HELD, NOTICE_SIGNED = "draft", "held", "signed"
 SUMMONS_PROPOSED, SUMMONS_CONFIRMED = "proposed", "confirmed"
+#: A summons named by its number that does not exist (约谈〔2026〕3号 in English: 2026-3).
+NO_SUMMONS = N_("No summons {year}-{number}.")
+UNKNOWN_SUMMONS = N_("This summons is unknown.")
 #: From this many days before a year, coordinators are asked for its holiday schedule.
 YEAR_AHEAD_DAYS = 30
+#: Where the sweep notes the parties whose reminders wait for a bound chat (a setting, so
+#: ``duban doctor`` in another process reads it too).
+WAITING_KEY = "calendar.waiting_for_chats"
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,18 @@ class SweepReport:
     items: tuple[DueItem, ...]  # recorded and queued
     waiting: tuple[DueItem, ...]  # due at the next moment the bot may send
     notices: tuple[str, ...]  # codes issued
+    #: due, but for a department or county without a bound chat: not recorded, so they wait
+    #: (see :meth:`CalendarService.catch_up`)
+    held: tuple[DueItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class WaitingParty:
+    """A department or county with no bound chat, and how many of its reminders wait for it."""
+
+    party_kind: str
+    party: str
+    items: int
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,7 @@ class Snapshot:
     notices: list[NoticeHistory]
     sent: set[str]
     obligation_ids: dict[str, int]  # "kind/year:party" -> row id
+    bound: frozenset[tuple[str, str]] = frozenset()  # parties with a bound chat (kind, key)
 
 
 T = TypeVar("T")
@@ -105,6 +134,8 @@ class CalendarService:
     calendar: WorkCalendar
     cases: CaseService
     org: Callable[[], Awaitable[Org]]
+    #: Counts the notices signed (once their transaction is committed).
+    metrics: Metrics = field(default_factory=Metrics, repr=False)
     _warned_years: set[int] = field(default_factory=set, repr=False)
 
     @cached_property
@@ -134,16 +165,69 @@ class CalendarService:
             items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, now,
                                     self.calendar, org.escalation, self.clock.tz)
             ready = [i for i in items if i.send_after <= now]
+            held = [i for i in ready if _waits_for_chat(i, snap.bound)]
+            ready = [i for i in ready if not _waits_for_chat(i, snap.bound)]
             try:
                 codes = await self._record(ready, snap, org, now)
             except IntegrityError:
                 log.info("sweep raced another sweep (attempt %d); reading again", attempt + 1)
                 continue
+            await self._note_waiting(held)
             await self._warn_uncovered_years(snap, now)
             await self._remind_summonses(now)
             return SweepReport(tuple(marked), tuple(ready),
-                               tuple(i for i in items if i.send_after > now), tuple(codes))
+                               tuple(i for i in items if i.send_after > now), tuple(codes),
+                               tuple(held))
         raise DubanError(N_("The calendar could not record its sweep; it will try again."))
+
+    # -- reminders waiting for a chat -------------------------------------------------------
+
+    async def catch_up(self, party_kind: str, party: str) -> tuple[DueItem, ...]:
+        """A chat was just bound for ``party`` (a department key or a county's name): queue
+        now what the sweeps held back for want of it.
+
+        The sweep records nothing for a party without a bound chat, so its reminders are not
+        used up: here they are computed again, as the rules have them now. The chat gets one
+        digest with the latest step of each chain (the steps that step supersedes are recorded
+        as superseded, never sent, as after downtime), and nothing whose deadline was met or
+        changed meanwhile. Only this party's reminders, from what the sweeps have read and
+        opened; outside office hours nothing is due and the next sweep sends them."""
+        now = self.clock.now()
+        org = await self.org()
+        today = now.astimezone(self.clock.tz).date()
+        for _attempt in range(3):
+            snap = await self._snapshot(today, org, create=False, unopened=False)
+            items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, now,
+                                    self.calendar, org.escalation, self.clock.tz)
+            theirs = [i for i in items if i.send_after <= now
+                      and (i.recipient_kind, i.recipient) == (party_kind, party)
+                      and _to_party_chat(i)]
+            try:
+                await self._record(theirs, snap, org, now)
+            except IntegrityError:  # a sweep recorded them meanwhile: read again
+                continue
+            return tuple(theirs)
+        raise DubanError(N_("The calendar could not record its sweep; it will try again."))
+
+    async def _note_waiting(self, held: Sequence[DueItem]) -> None:
+        """Keep, for ``/mine`` and ``duban doctor``, which parties the sweep held items for."""
+        counts = Counter((i.recipient_kind, i.recipient) for i in held)
+        value = [{"kind": kind, "party": party, "items": n}
+                 for (kind, party), n in sorted(counts.items())]
+        async with transaction(self.sessions) as session:
+            if await queries.setting(session, key=WAITING_KEY) != value:
+                await session.merge(Setting(key=WAITING_KEY, value=value))
+
+    async def waiting_for_chats(self) -> list[WaitingParty]:
+        """The departments and counties whose reminders the last sweep held back because they
+        have no bound chat (those bound since are left out: their chat has them)."""
+        async with self.sessions() as session:
+            stored = await queries.setting(session, key=WAITING_KEY)
+            bound = await _bound_parties(session)
+        found = [WaitingParty(str(row["kind"]), str(row["party"]), int(row["items"]))
+                 for row in (stored if isinstance(stored, list) else [])
+                 if isinstance(row, dict)]
+        return [w for w in found if (w.party_kind, w.party) not in bound]
 
     async def _fill_due_days(self) -> None:
         """Give a due day to open cases that have none (cases from before due days were kept:
@@ -186,7 +270,9 @@ class CalendarService:
     # -- snapshots --------------------------------------------------------------------------
 
     async def _snapshot(self, today: date, org: Org, *, create: bool,
-                        overdue_as_of: date | None = None) -> Snapshot:
+                        overdue_as_of: date | None = None, unopened: bool = True) -> Snapshot:
+        """What the rules read. ``create``: open the years' duties first; else (a preview)
+        add the duties a sweep would open, unless ``unopened`` is False."""
         if create:
             await self._open_years(today, org)
         async with self.sessions() as session:
@@ -206,6 +292,7 @@ class CalendarService:
             subjects = ([c.ref for c in cases] + [f"{o.kind}/{o.year}" for o in obligations]
                         + sorted({c.region_name for c in cases}))
             sent = await _sent_keys(session, subjects)
+            bound = await _bound_parties(session)
         snapshots = [self._case_snapshot(c, assignments.get(c.id or 0, []),
                                          events.get(c.id or 0, []), overdue_as_of)
                      for c in cases]
@@ -213,7 +300,7 @@ class CalendarService:
             kind=o.kind, year=o.year, due=o.due, party=o.party, party_kind=o.party_kind,
             confirmed=o.confirmed_at is not None, role=o.role, opened_on=o.opened_on)
             for o in obligations]
-        if not create:  # a preview: the duties a sweep would open, without writing them
+        if not create and unopened:  # a preview: the duties a sweep would open, unwritten
             known = {(o.kind, o.year, o.party) for o in obligations}
             duties += [spec for spec in self._duties(today, org)
                        if (spec.kind, spec.year, spec.party) not in known
@@ -224,6 +311,7 @@ class CalendarService:
             notices=[NoticeHistory(party, issued_on) for party, issued_on in notices],
             sent=sent,
             obligation_ids={f"{o.kind}/{o.year}:{o.party}": o.id or 0 for o in obligations},
+            bound=bound,
         )
 
     async def _window_cases(self, session: AsyncSession, today: date) -> list[Case]:
@@ -320,6 +408,7 @@ class CalendarService:
                  "kind": Kind.DIGEST,
                  "recipient_kind": kind, "recipient": name, "payload": {"items": entries}}
                 for (kind, name), entries in digests.items()], now)
+        self.metrics.notices.inc(len(codes))  # signed in the sweep (no sign-off asked)
         return codes
 
     async def _draft_notice(self, session: AsyncSession, items: Sequence[DueItem],
@@ -380,6 +469,7 @@ class CalendarService:
         async with transaction(self.sessions) as session:
             notice = await self._draft(session, notice_id)
             await self._sign(session, notice, who.telegram_id, who.name or "", org, now)
+        self.metrics.notices.inc()
         return notice
 
     async def hold_notice(self, notice_id: int, who: Who) -> Notice:
@@ -438,18 +528,17 @@ class CalendarService:
         require_coordinator(who)
         now = self.clock.now()
         async with transaction(self.sessions) as session:
-            summons = await session.get(Summons, summons_id)
-            if summons is None:
-                raise DubanError(N_("No summons number {id}."), id=summons_id)
+            summons = await self._locate(session, summons_id)
             if summons.status != SUMMONS_PROPOSED:
                 raise DubanError(N_("This summons is already confirmed."))
             if summons.meets_at <= now:
                 raise DubanError(N_("The proposed time has passed; set a new one with "
-                                    "/reschedule {id} DATE TIME first."), id=summons_id)
+                                    "/reschedule {year}-{number} DATE TIME first."),
+                                 year=summons.year, number=summons.number)
             summons.status, summons.updated_at = SUMMONS_CONFIRMED, now
             session.add(summons)
             await self._case_event(session, summons.case_refs, "summons", now,
-                                   {"summons": summons.id,
+                                   {**_numbered(summons),
                                     "meets_at": summons.meets_at.isoformat()})
             await enqueue(session, key=f"summons:{summons.id}:{summons.party_kind}:"
                                        f"{summons.party}", kind=Kind.SUMMONS,
@@ -459,6 +548,15 @@ class CalendarService:
 
     async def _summon(self, session: AsyncSession, item: DueItem, org: Org,
                       now: datetime) -> None:
+        """Create the summons with its number: the next of this year (``max(number) + 1``
+        under the unique ``(year, number)``), in the sweep's transaction, so a sweep that
+        rolls back takes its number with it and a racing sweep is retried on fresh data.
+
+        A proposed summons holds its number from the start, unlike a draft 通报 (numbered at
+        签发): the coordinators read it on the proposal and type it (``/reschedule 3 …``)
+        before they confirm, and a summons is never deleted (one whose duty is submitted in
+        the meantime is kept as cancelled, and ``/summons N`` still shows it), so every
+        number people have read exists and the numbers run 1, 2, 3 … within a year."""
         today = now.astimezone(self.clock.tz).date()
         day = self.calendar.add_working_days(today, SUMMONS_AFTER_WORKING_DAYS)
         meets_at = datetime.combine(day, SUMMONS_HOUR, self.clock.tz)
@@ -473,7 +571,11 @@ class CalendarService:
             col(NoticeEntry.party) == item.party).order_by(
             col(NoticeEntry.notice_id).desc()))).first()
         proposed = org.escalation.sign_off
-        summons = Summons(key=item.key, party=item.party, party_kind=item.party_kind,
+        year = today.year
+        highest = (await session.exec(select(func.max(col(Summons.number))).where(
+            col(Summons.year) == year))).one()
+        summons = Summons(year=year, number=int(highest or 0) + 1,
+                          key=item.key, party=item.party, party_kind=item.party_kind,
                           leader=leader, case_refs=list(item.case_refs),
                           obligation=item.obligation, notice_id=latest_notice,
                           status=SUMMONS_PROPOSED if proposed else SUMMONS_CONFIRMED,
@@ -484,7 +586,7 @@ class CalendarService:
         recipients = [("coordinators", "*")]
         if not proposed:  # else the party hears of it once a coordinator confirms it
             await self._case_event(session, item.case_refs, "summons", now,
-                                   {"summons": summons.id, "meets_at": meets_at.isoformat()})
+                                   {**_numbered(summons), "meets_at": meets_at.isoformat()})
             recipients.append((item.party_kind, item.party))
         for kind, name in recipients:
             await enqueue(session, key=f"summons:{summons.id}:{kind}:{name}",
@@ -637,7 +739,28 @@ class CalendarService:
         return await self._get(Obligation, obligation_id, N_("This duty is unknown."))
 
     async def summons(self, summons_id: int) -> Summons:
-        return await self._get(Summons, summons_id, N_("No summons number {id}."))
+        """The summons of row ``summons_id`` (a button's or an outbox row's: never typed)."""
+        return await self._get(Summons, summons_id, UNKNOWN_SUMMONS)
+
+    async def numbered_summons(self, wanted: SummonsNumber) -> Summons:
+        """The summons people name by its number (this year's when no year is given)."""
+        async with self.sessions() as session:
+            return await self._locate(session, wanted)
+
+    async def _locate(self, session: AsyncSession, which: int | SummonsNumber) -> Summons:
+        """A summons by its row id (buttons, the outcome dialog) or by its number (commands);
+        a clear error when there is none."""
+        if isinstance(which, int):
+            found = await session.get(Summons, which)
+            if found is None:
+                raise DubanError(UNKNOWN_SUMMONS)
+            return found
+        year = which.year or self.clock.now().astimezone(self.clock.tz).year
+        found = (await session.exec(select(Summons).where(
+            col(Summons.year) == year, col(Summons.number) == which.number))).one_or_none()
+        if found is None:
+            raise DubanError(NO_SUMMONS, year=year, number=which.number)
+        return found
 
     async def _get(self, table: type[T], row_id: int, missing: str) -> T:
         """The row ``row_id`` of ``table``, or a clear error (``missing``, with ``{id}``)."""
@@ -648,19 +771,20 @@ class CalendarService:
         return found
 
     async def rsvp(self, summons_id: int, answer: str, who: Who) -> Summons:
+        """The summoned side's answer (a button: ``summons_id`` is the row)."""
         if answer not in ("accept", "decline"):
             raise DubanError(N_("Answer accept or decline."))
         return await self._update_summons(summons_id, who, summoned=True, rsvp=answer,
                                           rsvp_by=who.telegram_id)
 
-    async def reschedule(self, summons_id: int, meets_at: datetime, place: str | None,
-                         who: Who) -> Summons:
+    async def reschedule(self, which: int | SummonsNumber, meets_at: datetime,
+                         place: str | None, who: Who) -> Summons:
         if meets_at <= self.clock.now():
             raise DubanError(N_("The new time must be in the future."))
         values: dict[str, Any] = {"meets_at": meets_at, "rsvp": None}
         if place:
             values["place"] = place.strip()[:200]
-        return await self._update_summons(summons_id, who, summoned=False, **values)
+        return await self._update_summons(which, who, summoned=False, **values)
 
     async def record_outcome(self, summons_id: int, attendees: str, summary: str,
                              commitments: str, who: Who) -> Summons:
@@ -668,17 +792,16 @@ class CalendarService:
                    "recorded_by": who.name}
         return await self._update_summons(summons_id, who, summoned=False, outcome=outcome)
 
-    async def _update_summons(self, summons_id: int, who: Who, *, summoned: bool,
+    async def _update_summons(self, which: int | SummonsNumber, who: Who, *, summoned: bool,
                               **values: Any) -> Summons:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
-            summons = await session.get(Summons, summons_id)
-            if summons is None:
-                raise DubanError(N_("No summons number {id}."), id=summons_id)
+            summons = await self._locate(session, which)
+            summons_id = summons.id or 0
             if summoned:
                 require_party(who, **_party(summons.party_kind, summons.party))
-                if summons.status != SUMMONS_CONFIRMED:
-                    raise DubanError(N_("No summons number {id}."), id=summons_id)
+                if summons.status != SUMMONS_CONFIRMED:  # not sent to them (yet)
+                    raise DubanError(NO_SUMMONS, year=summons.year, number=summons.number)
             else:
                 require_coordinator(who)
             if summons.outcome is not None:
@@ -688,8 +811,8 @@ class CalendarService:
             summons.updated_at = now
             session.add(summons)
             await self._case_event(session, summons.case_refs, "summons_updated", now,
-                                   {"summons": summons_id, **{k: str(v) for k, v in
-                                                              values.items()}})
+                                   {**_numbered(summons), **{k: str(v) for k, v in
+                                                             values.items()}})
             await enqueue(session, key=f"summons-update:{summons_id}:{now.isoformat()}",
                           kind=Kind.SUMMONS, recipient_kind="coordinators", recipient="*",
                           now=now, payload={"summons_id": summons_id})
@@ -723,6 +846,38 @@ async def _event_summaries(session: AsyncSession,
         for case_id, *fields in rows.all():
             grouped[case_id].append(EventSummary(*fields))
     return grouped
+
+
+def _to_party_chat(item: DueItem) -> bool:
+    """A reminder for a department's or county's own chat. Notices and summonses are
+    records, not chatter: they are made on their day whoever has a chat."""
+    return (item.recipient_kind in (rules.DEPARTMENT, rules.REGION)
+            and item.kind not in (rules.KIND_NOTICE, rules.KIND_SUMMONS))
+
+
+def _waits_for_chat(item: DueItem, bound: frozenset[tuple[str, str]]) -> bool:
+    """A reminder for a party's chat, which it does not have: it is not recorded, so it is
+    still due when the chat is bound (and dropped by the rules if by then a later step
+    superseded it or the work was done)."""
+    return _to_party_chat(item) and (item.recipient_kind, item.recipient) not in bound
+
+
+async def _bound_parties(session: AsyncSession) -> frozenset[tuple[str, str]]:
+    """The departments and counties or parks with an active bound chat, as ``(kind, key)``
+    in the rules' words (``department``/key, ``region``/name)."""
+    rows = (await session.exec(  # type: ignore[call-overload]
+        sa_select(col(ChatBinding.kind), col(ChatBinding.department_key),
+                  col(ChatBinding.region_name))
+        .where(col(ChatBinding.active).is_(True),
+               col(ChatBinding.kind).in_([rules.DEPARTMENT, rules.REGION])))).all()
+    return frozenset((kind, department if kind == rules.DEPARTMENT else region)
+                     for kind, department, region in rows)
+
+
+def _numbered(summons: Summons) -> dict[str, Any]:
+    """A summons on its cases' events: the row (internal) and the number people read."""
+    return {"summons": summons.id, "summons_year": summons.year,
+            "summons_number": summons.number}
 
 
 def _party(kind: str, party: str) -> dict[str, str]:

@@ -61,6 +61,15 @@ class DeliveryStore:
             return (await session.exec(select(col(Card.case_id)).where(
                 col(Card.chat_id) == chat_id, col(Card.message_id) == message_id))).first()
 
+    async def is_extra_copy(self, case_id: int, chat_id: int, message_id: int) -> bool:
+        """Message ``message_id`` carries the case's buttons but the chat's card of the case is
+        another message: a copy posted by an attempt whose outcome was unknown (its message id
+        was never learnt), then posted again. Only the recorded card is kept current."""
+        async with self.sessions() as session:
+            shown = (await session.exec(select(col(Card.message_id)).where(
+                col(Card.case_id) == case_id, col(Card.chat_id) == chat_id))).first()
+        return shown is not None and shown != message_id
+
     async def record_card(self, case_id: int, binding: ChatBinding, message_id: int,
                           now: datetime, row: Pending | None = None) -> None:
         """The card was posted: remember its message (and finish its outbox row) at once."""

@@ -17,6 +17,8 @@ from bot.core.buttons import ButtonCodec
 from bot.core.clock import Clock
 from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
+from bot.core.uploads import DEFAULT_MAX_UPLOAD_BYTES
+from bot.services.answers import AnswerStore
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.chats import ChatService
@@ -24,6 +26,8 @@ from bot.services.delivery import DeliveryStore
 from bot.services.dialogs import DialogService
 from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
+from bot.services.inbox import InboxStore
+from bot.services.metrics import Metrics
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
 from bot.services.reports import ReportService
@@ -51,8 +55,16 @@ class Deps:
     reports: ReportService
     health: HealthService
     evidence: EvidenceStore
+    #: Updates stored before they are acknowledged (``bot.services.inbox``).
+    inbox: InboxStore
+    #: Answers committed with the change they report (``bot.services.answers``).
+    answers: AnswerStore
     #: Set when something was queued: the delivery task wakes at once instead of polling.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The application's Prometheus metrics (its own registry).
+    metrics: Metrics = field(default_factory=Metrics)
+    #: The largest file people may send (``DUBAN_MAX_UPLOAD_MB``).
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 
     async def org(self) -> Org:
         """The organisation, read once from the database (again after it is loaded)."""

@@ -23,7 +23,9 @@ Flows, each started by a method that checks who may start it (``bot.services.acc
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,8 +38,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core import uploads
 from bot.core.casefile import CaseInput, parse_clauses, parse_industry
 from bot.core.clock import Clock, local_today
+from bot.core.commands import SummonsNumber, clean_text
 from bot.core.dates import parse_date
 from bot.core.evidence import EvidenceRef
 from bot.core.i18n import N_, DubanError
@@ -62,16 +66,14 @@ from bot.services.evidence import EvidenceStore, FetchFailed
 from models.db import transaction
 from models.tables import Dialog
 
+log = logging.getLogger(__name__)
 DIALOG_TTL = timedelta(hours=24)
 MAX_ENTERPRISE = 200
 MAX_DESCRIPTION = 2000
 MAX_REMARK = 2000
-PHOTO_MIMES = ("image/jpeg", "image/png", "image/webp", "image/heic")
-DOCUMENT_MIMES = ("application/pdf", "image/jpeg", "image/png",
-                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                  "application/msword", "application/zip",
-                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-MAX_FILE_BYTES = 20 * 1024 * 1024
+#: The default limit of a file sent (``DUBAN_MAX_UPLOAD_MB``); what files are accepted is
+#: decided by their bytes (``bot.core.uploads``).
+MAX_FILE_BYTES = uploads.DEFAULT_MAX_UPLOAD_BYTES
 DONE = N_("Done.")
 
 
@@ -197,7 +199,9 @@ class Draft:
         older version of the bot: the dialog starts again rather than guess)."""
         known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         try:
-            return cls(**{k: v for k, v in data.items() if k in known})
+            # A copy: an answer appended to the draft must not change the row's value in
+            # place, or the row would not look changed when it is saved in the same session.
+            return cls(**{k: copy.deepcopy(v) for k, v in data.items() if k in known})
         except TypeError:
             return None
 
@@ -262,7 +266,8 @@ class DutyDraft(Draft):
 @dataclass
 class OutcomeDraft(Draft):
     FLOW: ClassVar[Flow] = Flow.OUTCOME
-    summons_id: int
+    summons_id: int  # the row; people name it by ``summons`` (its number, ``2026-3``)
+    summons: str = ""
     attendees: str | None = None
     summary: str | None = None
     commitments: str | None = None
@@ -302,6 +307,8 @@ class DialogService:
     calendar: CalendarService
     #: Where evidence files are kept; None (tests of other flows): the reference only.
     evidence: EvidenceStore | None = None
+    #: The largest file accepted (``DUBAN_MAX_UPLOAD_MB``).
+    max_upload_bytes: int = MAX_FILE_BYTES
 
     # -- starting: each flow checks who may start it ----------------------------------------
 
@@ -358,11 +365,13 @@ class DialogService:
         require_party(who, **{kind: obligation.party})
         return await self._start(chat_id, who, DutyDraft(obligation_id), update_id)
 
-    async def start_outcome(self, chat_id: int, who: Who, summons_id: int,
+    async def start_outcome(self, chat_id: int, who: Who, wanted: SummonsNumber,
                             update_id: int = 0) -> Question:
+        """``/outcome N``: the summons of that number (a clear error when there is none)."""
         require_coordinator(who)
-        await self.calendar.summons(summons_id)  # a clear error when it does not exist
-        return await self._start(chat_id, who, OutcomeDraft(summons_id), update_id)
+        summons = await self.calendar.numbered_summons(wanted)
+        return await self._start(chat_id, who, OutcomeDraft(
+            summons.id or 0, str(SummonsNumber(summons.number or 0, summons.year))), update_id)
 
     async def start_notice_edit(self, chat_id: int, who: Who, notice_id: int,
                                 update_id: int = 0) -> Question:
@@ -378,7 +387,7 @@ class DialogService:
         """A reply to a case's card: asks to confirm recording it as a note on the case."""
         if who.role not in ("coordinator", "console", "liaison"):
             raise DubanError(N_("Only coordinators and liaisons can add notes to a case."))
-        note = text.strip()
+        note = clean_text(text).strip()
         if not note or len(note) > MAX_NOTE:
             raise DubanError(N_("A note is 1 to {limit} characters."), limit=MAX_NOTE)
         view = await self.cases.get_by_id(case_id)
@@ -432,16 +441,23 @@ class DialogService:
             question = await self._question(dialog.step, draft)
             return dataclasses.replace(question, hint=retry.message, hint_params=retry.params)
         if step is None:
-            finished = await self._finish(draft, who)
-            await self.cancel(chat_id, user_id)
+            # The last answer's effect and the dialog's end commit together: a crash between
+            # them cannot leave the dialog waiting for a "confirm" it already acted on.
+            async with transaction(self.sessions):
+                finished = await self._finish(draft, who)
+                await self.cancel(chat_id, user_id)
             return finished
         await self._save(chat_id, user_id, step, draft, update_id)
         return await self._question(step, draft)
 
     async def _keep(self, answer: Answer) -> Answer:
-        """Check the file an evidence answer carries, fetch it and keep it in the store; the
-        answer then carries its fingerprint. Nothing is accepted before the file is kept."""
+        """Check the file an evidence answer carries, fetch it, recognise it by its bytes
+        (``bot.core.uploads``: never by its name or declared type) and keep it in the store;
+        the answer then carries its fingerprint. Nothing is kept or accepted before the file
+        is recognised."""
         evidence = _evidence(answer)
+        if evidence.size is not None and evidence.size > self.max_upload_bytes:
+            raise Retry(uploads.FILE_TOO_LARGE, limit=self.max_upload_bytes // uploads.MB)
         if self.evidence is None or answer.fetch is None:
             return answer
         try:
@@ -450,9 +466,14 @@ class DialogService:
             raise Retry(COULD_NOT_FETCH) from None
         if not content:
             raise Retry(COULD_NOT_FETCH)
-        if len(content) > MAX_FILE_BYTES:
-            raise Retry(N_("The file is too large: at most {limit} MB."),
-                        limit=MAX_FILE_BYTES // (1024 * 1024))
+        accepts = uploads.PHOTO if evidence.kind == "photo" else uploads.EVIDENCE
+        try:
+            uploads.check(content, accepts, max_bytes=self.max_upload_bytes,
+                          name=evidence.name or "")
+        except uploads.UploadRefused as refused:
+            log.info("evidence refused: %s %r (declared %s), %s bytes, is %s", evidence.kind,
+                     evidence.name, evidence.mime, len(content), refused.found)
+            raise Retry(refused.message, **refused.params) from None
         stored = await self.evidence.store(content)
         return dataclasses.replace(answer, evidence=dataclasses.replace(
             evidence, sha256=stored.sha256, size=stored.size))
@@ -655,7 +676,7 @@ def _summary(draft: Draft) -> tuple[SummaryLine, ...]:
         add(N_("Case"), draft.ref)
         add(N_("Reason"), draft.reason)
     elif isinstance(draft, OutcomeDraft):
-        add(N_("Summons"), draft.summons_id)
+        add(N_("Summons"), draft.summons)
         add(N_("Attendees"), draft.attendees)
         add(N_("Summary"), draft.summary)
         add(N_("Commitments"), draft.commitments)
@@ -806,26 +827,24 @@ def _need_answer(need: Need, draft: StepDraft, answer: Answer, today: date) -> N
 
 
 def _text(answer: Answer, limit: int) -> str:
-    if answer.text is None or not answer.text.strip():
+    text = clean_text(answer.text or "").strip()
+    if not text:
         raise Retry(N_("Please answer with text."))
-    text = answer.text.strip()
     if len(text) > limit:
         raise Retry(N_("The text is too long: at most {limit} characters."), limit=limit)
     return text
 
 
 def _evidence(answer: Answer) -> Evidence:
+    """The file an answer carries, unless it is none, empty, or declared a program (refused
+    before it is downloaded; whether any other file is accepted is up to its bytes)."""
     evidence = answer.evidence
     if evidence is None:
         raise Retry(N_("Please send a photo or a document (PDF, image, Word, Excel)."))
-    if evidence.size is not None and evidence.size > MAX_FILE_BYTES:
-        raise Retry(N_("The file is too large: at most {limit} MB."),
-                    limit=MAX_FILE_BYTES // (1024 * 1024))
     if evidence.size == 0:
-        raise Retry(N_("The file is empty."))
-    if evidence.kind == "document" and evidence.mime not in DOCUMENT_MIMES:
-        raise Retry(N_("Files of type {mime} are not accepted; send a PDF, an image, or a Word "
-                       "or Excel file."), mime=evidence.mime or "?")
+        raise Retry(uploads.FILE_EMPTY)
+    if evidence.kind == "document" and uploads.declared_program(evidence.mime):
+        raise Retry(uploads.SENT_AS_PROGRAM, mime=evidence.mime or "?")
     return evidence
 
 

@@ -15,17 +15,21 @@ The sending protocol (also in docs/outbox.md):
 A crash after 1 leaves a claim that expires after ``CLAIM_LEASE``; the row is then sent again.
 A crash between 2 and 3 therefore repeats that one message once; a crash anywhere else repeats
 nothing and skips nothing.
+
+An attempt whose outcome is unknown (its claim expired, or it ended in a timeout, a network
+error or a 5xx) makes the row :attr:`Pending.uncertain`: the next send may be a repeat, and a
+numbered notice says so (docs/outbox.md, "Unknown outcomes").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -37,17 +41,23 @@ from models.tables import Outbox
 
 CLAIM_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+#: How a row's ``error`` begins once an attempt may have been delivered without duban knowing.
+UNKNOWN_OUTCOME = "outcome unknown: "
 
 
 async def enqueue(session: AsyncSession, *, key: str, kind: str, recipient_kind: str,
                   recipient: str, now: datetime, payload: dict[str, Any] | None = None,
-                  not_before: datetime | None = None) -> bool:
-    """Queue a message unless one with ``key`` exists; True when it was queued now."""
+                  not_before: datetime | None = None,
+                  claimed_at: datetime | None = None) -> bool:
+    """Queue a message unless one with ``key`` exists; True when it was queued now.
+    ``claimed_at``: queued already claimed (its writer sends it itself; see
+    ``bot.services.answers``)."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(Outbox).values(
         key=key, kind=kind, recipient_kind=recipient_kind, recipient=recipient,
         payload=payload or {}, created_at=now, not_before=not_before or now, attempts=0,
+        claimed_at=claimed_at,
     ).on_conflict_do_nothing(index_elements=["key"])
     result = await session.exec(statement)
     return bool(result.rowcount)
@@ -83,6 +93,7 @@ class Kind(StrEnum):
     NOTICE = "notice"  # a numbered notice (通报) with its .docx
     NOTICE_DRAFT = "notice_draft"  # coordinators: a round's 通报 to sign off, edit or hold
     SUMMONS = "summons"  # an interview summons (约谈), with RSVP buttons for the summoned
+    ANSWER = "answer"  # the answer to an update, if its handler died before sending it
 
 
 @dataclass(frozen=True)
@@ -95,36 +106,46 @@ class Pending:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime | None = None  # when the change that queued it happened
+    #: An earlier attempt may have reached the chat: its claim ran out (the process died while
+    #: sending) or it ended without a clear answer (timeout, network error, 5xx).
+    uncertain: bool = False
 
 
 @dataclass
 class OutboxStore:
     sessions: async_sessionmaker[AsyncSession]
 
-    async def due(self, now: datetime, limit: int = 100) -> list[Pending]:
-        """Rows that may be sent now, oldest first."""
+    async def due(self, now: datetime, limit: int = 100,
+                  skip: Collection[int] = ()) -> list[Pending]:
+        """Rows that may be sent now, oldest first (but for the ids in ``skip``)."""
+        statement = (select(Outbox)
+                     .where(col(Outbox.sent_at).is_(None), col(Outbox.not_before) <= now,
+                            col(Outbox.attempts) < MAX_ATTEMPTS,
+                            or_(col(Outbox.claimed_at).is_(None),
+                                col(Outbox.claimed_at) < now - CLAIM_LEASE)))
+        if skip:
+            statement = statement.where(col(Outbox.id).not_in(list(skip)))
         async with self.sessions() as session:
-            rows = await session.exec(
-                select(Outbox)
-                .where(col(Outbox.sent_at).is_(None), col(Outbox.not_before) <= now,
-                       col(Outbox.attempts) < MAX_ATTEMPTS,
-                       or_(col(Outbox.claimed_at).is_(None),
-                           col(Outbox.claimed_at) < now - CLAIM_LEASE))
-                .order_by(col(Outbox.id))
-                .limit(limit)
-            )
+            rows = await session.exec(statement.order_by(col(Outbox.id)).limit(limit))
             return [Pending(r.id or 0, r.key, r.kind, r.recipient_kind, r.recipient,
-                            dict(r.payload or {}), r.attempts, r.created_at)
+                            dict(r.payload or {}), r.attempts, r.created_at,
+                            uncertain=r.claimed_at is not None  # a claim that ran out
+                            or (r.error or "").startswith(UNKNOWN_OUTCOME))
                     for r in rows.all()]
 
     async def claim(self, row: Pending, now: datetime) -> bool:
+        """Take the row for sending. Taking over a claim that ran out (its process died) is
+        not a new attempt: a message is never given up because the processes sending it were
+        killed, only after ``MAX_ATTEMPTS`` sends that failed."""
         async with transaction(self.sessions) as session:
             result = await session.exec(
                 update(Outbox)
                 .where(col(Outbox.id) == row.id, col(Outbox.sent_at).is_(None),
                        or_(col(Outbox.claimed_at).is_(None),
                            col(Outbox.claimed_at) < now - CLAIM_LEASE))
-                .values(claimed_at=now, attempts=Outbox.attempts + 1)
+                .values(claimed_at=now, attempts=case(
+                    (col(Outbox.claimed_at).is_(None), Outbox.attempts + 1),
+                    else_=Outbox.attempts))
             )
             return bool(result.rowcount)
 
@@ -139,8 +160,12 @@ class OutboxStore:
         async with transaction(self.sessions) as own:
             await own.exec(statement)
 
-    async def failed(self, row: Pending, error: str, retry_at: datetime) -> None:
-        """Release the claim so the row is tried again at ``retry_at``."""
+    async def failed(self, row: Pending, error: str, retry_at: datetime,
+                     unknown: bool = False) -> None:
+        """Release the claim so the row is tried again at ``retry_at``; ``unknown``: the
+        attempt may have been delivered (the row stays uncertain from then on)."""
+        if unknown or row.uncertain:
+            error = UNKNOWN_OUTCOME + error.removeprefix(UNKNOWN_OUTCOME)
         async with transaction(self.sessions) as session:
             await session.exec(update(Outbox).where(col(Outbox.id) == row.id)
                                .values(claimed_at=None, not_before=retry_at, error=error))

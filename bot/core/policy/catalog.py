@@ -160,7 +160,7 @@ def parse_chinese_number(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isdecimal():  # not isdigit(): it accepts "²", which int() refuses
         return int(text)
     total, digit = 0, None
     for char in text:

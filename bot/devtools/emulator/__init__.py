@@ -2,7 +2,10 @@
 
 Point a bot at it with ``Bot(token, base_url=f"{url}/bot", base_file_url=f"{url}/file/bot")``
 and drive the people in the chat through :class:`EmulatorClient` (the control API under
-``/_emulator``). It does not import the rest of duban.
+``/_emulator``). :class:`FaultPlan` makes a seeded share of the bot's calls fail (429, 500,
+502, timeouts, dropped connections, before or after they take effect); :class:`LimitWatch`
+checks what the emulator accepted against Telegram's limits. It does not import the rest of
+duban.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from bot.devtools.emulator.client import (
     EmulatorError,
     EmUser,
 )
+from bot.devtools.emulator.faults import FaultPlan, LimitWatch
 from bot.devtools.emulator.server import EmulatorServer, RunningEmulator, run_emulator
 from bot.devtools.emulator.state import ApiError, RateLimit, World, WorldStore
 
@@ -29,6 +33,8 @@ __all__ = [
     "EmulatorClient",
     "EmulatorError",
     "EmulatorServer",
+    "FaultPlan",
+    "LimitWatch",
     "RateLimit",
     "RunningEmulator",
     "World",

@@ -401,6 +401,32 @@ class EmulatorClient:
             "per_chat_per_minute": per_chat_per_minute, "global_per_second": global_per_second,
         })
 
+    async def set_faults(self, rate: float, *, seed: int = 0,
+                         methods: list[str] | tuple[str, ...] = (),
+                         kinds: dict[str, float] | None = None, after: float = 0.5,
+                         retry_after: int = 1, hang: float = 6.0) -> JSON:
+        """Make a share ``rate`` of the bot's sending calls (or of ``methods``) fail; ``rate=0``
+        switches faults off. See :class:`bot.devtools.emulator.faults.FaultPlan`."""
+        body: JSON = {"rate": rate, "seed": seed, "methods": list(methods), "after": after,
+                      "retry_after": retry_after, "hang": hang}
+        if kinds is not None:
+            body["kinds"] = kinds
+        result: JSON = await self._request("PUT", "/faults", json=body)
+        return result
+
+    async def faults(self) -> JSON:
+        """The fault plan, the calls it saw and every fault injected (``faults``)."""
+        result: JSON = await self._request("GET", "/faults")
+        return result
+
+    async def limits(self) -> JSON:
+        """Telegram's limits checked against every accepted message: peaks and violations."""
+        result: JSON = await self._request("GET", "/limits")
+        return result
+
+    async def reset_limits(self) -> None:
+        await self._request("DELETE", "/limits")
+
     async def download(self, file: EmFile | str) -> bytes:
         url = file.download_url if isinstance(file, EmFile) else (
             f"{self.base_url}/_emulator/files/{file}")

@@ -23,6 +23,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, WSMsgType, web
 from multidict import MultiDictProxy
 
 from bot.devtools.emulator.client import EmulatorClient
+from bot.devtools.emulator.faults import Fault, FaultPlan, FaultPlanError
 from bot.devtools.emulator.state import (
     JSON,
     MAX_DOWNLOAD_BYTES,
@@ -45,6 +46,10 @@ CHAT_ACTIONS = frozenset({
 })
 
 WORLD_KEY = web.AppKey("world", World)
+#: What Telegram's front end answers when the Bot API behind it is down.
+BAD_GATEWAY = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+               "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+               "</body>\r\n</html>\r\n")
 
 
 # --------------------------------------------------------------------------- parameters
@@ -492,12 +497,42 @@ class EmulatorServer:
         if request.match_info["token"] != self.world.token:
             return _json(ApiError(401, "Unauthorized").to_json(), status=401)
         method = request.match_info["method"]
+        fault: Fault | None = None
         try:
             params = await read_params(request)
+            fault = self.world.faults.draw(method)
+            if fault is not None and not fault.after:
+                return await self._inject(request, fault, method, params, None)
             result = await self.api.call(method, params)
         except ApiError as error:
             return _json(error.to_json(), status=error.code)
+        except ConnectionResetError:  # the caller went away mid-request (a bot killed -9)
+            return web.Response(status=499)
+        if fault is not None:
+            return await self._inject(request, fault, method, params, result)
         return _json({"ok": True, "result": result})
+
+    async def _inject(self, request: web.Request, fault: Fault, method: str, params: Params,
+                      result: Any) -> web.Response:
+        """Answer with the fault instead of the result (which, "after", took effect)."""
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        self.world.faults.record(fault, method, params.values.get("chat_id"), message_id)
+        self.world.notify("fault", method=method, fault=fault.kind, phase=fault.phase,
+                          message_id=message_id)
+        plan = self.world.faults.plan
+        if fault.kind == "429":
+            error = ApiError(429, f"Too Many Requests: retry after {plan.retry_after}",
+                             {"retry_after": plan.retry_after})
+            return _json(error.to_json(), status=429)
+        if fault.kind == "500":
+            return _json(ApiError(500, "Internal Server Error").to_json(), status=500)
+        if fault.kind == "502":
+            return web.Response(status=502, content_type="text/html", text=BAD_GATEWAY)
+        if fault.kind == "timeout":  # hold the answer past the client's timeout
+            await self.world.changed.wait_for(lambda: self.world.closing, plan.hang)
+        if request.transport is not None:  # timeout or drop: no answer at all
+            request.transport.abort()
+        return web.Response(status=504)  # never reaches the client
 
     async def handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.world.token:
@@ -602,6 +637,10 @@ class EmulatorServer:
             ("GET", "/rate_limit", self.c_rate_limit),
             ("PUT", "/rate_limit", self.c_set_rate_limit),
             ("GET", "/files/{file_id}", self.c_file),
+            ("GET", "/faults", self.c_faults),
+            ("PUT", "/faults", self.c_set_faults),
+            ("GET", "/limits", self.c_limits),
+            ("DELETE", "/limits", self.c_reset_limits),
         ]
         for method, path, handler in routes:
             router.add_route(method, f"/_emulator{path}", self._control(handler))
@@ -641,7 +680,7 @@ class EmulatorServer:
                 "users": [u.to_api() for u in world.users.values()],
                 "chats": [world.chat_view(c) for c in world.chats.values()],
                 "webhook": world.webhook_info(), "rate_limit": asdict(world.limiter.config),
-                "privacy_mode": world.privacy_mode}
+                "privacy_mode": world.privacy_mode, "faults": world.faults.plan.to_json()}
 
     async def c_reset(self, request: web.Request) -> JSON:
         self.world.reset()
@@ -794,6 +833,29 @@ class EmulatorServer:
 
     async def c_file(self, request: web.Request) -> web.Response:
         return self._file_response(request.match_info["file_id"])
+
+    async def c_faults(self, request: web.Request) -> JSON:
+        """The fault plan, how many calls it saw and every fault injected."""
+        return self.world.faults.report()
+
+    async def c_set_faults(self, request: web.Request) -> JSON:
+        """Replace the fault plan (``{"rate": 0}`` switches faults off); the log restarts."""
+        try:
+            plan = FaultPlan.from_json(await self._body(request))
+        except FaultPlanError as error:
+            raise bad_request(str(error)) from None
+        self.world.faults.configure(plan)
+        self.world.notify("faults", **plan.to_json())
+        return plan.to_json()
+
+    async def c_limits(self, request: web.Request) -> JSON:
+        """Telegram's limits checked against every accepted message; plus the 429s the
+        configured rate limit answered."""
+        return {**self.world.watch.report(), "rate_limit_refused": self.world.limiter.refused}
+
+    async def c_reset_limits(self, request: web.Request) -> JSON:
+        self.world.watch.reset()
+        return self.world.watch.report()
 
     async def c_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """Pushes ``{"type": "hello", "seq": N}`` and then every event as it happens."""

@@ -25,6 +25,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from bot.devtools.emulator.faults import FaultInjector, FaultPlan, LimitWatch
+
 JSON = dict[str, Any]
 
 MAX_TEXT_LENGTH = 4096
@@ -537,11 +539,13 @@ class RateLimiter:
     def __init__(self, monotonic: Callable[[], float]) -> None:
         self.config = RateLimit()
         self._monotonic = monotonic
+        self.refused = 0  # 429s answered since the last configure
         self._global: deque[float] = deque()
         self._per_chat: dict[int, deque[float]] = {}
 
     def configure(self, config: RateLimit) -> None:
         self.config = config
+        self.refused = 0
         self._global.clear()
         self._per_chat.clear()
 
@@ -554,6 +558,7 @@ class RateLimiter:
             self._wait(chat_window, self.config.per_chat_per_minute, 60.0, now),
         )
         if wait > 0:
+            self.refused += 1
             retry_after = max(1, math.ceil(wait))
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}",
                            {"retry_after": retry_after})
@@ -643,6 +648,9 @@ class World:
         self.events = EventLog(clock)
         self.changed = Signal()
         self.limiter = RateLimiter(monotonic)
+        #: Injected failures of the bot's calls, and the check of Telegram's limits.
+        self.faults = FaultInjector(clock)
+        self.watch = LimitWatch(monotonic)
         self.closing = False
         self.poll_generation = 0
         self._clear()
@@ -670,6 +678,8 @@ class World:
         """Forget everything but the bot itself."""
         self._clear()
         self.limiter.configure(RateLimit())
+        self.faults.configure(FaultPlan())
+        self.watch.reset()
         self._publish("reset")
 
     def now(self) -> int:
@@ -1203,11 +1213,14 @@ class World:
         markup = validate_reply_markup(reply_markup)
         reply_to = self._check_reply(chat, reply)
         self.limiter.check(chat.id)
-        return self._new_message(
+        message = self._new_message(
             chat, self.bot.id, text=text, caption=caption or None, parse_mode=parse_mode,
             entities=entities, reply_to_message_id=reply_to, reply_markup=markup,
             **(media or {}),
         )
+        for violation in self.watch.observe(chat.id, chat.is_private):
+            self.notify("limit_violation", **violation)
+        return message
 
     @staticmethod
     def _check_text(text: str, parse_mode: str | None, limit: int, what: str) -> None:
