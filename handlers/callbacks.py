@@ -335,10 +335,10 @@ async def answer_outcome(update: Update, context: DubanContext,
     change it reports (``handlers.answers``). None: there was no dialog to answer."""
     outcome, reply = await with_answer(update, context, work,
                                        lambda found: outcome_reply(update, context, found))
-    if isinstance(outcome, Finished):
-        context.deps.wakeup.set()
     if reply is not None:
         await send_answer(update, context, reply)
+    if isinstance(outcome, Finished):  # after the answer: its record need not wait for them
+        context.deps.wakeup.set()
     return outcome
 
 

@@ -196,11 +196,13 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
 def _log_second_commit(hand: UpdateInHand) -> None:
     import traceback
 
-    frames = [f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno} "
-              f"{f.name}" for f in traceback.extract_stack()
-              if "/work/" in f.filename and "/.venv/" not in f.filename][-8:]
+    root = str(ALEMBIC_DIR.parent)
+    frames = [f"{Path(f.filename).relative_to(root)}:{f.lineno} {f.name}"
+              for f in traceback.extract_stack()
+              if f.filename.startswith(root) and "/.venv/" not in f.filename][-8:]
+    line = " < ".join(reversed(frames))
     with open(UNIT_OF_WORK_LOG or "", "a", encoding="utf-8") as out:
-        out.write(f"update {hand.update_id}: commit {hand.commits}: {' < '.join(reversed(frames))}\n")
+        out.write(f"update {hand.update_id}: commit {hand.commits}: {line}\n")
 
 
 async def _record_update(session: AsyncSession, hand: UpdateInHand) -> None:

@@ -304,7 +304,8 @@ class InboxUpdate(SQLModel, table=True):
     __tablename__ = "inbox"
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict,
+                                    sa_column=Column(JSONText, nullable=False))
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     #: set by the process handling it; another process takes it over after the lease
     claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
