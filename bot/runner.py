@@ -163,7 +163,7 @@ async def _lead(application: DubanApplication, settings: Settings, intake: Intak
                 leading = False
                 stop_calendar(application)
                 if poller is not None:
-                    await _finish([poller])
+                    await _finish([poller], grace=0)
                     poller = None
             if poller is not None and poller.done():
                 poller.result()  # a poller that ended on its own failed: raise its error
@@ -172,7 +172,9 @@ async def _lead(application: DubanApplication, settings: Settings, intake: Intak
                 await asyncio.wait_for(stop.wait(), LEADER_CHECK_SECONDS)
     finally:
         if poller is not None:
-            await _finish([poller])
+            # A long poll holds for seconds: cancel it now (what it fetched and did not store
+            # is not acknowledged, so Telegram sends it again).
+            await _finish([poller], grace=0)
 
 
 async def _serve_webhook(intake: Intake, options: WebhookOptions) -> web.AppRunner:
@@ -193,7 +195,7 @@ async def _finish(tasks: list[asyncio.Task[None]], grace: float = 10.0) -> None:
     """Let tasks end on their own (they watch ``stop``), then cancel what is left."""
     pending = [t for t in tasks if not t.done()]
     if pending:
-        _, late = await asyncio.wait(pending, timeout=grace)
+        _, late = (await asyncio.wait(pending, timeout=grace)) if grace > 0 else (set(), pending)
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)

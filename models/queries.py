@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, update
-from sqlmodel import col, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import chain
-from models.tables import Assignment, Case, Department, Event, Person, Region, Setting
+from models.tables import (
+    Assignment,
+    Case,
+    Department,
+    Event,
+    InboxUpdate,
+    Person,
+    ProcessedUpdate,
+    Region,
+    Setting,
+)
 
 
 async def case_by_ref(session: AsyncSession, *, ref: str, for_update: bool = False) -> Case | None:
@@ -233,3 +245,13 @@ async def cases_due_by(session: AsyncSession, *, day: date, states: Sequence[str
         .order_by(col(Case.deadline))
     )
     return list(rows.all())
+
+
+async def record_handled(session: AsyncSession, *, update_id: int, at: datetime) -> None:
+    """Record a Telegram update as handled (again is a no-op) and take it out of the inbox."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.exec(upsert(ProcessedUpdate).values(
+        update_id=update_id, processed_at=at).on_conflict_do_nothing())
+    await session.exec(delete(InboxUpdate).where(
+        col(InboxUpdate.update_id) == update_id))

@@ -21,7 +21,14 @@ from models.db import session_factory
 from models.tables import Case, Dialog, Outbox
 from tests.bot_harness import Bot, start_bot
 from tests.telegram_fakes import Sent
-from tests.test_bot_app import COORDINATOR, ENV_LIAISON, ENVIRONMENT, bind_all, new_case
+from tests.test_bot_app import (
+    COORDINATOR,
+    ENV_LIAISON,
+    ENVIRONMENT,
+    bind_all,
+    new_case,
+    new_case_summary,
+)
 
 
 class Killed(BaseException):
@@ -65,18 +72,7 @@ def _replies(bot: Bot, chat: int, message_id: int) -> list[str]:
 
 async def _to_the_summary(bot: Bot) -> Sent:
     """/newcase answered up to its summary (the 确认 still to press)."""
-    private = COORDINATOR[0]
-    await bot.say(COORDINATOR, private, "/newcase")
-    for answer in ("玛纳斯", "玛纳斯县应答水泥有限公司"):
-        await bot.say(COORDINATOR, private, answer)
-    await bot.press(COORDINATOR, bot.last(private), "水泥")
-    await bot.press(COORDINATOR, bot.last(private), "（五）环保")
-    await bot.say(COORDINATOR, private, "60 万吨/年")
-    await bot.say(COORDINATOR, private, "颗粒物排放超标")
-    await bot.press(COORDINATOR, bot.last(private), "跳过")
-    summary = bot.last(private)
-    assert "请核对" in summary.text
-    return summary
+    return await new_case_summary(bot, "玛纳斯县应答水泥有限公司")
 
 
 async def test_a_last_answer_killed_before_its_reply_is_answered_once_after_the_restart(

@@ -12,6 +12,7 @@ from bot.core.clock import ManualClock
 from bot.core.policy.catalog import Catalog
 from bot.core.workflow import State
 from tests.bot_harness import Bot, start_bot
+from tests.telegram_fakes import Sent
 
 COORDINATION, ENVIRONMENT, INDUSTRY, REFORM, MANAS = -1001, -1002, -1003, -1004, -1005
 COORDINATOR = (10001, "王玮中")
@@ -27,17 +28,26 @@ async def bind_all(bot: Bot) -> None:
         assert "绑定" in bot.last(chat).text, bot.last(chat).text
 
 
-async def new_case(bot: Bot, clause: str = "（五）环保") -> str:
+async def new_case_summary(bot: Bot, enterprise: str = "玛纳斯县测试水泥有限公司",
+                           clause: str = "（五）环保") -> Sent:
+    """/newcase answered up to its summary (the 确认 still to press)."""
     private = COORDINATOR[0]
     await bot.say(COORDINATOR, private, "/newcase")
-    for answer in ("玛纳斯", "玛纳斯县测试水泥有限公司"):
+    for answer in ("玛纳斯", enterprise):
         await bot.say(COORDINATOR, private, answer)
     await bot.press(COORDINATOR, bot.last(private), "水泥")
     await bot.press(COORDINATOR, bot.last(private), clause)
     await bot.say(COORDINATOR, private, "60 万吨/年")
     await bot.say(COORDINATOR, private, "颗粒物排放超标")
     await bot.press(COORDINATOR, bot.last(private), "跳过")
-    assert "请核对" in bot.last(private).text
+    summary = bot.last(private)
+    assert "请核对" in summary.text
+    return summary
+
+
+async def new_case(bot: Bot, clause: str = "（五）环保") -> str:
+    private = COORDINATOR[0]
+    await new_case_summary(bot, clause=clause)
     await bot.press(COORDINATOR, bot.last(private), "确认")
     text = bot.last(private).text
     assert "已立案" in text, text

@@ -26,7 +26,14 @@ from handlers.intake import SECRET_HEADER, WILL_HANDLE_LATER, Intake
 from models.db import session_factory
 from models.tables import Case, InboxUpdate, ProcessedUpdate
 from tests.bot_harness import Bot, start_bot
-from tests.test_bot_app import COORDINATOR, ENV_LIAISON, ENVIRONMENT, bind_all, new_case
+from tests.test_bot_app import (
+    COORDINATOR,
+    ENV_LIAISON,
+    ENVIRONMENT,
+    bind_all,
+    new_case,
+    new_case_summary,
+)
 
 
 class Killed(BaseException):
@@ -157,15 +164,7 @@ async def test_the_last_answer_its_effect_and_the_dialog_end_are_one_transaction
         bot: Bot, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     await bind_all(bot)
     private = COORDINATOR[0]
-    await bot.say(COORDINATOR, private, "/newcase")
-    for answer in ("玛纳斯", "玛纳斯县事务水泥有限公司"):
-        await bot.say(COORDINATOR, private, answer)
-    await bot.press(COORDINATOR, bot.last(private), "水泥")
-    await bot.press(COORDINATOR, bot.last(private), "（五）环保")
-    await bot.say(COORDINATOR, private, "60 万吨/年")
-    await bot.say(COORDINATOR, private, "颗粒物排放超标")
-    await bot.press(COORDINATOR, bot.last(private), "跳过")
-    confirm = bot.last(private)
+    confirm = await new_case_summary(bot, "玛纳斯县事务水泥有限公司")
     data = confirm.button("确认")
     original = DialogService.cancel
 

@@ -12,8 +12,6 @@ from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +31,7 @@ from bot.services.access import (
     require_coordinator,
 )
 from bot.services.outbox import enqueue
+from models import queries
 from models.db import (
     AlreadyHandled,
     done_with_update,
@@ -412,12 +411,7 @@ class ChatService:
         if hand is not None and hand.update_id == update_id and hand.recorded:
             return
         async with transaction(self.sessions) as session:
-            dialect = session.bind.dialect.name if session.bind else "sqlite"
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            await session.exec(insert(ProcessedUpdate).values(
-                update_id=update_id, processed_at=now).on_conflict_do_nothing())
-            await session.exec(delete(InboxUpdate).where(
-                col(InboxUpdate.update_id) == update_id))
+            await queries.record_handled(session, update_id=update_id, at=now)
             self._marked += 1
             if self._marked % 500 == 1:  # forget old ids now and then, not on every update
                 await session.exec(delete(ProcessedUpdate).where(

@@ -27,9 +27,10 @@ from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, delete, func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import queries
 from models.db import transaction
 from models.tables import InboxUpdate, ProcessedUpdate
 
@@ -92,12 +93,7 @@ class InboxStore:
         """Record an update that keeps failing as handled, so it stops coming back."""
         log.error("update %s given up after %d attempts", update_id, MAX_ATTEMPTS)
         async with transaction(self.sessions) as session:
-            dialect = session.bind.dialect.name if session.bind else "sqlite"
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            await session.exec(insert(ProcessedUpdate).values(
-                update_id=update_id, processed_at=now).on_conflict_do_nothing())
-            await session.exec(delete(InboxUpdate).where(
-                col(InboxUpdate.update_id) == update_id))
+            await queries.record_handled(session, update_id=update_id, at=now)
 
     async def release(self, update_id: int) -> None:
         """Let the row be claimed again at once (its handling could not finish)."""
