@@ -22,15 +22,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.clock import ManualClock
-from bot.core.org import load_demo_org
+from bot.core.org import EscalationSettings, Org, load_demo_org
 from bot.core.policy.catalog import load_default_catalog
-from bot.services.calendar import CalendarService
+from bot.services.calendar import RULES_KEY, CalendarService
 from bot.services.cases import CaseService
 from bot.services.org import OrgService
+from models import chain
 from models.db import create_engine, session_factory, upgrade
-from models.tables import Assignment, Case, Event
+from models.tables import Assignment, Case, ChatBinding, Event, Setting
+from scheduler.rules import CaseSnapshot, DeptStatus, next_check
 from scheduler.workdays import WorkCalendar
 
 SWEEP_AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Asia/Shanghai
@@ -42,16 +45,21 @@ async def seed(url: str, stored: int, due: int) -> None:
     await upgrade(engine)
     await OrgService(session_factory(engine)).load(load_demo_org())
     regions = [r.name for r in load_demo_org().regions]
+    await bind_chats(engine, load_demo_org())
     created = SWEEP_AT - timedelta(days=200)
     near = (SWEEP_AT + timedelta(days=7)).date()
     far = date(2027, 11, 30)
+    # The calendar as a day earlier's sweep left it: each case's next due day stored, the
+    # rules it was computed with recorded (else the first sweep reads every case once).
+    checks = {deadline: next_day(deadline, created.date()) for deadline in (near, far)}
     for start in range(0, stored, BATCH):
         ids = range(start + 1, min(stored, start + BATCH) + 1)
         cases = [{"id": i, "ref": f"S{i:08d}", "region_name": regions[i % len(regions)],
                   "enterprise": f"企业{i}", "industry": "cement", "clause": "四",
                   "clauses": ["四"], "capacity": None, "unit": None, "equipment": None,
                   "registered_on": created.date(), "description": "", "state": "rectifying",
-                  "deadline": near if i <= due else far, "pending_extension_months": None,
+                  "deadline": near if i <= due else far, "due_on": near if i <= due else far,
+                  "next_due": checks[near if i <= due else far], "pending_extension_months": None,
                   "exited_capacity": None, "closed_at": None, "created_at": created,
                   "updated_at": created, "version": 1, "paused": False, "skipped_steps": []}
                  for i in ids]
@@ -64,16 +72,54 @@ async def seed(url: str, stored: int, due: int) -> None:
                    "from_state": None, "to_state": "routed", "actor_id": None,
                    "actor_name": "bench", "actor_role": "system", "department_key": None,
                    "chat_id": None, "payload": {}} for i in ids]
+        for event in events:  # each case's first event, linked into its (new) chain
+            event["prev_hash"] = None
+            event["hash"] = chain.event_hash(chain.stored_values(event), None)
+        heads = {int(e["case_id"]): str(e["hash"]) for e in events}
+        for case in cases:
+            case["chain_seq"], case["chain_hash"] = 1, heads[int(case["id"])]
         async with engine.begin() as connection:
             await connection.execute(insert(Case), cases)
             await connection.execute(insert(Assignment), assignments)
             await connection.execute(insert(Event), events)
+    sessions = session_factory(engine)
+    clock = ManualClock(SWEEP_AT)
+    catalog = load_default_catalog()
+    calendar = CalendarService(sessions, clock, catalog, WorkCalendar(),
+                               CaseService(sessions, catalog, clock), OrgService(sessions).current)
     async with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            await connection.execute(text("ANALYZE"))
-        else:
-            await connection.execute(text("ANALYZE"))
+        await connection.execute(insert(Setting), [{
+            "key": RULES_KEY,
+            "value": calendar.rules_fingerprint(await OrgService(sessions).current())}])
+        await connection.execute(text("ANALYZE"))
     await engine.dispose()
+
+
+def next_day(deadline: date, routed: date) -> date | None:
+    """The day the sweep before the measured one stored for a seeded case."""
+    snapshot = CaseSnapshot(
+        ref="", region="", clause="四", state="rectifying", deadline=deadline,
+        deadline_kind="rectification", routed_on=routed,
+        required=tuple(DeptStatus(d, accepted=True) for d in ("industry",
+                                                                "development_reform")))
+    return next_check(snapshot, (SWEEP_AT - timedelta(days=1)).date(), WorkCalendar(),
+                      EscalationSettings())
+
+
+async def bind_chats(engine: AsyncEngine, org: Org) -> None:
+    """A bound group chat for every department and county: reminders for a party without
+    one wait for it (and would not be counted)."""
+    now = SWEEP_AT - timedelta(days=200)
+    rows = ([{"chat_id": -1000 - n, "kind": "department", "department_key": d.key,
+              "region_name": None} for n, d in enumerate(org.departments)]
+            + [{"chat_id": -2000 - n, "kind": "region", "department_key": None,
+                "region_name": r.name} for n, r in enumerate(org.regions)]
+            + [{"chat_id": -3000, "kind": "coordination", "department_key": None,
+                "region_name": None}])
+    async with engine.begin() as connection:
+        await connection.execute(insert(ChatBinding), [
+            {**row, "title": None, "active": True, "bound_by": None, "bound_at": now,
+             "updated_at": now} for row in rows])
 
 
 async def measure(url: str) -> tuple[float, float, int]:

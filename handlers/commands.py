@@ -22,7 +22,6 @@ from bot.render import calendar_texts, cards, texts
 from bot.render import evidence as evidence_texts
 from bot.render import search as search_texts
 from bot.render.cards import Button, Reply, question_reply
-from bot.render.reports.charts import status_chart
 from bot.render.reports.county import write_county_report
 from bot.services import access
 from bot.services.cases import CaseView
@@ -187,6 +186,9 @@ async def status(update: Update, context: DubanContext) -> None:
             message += "\n\n" + texts.ranking_text(regions, departments, tr, org.alias_table())
     await say(update, context, message)
     # The chart, sized for a phone; with no usable Chinese font its DubanError says so.
+    # (matplotlib is imported by the first chart, not with the bot.)
+    from bot.render.reports.charts import status_chart
+
     figures = await context.deps.reports.status_figures(org, today=today, region=region)
     chart = status_chart(figures, tr, title_place=org.prefecture.name, today=today,
                          region=region)

@@ -33,6 +33,8 @@ from handlers.sending import edit, send
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 BATCH = 100
+#: How often (real seconds) sent rows older than ``outbox.KEEP_SENT`` are pruned.
+PRUNE_SECONDS = 3600.0
 _TASK = "duban.delivery"
 
 
@@ -104,6 +106,7 @@ class Delivery:
         # A signed notice goes to every unit with the same .docx: written once per language
         # (about half a second each, in the event loop), not once per unit.
         self._notices: dict[tuple[int, str, str], Reply] = {}
+        self._pruned_at: float | None = None
 
     async def run(self) -> None:
         while True:
@@ -111,9 +114,25 @@ class Delivery:
                 await self.deliver_due()
             except Exception:  # keep delivering; the row stays queued
                 log.exception("delivery round failed")
+            await self.prune_now_and_then()
             self.deps.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.deps.wakeup.wait(), POLL_SECONDS)
+
+    async def prune_now_and_then(self) -> int:
+        """Once an hour (and at start), drop the sent rows kept long enough; every process
+        may do it (the batches are idempotent), none waits for it to send."""
+        if self._pruned_at is not None and self.monotonic() - self._pruned_at < PRUNE_SECONDS:
+            return 0
+        self._pruned_at = self.monotonic()
+        try:
+            pruned = await self.deps.outbox.prune(self.deps.clock.now())
+        except Exception:  # pruning is housekeeping: the next hour tries again
+            log.warning("pruning the outbox failed", exc_info=True)
+            return 0
+        if pruned:
+            log.info("pruned %d sent outbox rows", pruned)
+        return pruned
 
     async def deliver_due(self) -> int:
         """Send every due row once; returns how many were handled."""

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10  # seconds Telegram holds a getUpdates call open
 RESCAN_SECONDS = 5.0  # how often rows left by another process are looked for
+CLAIM_BATCH = 50  # stored updates claimed at a time
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 WILL_HANDLE_LATER = N_("The service cannot reach its database for a moment. Your message is "
@@ -161,15 +162,17 @@ class Intake:
         """Handle every stored update this process can claim; returns how many."""
         handled = 0
         while True:
-            rows = await self.deps.inbox.claim(self.deps.clock.now())
-            if not rows:
-                return handled
+            rows = await self.deps.inbox.claim(self.deps.clock.now(), limit=CLAIM_BATCH)
             for row in rows:
                 if row.attempts > MAX_ATTEMPTS:
                     await self.deps.inbox.give_up(row.update_id, self.deps.clock.now())
                     continue
                 await self._handle(row.update_id, row.payload)
                 handled += 1
+            # A short batch was all there was; rows stored meanwhile set ``arrived``, and
+            # ``run`` comes back at once (no empty claim after every update).
+            if len(rows) < CLAIM_BATCH:
+                return handled
 
     async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
         try:

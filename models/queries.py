@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import chain
 from models.tables import (
+    DUE_NOW,
     Assignment,
     Case,
     Department,
@@ -193,11 +194,13 @@ async def _event_hash(session: AsyncSession, *, case_id: int, seq: int) -> str |
 
 
 async def _move_heads(session: AsyncSession, heads: Sequence[tuple[int, int, str]]) -> None:
-    """Each case's chain head: its last event's number and hash (same transaction)."""
+    """Each case's chain head: its last event's number and hash (same transaction). A new
+    event may change what falls due: the next sweep looks at the case again."""
     table = Case.__table__  # type: ignore[attr-defined]
     await session.exec(
         update(table).where(table.c.id == bindparam("head_case"))
-        .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash")),
+        .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash"),
+                next_due=DUE_NOW),
         params=[{"head_case": case_id, "head_seq": seq, "head_hash": digest}
                 for case_id, seq, digest in heads])
 
@@ -206,12 +209,13 @@ async def bump_case_version(session: AsyncSession, *, case: Case,
                             values: dict[str, object]) -> bool:
     """Write ``values`` to ``case`` only if nobody changed it since it was read.
 
-    Returns False when another writer got there first (the caller retries or reports).
+    Returns False when another writer got there first (the caller retries or reports). The
+    next sweep looks at the changed case again (``next_due``).
     """
     result = await session.exec(
         update(Case)
         .where(col(Case.id) == case.id, col(Case.version) == case.version)
-        .values(**values, version=case.version + 1)
+        .values(**values, version=case.version + 1, next_due=DUE_NOW)
     )
     return bool(result.rowcount)
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -24,10 +25,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
 from models.types import JSONText, UTCDateTime
+
+#: ``cases.next_due`` of a case that changed: the next sweep looks at it (any day works that
+#: is before every sweep; this one reads as what it is).
+DUE_NOW = date(1970, 1, 1)
 
 
 class Department(SQLModel, table=True):
@@ -84,6 +90,9 @@ class Case(SQLModel, table=True):
         Index("ix_cases_state_deadline", "state", "deadline"),
         Index("ix_cases_region_state", "region_name", "state"),
         Index("ix_cases_state_due_on", "state", "due_on"),
+        # Covers the overdue counts per region and clause (models.counters.overdue_cases).
+        Index("ix_cases_overdue", "state", "due_on", "region_name", "clause"),
+        Index("ix_cases_next_due", "next_due"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -122,6 +131,12 @@ class Case(SQLModel, table=True):
     chain_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0,
                                                        server_default="0"))
     chain_hash: str | None = Field(default=None, sa_column=Column(String(64)))
+    #: The first day the calendar's sweep must look at the case again (scheduler.rules.
+    #: next_check): set by the sweep, reset to DUE_NOW by every change to the case (an
+    #: event, a new version), NULL once nothing can fall due (closed, paused). The sweep
+    #: reads only cases with ``next_due <= today`` (and the overdue ones, for clause （二十）).
+    next_due: date | None = Field(default=DUE_NOW, sa_column=Column(
+        Date, default=DUE_NOW, server_default=DUE_NOW.isoformat()))
 
 
 class Assignment(SQLModel, table=True):
@@ -150,6 +165,47 @@ class Assignment(SQLModel, table=True):
     tag_raw: str = Field(sa_column=Column(Text, nullable=False))
     reason: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class StatusCount(SQLModel, table=True):
+    """How many cases (and how much capacity) share one key: region, clause, state, industry,
+    unit, the local year they closed in (0: open) and whether they closed by their due day.
+
+    Kept true by triggers on ``cases`` (``models.counters``) in the writer's own transaction;
+    ``duban db recount`` rebuilds it. On PostgreSQL each transaction adds its own rows
+    (``shard``: its transaction id) so writers never wait on each other; readers sum the shards
+    and fold them into shard 0. SQLite has one writer at a time and keeps only shard 0.
+    """
+
+    __tablename__ = "status_counts"
+
+    shard: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    region_name: str = Field(sa_column=Column(String(100), primary_key=True))
+    clause: str = Field(sa_column=Column(String(8), primary_key=True))
+    state: str = Field(sa_column=Column(String(32), primary_key=True))
+    industry: str = Field(sa_column=Column(String(32), primary_key=True))
+    unit: str = Field(sa_column=Column(String(40), primary_key=True))  # "" for none
+    closed_year: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    on_time: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+    #: coalesce(exited_capacity, capacity, 0) summed, and how many cases gave one
+    capacity: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+    capacity_n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class DepartmentCount(SQLModel, table=True):
+    """Required assignments of a department by the status of its part and its case's region,
+    state and on-time flag (as :class:`StatusCount`), kept by the same triggers."""
+
+    __tablename__ = "department_counts"
+
+    shard: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    department_key: str = Field(sa_column=Column(String(64), primary_key=True))
+    region_name: str = Field(sa_column=Column(String(100), primary_key=True))
+    state: str = Field(sa_column=Column(String(32), primary_key=True))
+    status: str = Field(sa_column=Column(String(16), primary_key=True))
+    on_time: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class Event(SQLModel, table=True):
@@ -270,7 +326,13 @@ class Outbox(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "not_before"),
+        # The dispatcher reads the few unsent rows among millions sent: a partial index no
+        # ANALYZE can turn into a scan of the sent ones (one run's plan once flipped so).
+        Index("ix_outbox_unsent", "id", sqlite_where=text("sent_at IS NULL"),
+              postgresql_where=text("sent_at IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))

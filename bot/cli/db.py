@@ -1,7 +1,8 @@
 """``duban db backup|restore`` and ``duban audit verify``: the records, kept and checked.
 
 Register with ``db.add_command(backup_command, "backup")``,
-``db.add_command(restore_command, "restore")`` and ``main.add_command(audit_group, "audit")``.
+``db.add_command(restore_command, "restore")``, ``db.add_command(recount_command, "recount")``
+and ``main.add_command(audit_group, "audit")``.
 Backup and restore do not migrate the database first (as :meth:`App.run` does): a backup is of
 the database as it is, and a restore needs an empty one.
 """
@@ -125,3 +126,26 @@ def restore_command(app: App, file: Path) -> None:
                                                      app.settings.tz),
             **{**backup.describe(restored.manifest), "restored": restored.restored_revision
                or "—", "revision": restored.revision or "—"})
+
+
+# -- the status counters ---------------------------------------------------------------------------
+
+RECOUNT_RIGHT = N_("The counters were right: no counter row changed.")
+
+
+@click.command("recount")
+@pass_app
+def recount_command(app: App) -> None:
+    """Rebuild the counters behind /status from the cases and assignments (one transaction;
+    writers wait until it is done) and say how many counter rows were wrong."""
+
+    async def work(deps: Deps) -> int:
+        return (await deps.status.recount()).changed
+
+    changed = app.run(work)
+    if not changed:
+        app.say(RECOUNT_RIGHT)
+        return
+    click.echo(app.tr.ngettext(
+        "The counters were rebuilt from the cases: {n} counter row changed.",
+        "The counters were rebuilt from the cases: {n} counter rows changed.", changed))

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli import failures
 from bot.cli.app import App, pass_app, write_atomically
-from bot.cli.db import audit_group, backup_command, restore_command
+from bot.cli.db import audit_group, backup_command, recount_command, restore_command
 from bot.cli.policy import policy_group
 from bot.cli.reports import lists_command, report_group
 from bot.cli.sandbox import sandbox_command
@@ -375,6 +375,7 @@ def db() -> None:
 
 db.add_command(backup_command, "backup")
 db.add_command(restore_command, "restore")
+db.add_command(recount_command, "recount")
 
 
 @db.command("upgrade")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.app import App, pass_app
 from bot.core.i18n import N_
-from bot.devtools.sandbox.app import Sandbox, SandboxOptions, default_directory, serve
+
+if TYPE_CHECKING:
+    from bot.devtools.sandbox.app import Sandbox
 
 
 @click.command("sandbox")
@@ -27,6 +30,9 @@ from bot.devtools.sandbox.app import Sandbox, SandboxOptions, default_directory,
 def sandbox_command(app: App, directory: Path | None, reset: bool, host: str, port: int,
                     no_browser: bool) -> None:
     """Try the bot without Telegram: a web chat page with demo data and a movable clock."""
+    # The emulator and the web page: imported for the sandbox, not with every command.
+    from bot.devtools.sandbox.app import SandboxOptions, default_directory, serve
+
     options = SandboxOptions(directory=directory or default_directory(), host=host, port=port,
                              reset=reset, locale=app.settings.locale)
 

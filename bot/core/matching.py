@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
 
+from bot.core import pinyin
 from bot.core.i18n import N_, DubanError
 
 __all__ = [
@@ -109,9 +109,9 @@ def _strip_suffix(text: str, suffixes: Sequence[str]) -> str:
 
 def _english_to_pinyin(text: str) -> str:
     """"manasicounty" -> "manasixian": an English suffix becomes the Chinese one's pinyin."""
-    for english, pinyin in _ENGLISH_SUFFIXES:
+    for english, sound in _ENGLISH_SUFFIXES:
         if text.endswith(english) and len(text) >= len(english) + 2:
-            return text[: -len(english)] + pinyin
+            return text[: -len(english)] + sound
     return text
 
 
@@ -124,11 +124,11 @@ def _top_tier(found: dict[str, float]) -> dict[str, float]:
 
 
 def _pinyin(text: str) -> str:
-    return "".join(lazy_pinyin(text)).lower()
+    return "".join(pinyin.syllables(text)).lower()
 
 
 def _initials(text: str) -> str:
-    return "".join(lazy_pinyin(text, style=Style.FIRST_LETTER)).lower()
+    return "".join(pinyin.initials(text)).lower()
 
 
 @dataclass(frozen=True)
@@ -465,7 +465,7 @@ def resolve_name(
 
 
 def _syllables(norm: str) -> list[str]:
-    return [s.lower() for s in lazy_pinyin(norm)]
+    return [s.lower() for s in pinyin.syllables(norm)]
 
 
 def _at_syllable(query: str, syllables: Sequence[str]) -> bool:

@@ -17,7 +17,6 @@ from bot.core.i18n import N_, Translator
 from bot.render import texts
 from bot.render.cards import Button, Reply
 from bot.render.reports import Paragraph, Table
-from bot.render.reports.docx_util import write_docx
 from bot.render.reports.official import (
     Masthead,
     OfficialDocument,
@@ -261,6 +260,8 @@ def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> s
 def notice_reply(notice: Notice, sections: Sequence[NoticeSection], *, commission: str,
                  tr: Translator, facts: NoticeFacts) -> Reply:
     """The signed 通报 as circulated: a caption naming the laggards, and the .docx."""
+    from bot.render.reports.docx_util import write_docx  # python-docx: only for the file
+
     document = notice_document(notice, sections, commission=commission, tr=tr, facts=facts)
     buffer = io.BytesIO()
     write_docx(document, tr, buffer)

@@ -33,7 +33,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -54,6 +54,7 @@ from bot.services.outbox import Kind, enqueue, enqueue_many
 from models import queries
 from models.db import transaction
 from models.tables import (
+    DUE_NOW,
     Assignment,
     Case,
     ChatBinding,
@@ -67,7 +68,12 @@ from models.tables import (
 )
 from scheduler import rules
 from scheduler.rules import CaseSnapshot, DeptStatus, DueItem, NoticeHistory, ObligationSnapshot
-from scheduler.workdays import UNCOVERED_YEAR_MESSAGE, WorkCalendar, uncovered_year_key
+from scheduler.workdays import (
+    UNCOVERED_YEAR_MESSAGE,
+    WorkCalendar,
+    next_send_time,
+    uncovered_year_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,7 @@ YEAR_AHEAD_DAYS = 30
 #: Where the sweep notes the parties whose reminders wait for a bound chat (a setting, so
 #: ``duban doctor`` in another process reads it too).
 WAITING_KEY = "calendar.waiting_for_chats"
+RULES_KEY = "calendar.next_due_rules"
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,9 @@ class Snapshot:
     sent: set[str]
     obligation_ids: dict[str, int]  # "kind/year:party" -> row id
     bound: frozenset[tuple[str, str]] = frozenset()  # parties with a bound chat (kind, key)
+    #: each case read, as the rules saw it and as the row was (to write its next due day
+    #: only if nobody changed it meanwhile)
+    read: tuple[tuple[CaseSnapshot, int, int, int], ...] = ()  # (snapshot, id, version, seq)
 
 
 T = TypeVar("T")
@@ -144,11 +154,14 @@ class CalendarService:
 
     # -- the sweep --------------------------------------------------------------------------
 
-    async def preview(self, at: datetime) -> list[DueItem]:
-        """What a sweep at ``at`` would send, from the database as it is; writes nothing."""
+    async def preview(self, at: datetime, *, full: bool = False) -> list[DueItem]:
+        """What a sweep at ``at`` would send, from the database as it is; writes nothing.
+        ``full``: from every open case rather than those whose next due day has come (what
+        the stored days are checked against)."""
         org = await self.org()
         today = at.astimezone(self.clock.tz).date()
-        snap = await self._snapshot(today, org, create=False, overdue_as_of=today)
+        snap = await self._snapshot(today, org, create=False, overdue_as_of=today, at=at,
+                                    full=full)
         items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, at,
                                 self.calendar, org.escalation, self.clock.tz)
         return [i for i in items if i.send_after <= at]  # as the sweep: the rest waits
@@ -159,6 +172,7 @@ class CalendarService:
         org = await self.org()
         today = now.astimezone(self.clock.tz).date()
         await self._fill_due_days()
+        await self._recheck_if_rules_changed(org)
         marked = await self._mark_overdue(today)
         for attempt in range(3):
             snap = await self._snapshot(today, org, create=True)
@@ -167,8 +181,13 @@ class CalendarService:
             ready = [i for i in items if i.send_after <= now]
             held = [i for i in ready if _waits_for_chat(i, snap.bound)]
             ready = [i for i in ready if not _waits_for_chat(i, snap.bound)]
+            # Outside office hours nothing is recorded: the next sweep reads the same cases.
+            send_after = next_send_time(now, self.calendar, org.escalation.office_hours,
+                                        self.clock.tz)
+            checks = (self._next_checks(snap, held, org, send_after.astimezone(
+                self.clock.tz).date()) if send_after <= now else [])
             try:
-                codes = await self._record(ready, snap, org, now)
+                codes = await self._record(ready, snap, org, now, checks)
             except IntegrityError:
                 log.info("sweep raced another sweep (attempt %d); reading again", attempt + 1)
                 continue
@@ -209,6 +228,30 @@ class CalendarService:
             return tuple(theirs)
         raise DubanError(N_("The calendar could not record its sweep; it will try again."))
 
+    def _next_checks(self, snap: Snapshot, held: Sequence[DueItem], org: Org,
+                     today: date) -> list[dict[str, Any]]:
+        """The day each case read must be read again (``cases.next_due``): today for a case
+        with reminders held for a chat, else the next day a step of it falls
+        (:func:`rules.next_check`, memoised per distinct case shape: thousands of cases share
+        a deadline)."""
+        if not snap.read:
+            return []
+        waiting = {ref for item in held for ref in item.case_refs}
+        memo: dict[CaseSnapshot, date | None] = {}
+        rows = []
+        for case, case_id, version, seq in snap.read:
+            if case.ref in waiting:
+                day: date | None = today
+            else:
+                shape = replace(case, ref="", region="")
+                if shape not in memo:
+                    memo[shape] = rules.next_check(shape, today, self.calendar,
+                                                   org.escalation)
+                day = memo[shape]
+            rows.append({"check_id": case_id, "check_version": version, "check_seq": seq,
+                         "check_day": day})
+        return rows
+
     async def _note_waiting(self, held: Sequence[DueItem]) -> None:
         """Keep, for ``/mine`` and ``duban doctor``, which parties the sweep held items for."""
         counts = Counter((i.recipient_kind, i.recipient) for i in held)
@@ -228,6 +271,24 @@ class CalendarService:
                  for row in (stored if isinstance(stored, list) else [])
                  if isinstance(row, dict)]
         return [w for w in found if (w.party_kind, w.party) not in bound]
+
+    def rules_fingerprint(self, org: Org) -> str:
+        """What the stored next due days were computed with: the escalation settings and the
+        working-day calendar (a holiday notice loaded later moves days). Stored by the sweep;
+        a different one makes the next sweep read every open case once."""
+        overrides = sorted(self.calendar.overrides.items())
+        text = f"{org.escalation!r}|{overrides!r}|{self.calendar!r}|{sorted(self._immediate)}"
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+    async def _recheck_if_rules_changed(self, org: Org) -> None:
+        """Another ladder or calendar: every open case's next due day is read again."""
+        fingerprint = self.rules_fingerprint(org)
+        async with transaction(self.sessions) as session:
+            if await queries.setting(session, key=RULES_KEY) == fingerprint:
+                return
+            await session.exec(update(Case).where(col(Case.state).in_(OPEN))
+                               .values(next_due=DUE_NOW))
+            await session.merge(Setting(key=RULES_KEY, value=fingerprint))
 
     async def _fill_due_days(self) -> None:
         """Give a due day to open cases that have none (cases from before due days were kept:
@@ -249,7 +310,8 @@ class CalendarService:
                 due = await self.cases.due_on(case.clause, case.state, case.deadline,
                                               since.astimezone(self.clock.tz).date())
                 await session.exec(update(Case).where(
-                    col(Case.id) == case.id, col(Case.due_on).is_(None)).values(due_on=due))
+                    col(Case.id) == case.id, col(Case.due_on).is_(None)).values(
+                    due_on=due, next_due=DUE_NOW))
 
     async def _mark_overdue(self, today: date) -> list[str]:
         async with self.sessions() as session:
@@ -270,15 +332,24 @@ class CalendarService:
     # -- snapshots --------------------------------------------------------------------------
 
     async def _snapshot(self, today: date, org: Org, *, create: bool,
-                        overdue_as_of: date | None = None, unopened: bool = True) -> Snapshot:
+                        overdue_as_of: date | None = None, unopened: bool = True,
+                        at: datetime | None = None, full: bool = False) -> Snapshot:
         """What the rules read. ``create``: open the years' duties first; else (a preview)
         add the duties a sweep would open, unless ``unopened`` is False."""
         if create:
             await self._open_years(today, org)
         async with self.sessions() as session:
-            cases = await self._window_cases(session, today)
+            # the day the rules answer for: the first moment the bot may send (a sweep on
+            # Saturday answers for Monday)
+            rules_day = next_send_time(at or self.clock.now(), self.calendar,
+                                       org.escalation.office_hours,
+                                       self.clock.tz).astimezone(self.clock.tz).date()
+            cases = await self._window_cases(
+                session, rules_day,
+                everything=full or await queries.setting(session, key=RULES_KEY)
+                != self.rules_fingerprint(org))
             ids = [c.id for c in cases if c.id is not None]
-            assignments = await _by_case(session, Assignment, ids)
+            assignments = await _assignments(session, ids)
             events = await _event_summaries(session, ids)
             obligations = (await session.exec(select(Obligation).where(
                 col(Obligation.due) >= today - WINDOW_BACK,
@@ -296,6 +367,8 @@ class CalendarService:
         snapshots = [self._case_snapshot(c, assignments.get(c.id or 0, []),
                                          events.get(c.id or 0, []), overdue_as_of)
                      for c in cases]
+        read = tuple((snapshot, c.id, c.version, c.chain_seq)
+                     for snapshot, c in zip(snapshots, cases, strict=True))
         duties = [ObligationSnapshot(
             kind=o.kind, year=o.year, due=o.due, party=o.party, party_kind=o.party_kind,
             confirmed=o.confirmed_at is not None, role=o.role, opened_on=o.opened_on)
@@ -312,21 +385,28 @@ class CalendarService:
             sent=sent,
             obligation_ids={f"{o.kind}/{o.year}:{o.party}": o.id or 0 for o in obligations},
             bound=bound,
+            read=read,
         )
 
-    async def _window_cases(self, session: AsyncSession, today: date) -> list[Case]:
-        """Open cases whose due day has come or comes within the nudge window (however long
-        ago: an overdue case is chased until it is closed), or waiting to be accepted."""
-        pending = select(col(Assignment.case_id)).where(
-            col(Assignment.status) == AssignmentStatus.PENDING.value,
-            col(Assignment.required).is_(True))
-        rows = await session.exec(select(Case).where(
-            col(Case.state).in_(OPEN),
-            or_(col(Case.due_on) <= today + WINDOW_AHEAD, col(Case.due_on).is_(None),
-                col(Case.id).in_(pending))))
-        return list(rows.all())
+    async def _window_cases(self, session: AsyncSession, today: date, *,
+                            everything: bool = False) -> list[Any]:
+        """The cases a sweep on ``today`` must read (columns only): those whose next due day
+        (``cases.next_due``) has come, changed ones included, and every open overdue case that
+        is not paused (clause （二十）'s laggards count them, whatever else is due).
+        ``everything``: every open case (the ladder or the calendar changed since the days
+        were stored; the next sweep stores new ones)."""
+        table = Case.__table__  # type: ignore[attr-defined]
+        columns = [table.c[name] for name in _CASE_COLUMNS]
+        due = await session.exec(sa_select(*columns).where(  # type: ignore[call-overload]
+            table.c.state.in_(OPEN) if everything else table.c.next_due <= today))
+        found = {row.id: row for row in due.all()}
+        late = await session.exec(sa_select(*columns).where(  # type: ignore[call-overload]
+            table.c.state.in_(OPEN), table.c.due_on < today, table.c.paused.is_(False)))
+        for row in late.all():
+            found.setdefault(row.id, row)
+        return list(found.values())
 
-    def _case_snapshot(self, case: Case, assignments: Sequence[Assignment],
+    def _case_snapshot(self, case: Any, assignments: Sequence[Any],
                        events: Sequence[EventSummary], overdue_as_of: date | None
                        ) -> CaseSnapshot:
         tz = self.clock.tz
@@ -377,13 +457,17 @@ class CalendarService:
     # -- recording --------------------------------------------------------------------------
 
     async def _record(self, items: Sequence[DueItem], snap: Snapshot, org: Org,
-                      now: datetime) -> list[str]:
+                      now: datetime, checks: Sequence[dict[str, Any]] = ()) -> list[str]:
         if not items:
+            if checks:
+                async with transaction(self.sessions) as session:
+                    await _write_next_due(session, checks)
             return []
         codes: list[str] = []
         async with transaction(self.sessions) as session:
+            await _write_next_due(session, checks)
             stamp = now.isoformat()
-            await session.exec(insert(SentKey), params=[
+            await session.exec(insert(SentKey.__table__), params=[  # type: ignore[attr-defined]
                 {"key": key, "subject": _subject_of(key), "outbox_key": None, "created_at": now}
                 for item in items for key in item.done_keys])
             digests: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -885,7 +969,7 @@ def _party(kind: str, party: str) -> dict[str, str]:
     return {"department": party} if kind == "department" else {"region": party}
 
 
-def _deadline_kind(case: Case, events: Sequence[EventSummary]) -> str:
+def _deadline_kind(case: Any, events: Sequence[EventSummary]) -> str:
     if case.clause == "九":
         return "exit"
     if case.state == State.SEALED or (case.clause == "八" and case.deadline is not None):
@@ -932,13 +1016,36 @@ async def _sent_keys(session: AsyncSession, subjects: Sequence[str]) -> set[str]
     return found
 
 
-async def _by_case(session: AsyncSession, model: Any, ids: Sequence[int]) -> dict[int, list[Any]]:
+#: The columns of a case the rules need (read without building ORM objects: a sweep reads
+#: thousands), and those that tell whether the row changed since.
+_CASE_COLUMNS = ("id", "ref", "region_name", "clause", "state", "deadline", "due_on",
+                 "created_at", "paused", "skipped_steps", "version", "chain_seq")
+_ASSIGNMENT_COLUMNS = ("id", "case_id", "department_key", "status", "required", "created_at")
+
+
+async def _assignments(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The cases' assignments (columns only), in the order they were made."""
+    table = Assignment.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in _ASSIGNMENT_COLUMNS]
     grouped: dict[int, list[Any]] = defaultdict(list)
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
-        rows = await session.exec(select(model).where(col(model.case_id).in_(chunk))
-                                  .order_by(col(model.id)))
+        rows = await session.exec(sa_select(*columns)  # type: ignore[call-overload]
+                                  .where(table.c.case_id.in_(chunk)).order_by(table.c.id))
         for row in rows.all():
             grouped[row.case_id].append(row)
     return grouped
+
+
+async def _write_next_due(session: AsyncSession, checks: Sequence[dict[str, Any]]) -> None:
+    """Each case's next due day, unless the case changed since it was read (a change resets
+    the day to "now" in its own transaction; that reset must win)."""
+    if not checks:
+        return
+    table = Case.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        update(table).where(table.c.id == bindparam("check_id"),
+                            table.c.version == bindparam("check_version"),
+                            table.c.chain_seq == bindparam("check_seq"))
+        .values(next_due=bindparam("check_day")), params=list(checks))
 

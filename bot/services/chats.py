@@ -174,20 +174,36 @@ class ChatService:
     # entries also expire, in case another process changed one.
     _bindings: dict[int, tuple[float, ChatBinding | None]] = field(default_factory=dict,
                                                                    repr=False)
+    # People found, kept as bindings are (cleared by join and bootstrap here, expiring for
+    # changes made elsewhere: an org file loaded, another process's /join). Only people found
+    # are kept: someone who joins through another process is known there at once.
+    _people: dict[int, tuple[float, Person]] = field(default_factory=dict, repr=False)
     _high_water: int | None = field(default=None, repr=False)
     _marked: int = field(default=0, repr=False)
 
     # -- identity --------------------------------------------------------------------------
 
     async def identify(self, chat_id: int, user_id: int, name: str) -> Identity:
-        async with self.sessions() as session:
-            person = await _person(session, user_id)
+        person = await self._known(user_id)
         coordinator = user_id in self.extra_coordinators or (
             person is not None and person.role == "coordinator")
         return Identity(user_id, name, person, await self.binding(chat_id), coordinator)
 
+    async def _known(self, user_id: int) -> Person | None:
+        cached = self._people.get(user_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.sessions() as session:
+            person = await _person(session, user_id)
+        if person is not None:
+            self._people[user_id] = (time.monotonic() + BINDING_CACHE_SECONDS, person)
+        else:
+            self._people.pop(user_id, None)
+        return person
+
     async def bootstrap_coordinators(self, names: dict[int, str] | None = None) -> None:
         """Make the coordinators named in the settings people with the coordinator role."""
+        self._people.clear()
         async with transaction(self.sessions) as session:
             for user_id in sorted(self.extra_coordinators):
                 person = await _person(session, user_id)
@@ -358,6 +374,7 @@ class ChatService:
             session.add(person)
             invite.used_by, invite.used_at = user_id, now
             session.add(invite)
+        self._people.pop(user_id, None)
         return person
 
     # -- updates already handled -----------------------------------------------------------

@@ -73,21 +73,25 @@ class InboxStore:
             return int(result.rowcount or 0)
 
     async def claim(self, now: datetime, limit: int = 50) -> list[Stored]:
-        """Claim the oldest rows nobody holds, in update order."""
+        """Claim the oldest rows nobody holds, in update order: one ``UPDATE … RETURNING``.
+
+        Two processes claiming at once cannot both take a row: PostgreSQL re-checks the
+        condition on a row another transaction has just claimed (and skips it), SQLite has one
+        writer at a time."""
         free = or_(col(InboxUpdate.claimed_at).is_(None),
                    col(InboxUpdate.claimed_at) < now - CLAIM_LEASE)
+        oldest = (select(col(InboxUpdate.update_id)).where(free)
+                  .order_by(col(InboxUpdate.update_id)).limit(limit))
+        statement = (update(InboxUpdate)
+                     .where(col(InboxUpdate.update_id).in_(oldest.scalar_subquery()), free)
+                     .values(claimed_at=now, attempts=InboxUpdate.attempts + 1)
+                     .returning(col(InboxUpdate.update_id), col(InboxUpdate.payload),
+                                col(InboxUpdate.attempts)))
         async with transaction(self.sessions) as session:
-            candidates = list((await session.exec(
-                select(InboxUpdate).where(free).order_by(col(InboxUpdate.update_id))
-                .limit(limit))).all())
-            claimed: list[Stored] = []
-            for row in candidates:
-                result = await session.exec(
-                    update(InboxUpdate).where(col(InboxUpdate.update_id) == row.update_id, free)
-                    .values(claimed_at=now, attempts=InboxUpdate.attempts + 1))
-                if result.rowcount:
-                    claimed.append(Stored(row.update_id, dict(row.payload), row.attempts + 1))
-            return claimed
+            connection = await session.connection()  # Core: no ORM bookkeeping for this
+            rows = (await connection.execute(statement)).all()
+        return [Stored(update_id, dict(payload), attempts)
+                for update_id, payload, attempts in sorted(rows, key=lambda r: r[0])]
 
     async def give_up(self, update_id: int, now: datetime) -> None:
         """Record an update that keeps failing as handled, so it stops coming back."""

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -41,6 +41,9 @@ from models.tables import Outbox
 
 CLAIM_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+#: Sent rows are kept this long, then pruned (``OutboxStore.prune``).
+KEEP_SENT = timedelta(days=30)
+PRUNE_BATCH = 5000
 #: How a row's ``error`` begins once an attempt may have been delivered without duban knowing.
 UNKNOWN_OUTCOME = "outcome unknown: "
 
@@ -96,6 +99,15 @@ class Kind(StrEnum):
     ANSWER = "answer"  # the answer to an update, if its handler died before sending it
 
 
+#: Kinds whose sent rows may be pruned: their keys name something that never comes again (a
+#: case version, an update, a sweep's instant, an event's number), so a pruned key can never be
+#: queued a second time. The others' keys are the "once" of docs/outbox.md and stay: a card per
+#: case and chat, "no chat" and "name the departments" once per case, a notice's or summons's
+#: copy per recipient, a duty's confirmation once.
+PRUNABLE = frozenset({Kind.REFRESH, Kind.ANSWER, Kind.DIGEST, Kind.EXTENSION,
+                      Kind.EXTENSION_DECIDED, Kind.HANDED_BACK, Kind.DELIVER, Kind.BOT_REMOVED})
+
+
 @dataclass(frozen=True)
 class Pending:
     id: int
@@ -111,6 +123,22 @@ class Pending:
     uncertain: bool = False
 
 
+def due_statement(now: datetime, limit: int = 100, skip: Collection[int] = ()) -> Any:
+    """The dispatcher's query: unsent rows due now and not claimed within the lease.
+
+    ``sent_at IS NULL`` is the condition of the partial index ``ix_outbox_unsent``
+    (``models.tables``): among millions of sent rows the planner walks only the few unsent
+    ones, in id order, whatever ANALYZE says about the table."""
+    statement = (select(Outbox)
+                 .where(col(Outbox.sent_at).is_(None), col(Outbox.not_before) <= now,
+                        col(Outbox.attempts) < MAX_ATTEMPTS,
+                        or_(col(Outbox.claimed_at).is_(None),
+                            col(Outbox.claimed_at) < now - CLAIM_LEASE)))
+    if skip:
+        statement = statement.where(col(Outbox.id).not_in(list(skip)))
+    return statement.order_by(col(Outbox.id)).limit(limit)
+
+
 @dataclass
 class OutboxStore:
     sessions: async_sessionmaker[AsyncSession]
@@ -118,15 +146,8 @@ class OutboxStore:
     async def due(self, now: datetime, limit: int = 100,
                   skip: Collection[int] = ()) -> list[Pending]:
         """Rows that may be sent now, oldest first (but for the ids in ``skip``)."""
-        statement = (select(Outbox)
-                     .where(col(Outbox.sent_at).is_(None), col(Outbox.not_before) <= now,
-                            col(Outbox.attempts) < MAX_ATTEMPTS,
-                            or_(col(Outbox.claimed_at).is_(None),
-                                col(Outbox.claimed_at) < now - CLAIM_LEASE)))
-        if skip:
-            statement = statement.where(col(Outbox.id).not_in(list(skip)))
         async with self.sessions() as session:
-            rows = await session.exec(statement.order_by(col(Outbox.id)).limit(limit))
+            rows = await session.exec(due_statement(now, limit, skip))
             return [Pending(r.id or 0, r.key, r.kind, r.recipient_kind, r.recipient,
                             dict(r.payload or {}), r.attempts, r.created_at,
                             uncertain=r.claimed_at is not None  # a claim that ran out
@@ -169,6 +190,24 @@ class OutboxStore:
         async with transaction(self.sessions) as session:
             await session.exec(update(Outbox).where(col(Outbox.id) == row.id)
                                .values(claimed_at=None, not_before=retry_at, error=error))
+
+    async def prune(self, now: datetime, keep: timedelta = KEEP_SENT,
+                    batch: int = PRUNE_BATCH) -> int:
+        """Delete rows sent (or given up) more than ``keep`` ago, of the :data:`PRUNABLE`
+        kinds only, ``batch`` at a time, each batch its own short transaction (a sender is
+        never held up for long). Unsent rows are never touched. Returns how many went."""
+        old = (select(col(Outbox.id))
+               .where(col(Outbox.sent_at).is_not(None), col(Outbox.sent_at) < now - keep,
+                      col(Outbox.kind).in_(sorted(PRUNABLE)))
+               .order_by(col(Outbox.sent_at)).limit(batch))
+        total = 0
+        while True:
+            async with transaction(self.sessions) as session:
+                result = await session.exec(delete(Outbox).where(
+                    col(Outbox.id).in_(old.scalar_subquery())))
+            total += int(result.rowcount or 0)
+            if (result.rowcount or 0) < batch:
+                return total
 
     async def pending_count(self) -> int:
         async with self.sessions() as session:

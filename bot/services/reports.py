@@ -28,7 +28,7 @@ from bot.core.i18n import N_, DubanError
 from bot.core.org import Org, OrgDepartment, Region
 from bot.core.routing import ACTIVE_STATUSES
 from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
-from models import queries
+from models import counters, queries
 from models.tables import Assignment, Case
 from scheduler import rules
 
@@ -394,11 +394,10 @@ async def _overdue_counts(session: AsyncSession, *, today: date, region: str | N
                           order: Sequence[str]) -> list[tuple[str, int]]:
     """Overdue cases per region (only regions with some), counted in the database, in
     ``order`` and then by name (as :func:`overdue_by_region` orders them)."""
-    statement = (select(col(Case.region_name), func.count())
-                 .where(queries.overdue_condition(_OPEN_STATES, today))
-                 .group_by(col(Case.region_name)))
+    late = counters.overdue_cases(queries.overdue_condition(_OPEN_STATES, today))
+    statement = select(late.c.region_name, func.count()).group_by(late.c.region_name)
     if region is not None:
-        statement = statement.where(col(Case.region_name) == region)
+        statement = statement.where(late.c.region_name == region)
     counts = {name: count for name, count in (await session.exec(statement)).all()}
     rank = {name: i for i, name in enumerate(order)}
     return sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
@@ -434,15 +433,71 @@ async def status_figures(sessions: async_sessionmaker[AsyncSession], org: Org, *
                          region: str | None = None) -> StatusFigures:
     """The figures for the prefecture, or for one county or park (its canonical name).
 
-    Overdue cases and the clause tallies are counted in the database; only this year's exits
-    are read as rows (their capacities are summed per unit by :func:`summarize`)."""
+    This year's exits and the clause tallies come from the counters (``models.counters``),
+    overdue cases from an indexed count; with a zone the counters cannot take, exits are read
+    as rows and the tallies counted from the cases."""
+    tz = org_tz(org)
+    await counters.fold(sessions)
     async with sessions() as session:
-        exits = await exited_cases(session, year=today.year, tz=org_tz(org), region=region)
         overdue = await _overdue_counts(session, today=today, region=region,
                                         order=[r.name for r in org.regions])
+        if await counters.usable(session, tz):
+            rows = await counters.status_rows(session, region)
+            overdue_by_clause = (await _overdue_by_clause(session, today=today, region=region)
+                                 if region is not None else {})
+            return StatusFigures(
+                counted_summary(rows, today.year), tuple(overdue),
+                _tallies(rows, overdue_by_clause) if region is not None else ())
+        exits = await exited_cases(session, year=today.year, tz=tz, region=region)
         by_clause = (await clause_tallies(session, today=today, region=region)
                      if region is not None else ())
     return StatusFigures(summarize(exits), tuple(overdue), by_clause)
+
+
+def counted_summary(rows: Iterable[counters.StatusRow], year: int) -> Summary:
+    """:func:`summarize` of ``year``'s exits, from the counters: units in the order they first
+    appear by region and industry (then by name), as the rows :func:`exited_cases` reads."""
+    exits = sorted((r for r in rows if r.state == State.EXITED.value and r.closed_year == year),
+                   key=lambda r: (r.region_name, r.industry, r.unit))
+    enterprises: dict[str, int] = defaultdict(int)
+    amounts: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    overall: dict[str, Decimal] = {}
+    for row in exits:
+        industry = row.industry if row.industry in INDUSTRY_ORDER else "other"
+        enterprises[industry] += row.n
+        if row.capacity_n:
+            unit = row.unit.strip()
+            amounts[industry][unit] = amounts[industry].get(unit, Decimal(0)) + row.capacity
+            overall[unit] = overall.get(unit, Decimal(0)) + row.capacity
+    lines = tuple(IndustryLine(industry, enterprises[industry],
+                               tuple(Quantity(a, u) for u, a in amounts[industry].items()))
+                  for industry in INDUSTRY_ORDER)
+    return Summary(lines, sum(enterprises.values()),
+                   tuple(Quantity(a, u) for u, a in overall.items()))
+
+
+async def _overdue_by_clause(session: AsyncSession, *, today: date,
+                             region: str) -> dict[str, int]:
+    late = counters.overdue_cases(queries.overdue_condition(_OPEN_STATES, today))
+    rows = await session.exec(select(late.c.clause, func.count())
+                              .where(late.c.region_name == region).group_by(late.c.clause))
+    return dict(rows.all())
+
+
+def _tallies(rows: Iterable[counters.StatusRow],
+             overdue: dict[str, int]) -> tuple[ClauseTally, ...]:
+    """:func:`clause_tallies` from the counters of one region."""
+    open_counts: dict[str, int] = defaultdict(int)
+    closed_counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        bucket = open_counts if row.state in _OPEN_STATES else closed_counts
+        bucket[row.clause] += row.n
+    found = {c for c, n in open_counts.items() if n} | {c for c, n in closed_counts.items() if n}
+    clauses = [*CASE_CLAUSES, *sorted(found - set(CASE_CLAUSES))]
+    return tuple(
+        ClauseTally(clause, on_time=open_counts[clause] - overdue.get(clause, 0),
+                    overdue=overdue.get(clause, 0), closed=closed_counts[clause])
+        for clause in clauses)
 
 
 class ListKind(StrEnum):

@@ -1,7 +1,9 @@
 """Where things stand: the numbers behind ``/status``, ``/overdue``, ``/mine`` and the lists.
 
-Aggregations run in the database (GROUP BY on indexed columns), so the cost follows the number
-of groups, not the number of cases.
+``/status`` and the ranking read the counters (``models.counters``, kept by triggers in every
+writer's transaction), so their cost follows the number of counter keys, not of cases; what
+depends on today (overdue) is an indexed query whose cost follows the overdue cases. The other
+aggregations run in the database (GROUP BY on indexed columns).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
 from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
-from models import queries
+from models import counters, queries
+from models.db import transaction
 from models.tables import Assignment, Case
 
 OPEN = [s.value for s in State if s not in CLOSED_STATES]
@@ -85,36 +88,73 @@ class StatusService:
     tz: tzinfo
 
     async def status(self, today: date, region: str | None = None) -> Status:
-        result = Status(region)
+        """The figures of one county or park, or of the prefecture. Everything but overdue
+        comes from the counters (``models.counters``: their cost follows the number of keys,
+        not of cases); overdue is an indexed query whose cost follows the overdue cases."""
+        await counters.fold(self.sessions)
         async with self.sessions() as session:
             where = [col(Case.region_name) == region] if region else []
-            rows = await session.exec(
-                select(col(Case.clause), col(Case.state), func.count())
-                .where(*where).group_by(col(Case.clause), col(Case.state)))
-            for clause, state, count in rows.all():
-                bucket = result.closed_by_clause if state not in OPEN else result.open_by_clause
-                bucket[clause] = bucket.get(clause, 0) + count
-                if state in YELLOW:
-                    result.yellow += count
-                if state == State.EXITED and clause in RED_CLAUSES:
-                    result.red += count
+            if await counters.usable(session, self.tz):
+                result = await self._counted_status(session, today, region)
+            else:  # a zone whose local dates the counters cannot take: count the cases
+                result = await self._status_from_cases(session, today, region, where)
+            late = counters.overdue_cases(queries.overdue_condition(OPEN, today))
             overdue = await session.exec(
-                select(col(Case.clause), func.count())
-                .where(*where, queries.overdue_condition(OPEN, today))
-                .group_by(col(Case.clause)))
+                select(late.c.clause, func.count())
+                .where(*([late.c.region_name == region] if region else []))
+                .group_by(late.c.clause))
             result.overdue_by_clause = {clause: count for clause, count in overdue.all()}
-            industries = await session.exec(
-                select(col(Case.industry), func.count())
-                .where(*where, col(Case.state).in_(OPEN)).group_by(col(Case.industry)))
-            result.open_by_industry = {industry: count for industry, count in industries.all()}
-            result.exited_capacity = await self._exited(session, today.year, where)
-            unaccepted = await session.exec(
-                select(col(Assignment.department_key), func.count(func.distinct(Case.id)))
-                .join(Case, and_(col(Case.id) == col(Assignment.case_id)))
-                .where(*where, col(Assignment.status) == AssignmentStatus.PENDING.value,
-                       col(Assignment.required).is_(True), col(Case.state).in_(OPEN))
-                .group_by(col(Assignment.department_key)))
-            result.unaccepted = {dept: count for dept, count in unaccepted.all() if dept}
+        return result
+
+    async def _counted_status(self, session: AsyncSession, today: date,
+                              region: str | None) -> Status:
+        result = Status(region)
+        by_industry: dict[str, int] = defaultdict(int)
+        exited: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for row in await counters.status_rows(session, region):
+            self._count_state(result, row.clause, row.state, row.n)
+            if row.state in OPEN:
+                by_industry[row.industry] += row.n
+            if row.state == State.EXITED.value and row.closed_year == today.year:
+                exited[(row.industry, row.unit)] += row.capacity
+        result.open_by_industry = {k: v for k, v in sorted(by_industry.items()) if v}
+        result.exited_capacity = dict(sorted(exited.items()))
+        unaccepted: dict[str, int] = defaultdict(int)
+        for part in await counters.department_rows(session, region):
+            if part.status == AssignmentStatus.PENDING.value and part.state in OPEN:
+                unaccepted[part.department_key] += part.n
+        result.unaccepted = {k: v for k, v in sorted(unaccepted.items()) if v}
+        return result
+
+    @staticmethod
+    def _count_state(result: Status, clause: str, state: str, count: int) -> None:
+        bucket = result.closed_by_clause if state not in OPEN else result.open_by_clause
+        bucket[clause] = bucket.get(clause, 0) + count
+        if state in YELLOW:
+            result.yellow += count
+        if state == State.EXITED and clause in RED_CLAUSES:
+            result.red += count
+
+    async def _status_from_cases(self, session: AsyncSession, today: date,
+                                 region: str | None, where: list) -> Status:
+        result = Status(region)
+        rows = await session.exec(
+            select(col(Case.clause), col(Case.state), func.count())
+            .where(*where).group_by(col(Case.clause), col(Case.state)))
+        for clause, state, count in rows.all():
+            self._count_state(result, clause, state, count)
+        industries = await session.exec(
+            select(col(Case.industry), func.count())
+            .where(*where, col(Case.state).in_(OPEN)).group_by(col(Case.industry)))
+        result.open_by_industry = {industry: count for industry, count in industries.all()}
+        result.exited_capacity = await self._exited(session, today.year, where)
+        unaccepted = await session.exec(
+            select(col(Assignment.department_key), func.count(func.distinct(Case.id)))
+            .join(Case, and_(col(Case.id) == col(Assignment.case_id)))
+            .where(*where, col(Assignment.status) == AssignmentStatus.PENDING.value,
+                   col(Assignment.required).is_(True), col(Case.state).in_(OPEN))
+            .group_by(col(Assignment.department_key)))
+        result.unaccepted = {dept: count for dept, count in unaccepted.all() if dept}
         return result
 
     async def ranking(self, today: date) -> tuple[list[Standing], list[Standing]]:
@@ -123,13 +163,15 @@ class StatusService:
         A department's cases are those it is required to act on and has not handed back
         (a required assignment in an active status); a case counts once per department.
         """
+        await counters.fold(self.sessions)
         async with self.sessions() as session:
-            regions = await self._standings(session, "region", today)
-            departments = await self._standings(session, "department", today)
+            counted = await counters.usable(session, self.tz)
+            regions = await self._standings(session, "region", today, counted)
+            departments = await self._standings(session, "department", today, counted)
         return regions, departments
 
-    async def _standings(self, session: AsyncSession, kind: str,
-                         today: date) -> list[Standing]:
+    async def _standings(self, session: AsyncSession, kind: str, today: date,
+                         counted: bool = False) -> list[Standing]:
         if kind == "region":
             key: Any = col(Case.region_name)
             count: Any = func.count(col(Case.id))
@@ -147,13 +189,68 @@ class StatusService:
                     col(Assignment.department_key).is_not(None))
             return statement
 
-        async def counted(condition: Any) -> dict[str, int]:
+        async def counted_where(condition: Any) -> dict[str, int]:
             rows = await session.exec(select_(key, count).where(condition).group_by(key))
             return {name: n for name, n in rows.all()}
 
-        opened = await counted(col(Case.state).in_(OPEN))
-        closed = await counted(col(Case.state).in_(CLOSED))
-        overdue = await counted(queries.overdue_condition(OPEN, today))
+        if counted:
+            opened, closed, on_time = await self._counted_standings(session, kind)
+        else:
+            opened, closed, on_time = await self._standings_from_cases(
+                session, select_, key, counted_where)
+        overdue = await self._overdue_standings(session, kind, today)
+        standings = [Standing(name=name, kind=kind, overdue=overdue.get(name, 0),
+                              open=opened.get(name, 0), closed=closed.get(name, 0),
+                              closed_on_time=on_time.get(name, 0))
+                     for name in set(opened) | set(closed) if name is not None]
+        return sorted(standings, key=Standing.sort_key)
+
+    async def _overdue_standings(self, session: AsyncSession, kind: str,
+                                 today: date) -> dict[str, int]:
+        """Overdue cases per region or department (a case once per department)."""
+        late = counters.overdue_cases(queries.overdue_condition(OPEN, today))
+        if kind == "region":
+            rows = await session.exec(select(late.c.region_name, func.count())
+                                      .group_by(late.c.region_name))
+        else:
+            rows = await session.exec(
+                select(col(Assignment.department_key), func.count(func.distinct(late.c.id)))
+                .join(Assignment, col(Assignment.case_id) == late.c.id)
+                .where(col(Assignment.required).is_(True),
+                       col(Assignment.status).in_([s.value for s in ACTIVE_STATUSES]),
+                       col(Assignment.department_key).is_not(None))
+                .group_by(col(Assignment.department_key)))
+        return {name: n for name, n in rows.all()}
+
+    async def _counted_standings(self, session: AsyncSession, kind: str
+                                 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """(open, closed, closed on time) per region or department, from the counters."""
+        opened: dict[str, int] = defaultdict(int)
+        closed: dict[str, int] = defaultdict(int)
+        on_time: dict[str, int] = defaultdict(int)
+        rows: list[tuple[str, str, int, int]]
+        if kind == "region":
+            rows = [(r.region_name, r.state, r.on_time, r.n)
+                    for r in await counters.status_rows(session)]
+        else:
+            active = {s.value for s in ACTIVE_STATUSES}
+            rows = [(r.department_key, r.state, r.on_time, r.n)
+                    for r in await counters.department_rows(session) if r.status in active]
+        for name, state, in_time, n in rows:
+            if state in OPEN:
+                opened[name] += n
+            elif state in CLOSED:
+                closed[name] += n
+                if in_time:
+                    on_time[name] += n
+        return ({k: v for k, v in opened.items() if v}, {k: v for k, v in closed.items() if v},
+                dict(on_time))
+
+    async def _standings_from_cases(self, session: AsyncSession, select_: Any, key: Any,
+                                    counted_where: Any
+                                    ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        opened = await counted_where(col(Case.state).in_(OPEN))
+        closed = await counted_where(col(Case.state).in_(CLOSED))
         on_time: dict[str, int] = defaultdict(int)
         rows = await session.exec(  # distinct: a case once per department
             select_(key, col(Case.id), col(Case.due_on), col(Case.closed_at))
@@ -161,11 +258,7 @@ class StatusService:
         for name, _case_id, due_on, closed_at in rows.all():
             if self._on_time(due_on, closed_at):
                 on_time[name] += 1
-        standings = [Standing(name=name, kind=kind, overdue=overdue.get(name, 0),
-                              open=opened.get(name, 0), closed=closed.get(name, 0),
-                              closed_on_time=on_time[name])
-                     for name in set(opened) | set(closed) if name is not None]
-        return sorted(standings, key=Standing.sort_key)
+        return opened, closed, dict(on_time)
 
     def _on_time(self, due_on: date | None, closed_at: datetime | None) -> bool:
         """Closed by its due day (in local time); a case with no due day is on time."""
@@ -187,6 +280,14 @@ class StatusService:
         for industry, unit, total in rows.all():
             totals[(industry, unit or "")] += Decimal(str(total or 0))
         return dict(totals)
+
+    async def recount(self) -> counters.Recount:
+        """Rebuild the counters from the cases and assignments in one transaction, at this
+        zone's offset (``duban db recount``); how many counter rows were wrong."""
+        offset = counters.fixed_offset(self.tz)
+        async with transaction(self.sessions) as session:
+            return await counters.recount(
+                session, offset if offset is not None else counters.offset_now(self.tz))
 
     async def overdue(self, today: date, region: str | None = None,
                       department: str | None = None, limit: int = 50) -> list[Case]:

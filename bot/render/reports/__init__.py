@@ -10,6 +10,11 @@
 A report is built once as a :class:`Document` (a title and a sequence of blocks, every text
 already translated) and then written by :mod:`bot.render.reports.docx_util` and
 :mod:`bot.render.reports.xlsx_util`, so the .docx and the .xlsx always carry the same figures.
+
+Those two and :mod:`bot.render.reports.charts` import python-docx, openpyxl and matplotlib (with
+numpy, Pillow and lxml, about 50 MB of memory): the other modules import them inside the
+function that draws or writes, so that the bot starts without them
+(``tests/test_lazy_imports.py``; ``bench/memory.py`` measures).
 """
 
 from __future__ import annotations

@@ -30,8 +30,6 @@ from bot.core.i18n import N_, DubanError, Translator
 from bot.core.org import PARK
 from bot.core.workflow import WORKFLOWS
 from bot.render.reports import Block, Cell, Document, Heading, Image, Paragraph, Table
-from bot.render.reports.charts import render_capacity_chart
-from bot.render.reports.docx_util import write_docx
 from bot.render.reports.official import (
     Masthead,
     OfficialDocument,
@@ -44,7 +42,6 @@ from bot.render.reports.official import (
     placeholder_number,
     sign_off,
 )
-from bot.render.reports.xlsx_util import write_xlsx
 from bot.render.texts import fmt_date, fmt_number, industry_label, state_label
 from bot.services.reports import (
     CaseRow,
@@ -166,6 +163,8 @@ def capacity_chart_block(summary: Summary, tr: Translator, *, year: int, title: 
     """The chart of capacity by industry, or nothing when nothing exited."""
     if summary.empty:
         return ()
+    from bot.render.reports.charts import render_capacity_chart  # matplotlib: only to draw
+
     png = render_capacity_chart(summary, tr, year=year, title=title, font=font)
     return (Image(png=png, caption=title),)
 
@@ -208,6 +207,10 @@ def report_title(issuer: str, year: int, tr: Translator) -> str:
 
 def write_report_files(document: Document, tr: Translator, out_dir: Path) -> ReportFiles:
     """Write ``document`` as .xlsx and .docx into ``out_dir`` (created when missing)."""
+    # openpyxl and python-docx: imported when a file is written, not with the bot
+    from bot.render.reports.docx_util import write_docx
+    from bot.render.reports.xlsx_util import write_xlsx
+
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = safe_file_name(document.title)

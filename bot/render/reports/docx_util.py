@@ -48,6 +48,7 @@ from docx.text.run import Run
 
 from bot.core.i18n import N_, Translator
 from bot.render.reports import Cell, Document, Heading, Image, Paragraph, Table
+from bot.render.reports.cells import cell_text, display_width, yes_no
 from bot.render.reports.official import (
     Imprint,
     Masthead,
@@ -55,8 +56,6 @@ from bot.render.reports.official import (
     Signature,
     SubHeading,
 )
-from bot.render.reports.xlsx_util import display_width, yes_no
-from bot.render.texts import fmt_date, fmt_number
 
 BODY_FONT = "仿宋_GB2312"
 TITLE_FONT = "方正小标宋简体"  # 小标宋: the masthead and the title
@@ -98,20 +97,6 @@ _TOKEN = re.compile(r"[\u3000-\u9fff\uff00-\uffef]|[^\s\u3000-\u9fff\uff00-\uffe
 _TITLE_BREAKS = re.compile(r"关于|\d{4}年度?|、")
 _NO_LINE_START = set("，。、；：！？）》〉」”’的")
 _NO_LINE_END = set("（《〈「“‘")
-
-
-def cell_text(value: Cell, tr: Translator) -> str:
-    """A table cell as the reader sees it: numbers and dates in the reader's locale, yes and
-    no as words (是/否)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return yes_no(value, tr)
-    if isinstance(value, Decimal | int):
-        return fmt_number(value, tr)
-    if isinstance(value, date):
-        return fmt_date(value, tr)
-    return value
 
 
 def write_docx(document: Document, tr: Translator, target: Path | IO[bytes]) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from bot.core.i18n import N_, Translator
 from bot.render.reports import Block, Cell, Heading, Image, Paragraph, Table
-from bot.render.reports.charts import render_overdue_chart
 from bot.render.reports.county import (
     ReportFiles,
     capacity_chart_block,
@@ -177,6 +176,8 @@ def summary_document(report: AnnualSummary, tr: Translator, *, font: Path | None
                      sources: Sequence[Source] | None = None) -> OfficialDocument:
     """The commission's 报告; its addressee (the body above) is left for the commission to
     write in."""
+    from bot.render.reports.charts import render_overdue_chart  # matplotlib: only to draw
+
     totals = summarize(report.exited)
     year = report.year
     as_of = fmt_date(report.today, tr)

@@ -26,9 +26,8 @@ from enum import StrEnum
 
 from bot.core.i18n import N_, DubanError, Translator
 from bot.render.reports import Cell, Document, Paragraph, Table
+from bot.render.reports.cells import cell_text
 from bot.render.reports.county import clause_text, safe_file_name
-from bot.render.reports.docx_util import cell_text
-from bot.render.reports.xlsx_util import xlsx_bytes
 from bot.render.texts import fmt_date, industry_label
 from bot.services.reports import CaseRow, ListKind
 
@@ -163,6 +162,8 @@ def to_csv(public: PublicList) -> bytes:
 
 
 def to_xlsx(public: PublicList, tr: Translator) -> bytes:
+    from bot.render.reports.xlsx_util import xlsx_bytes  # openpyxl: only for an .xlsx
+
     table = Table(caption=public.title, headers=public.headers, rows=public.rows)
     document = Document(title=public.title, blocks=(Paragraph(public.note), table),
                         sheet=tr.gettext(_SHEETS[public.kind]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from datetime import date
 from decimal import Decimal
 from io import BytesIO
@@ -24,8 +23,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.core.i18n import N_, Translator
+from bot.core.i18n import Translator
 from bot.render.reports import Cell, Document, Heading, Image, Paragraph, Table
+from bot.render.reports.cells import display_width, yes_no
 
 _THIN = Side(style="thin", color="000000")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -38,16 +38,6 @@ _IMAGE_PX = (720, 405)  # charts are scaled to this size in the sheet
 def sheet_title(text: str) -> str:
     """A valid worksheet name: at most 31 characters, none of []:*?/\\."""
     return _BAD_SHEET_CHARS.sub("_", text)[:31] or "Sheet1"
-
-
-def display_width(text: str) -> int:
-    """Columns a text takes: CJK and full-width characters count double."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def yes_no(value: bool, tr: Translator) -> str:
-    """是 or 否."""
-    return tr.gettext(N_("Yes") if value else N_("No"))
 
 
 def date_format(tr: Translator) -> str:
