@@ -24,6 +24,7 @@ from bot.core.clock import Clock
 from bot.core.i18n import N_, SUPPORTED_LOCALES, get_translator
 from bot.core.policy.catalog import Catalog
 from bot.services.answers import AnswerStore
+from bot.services.board import BoardService
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.chats import ChatService
@@ -33,6 +34,7 @@ from bot.services.dialogs import DialogService
 from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
 from bot.services.inbox import InboxStore
+from bot.services.ledger import LedgerService
 from bot.services.metrics import Metrics
 from bot.services.monitor import start_monitor, stop_monitor
 from bot.services.org import OrgService
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 # (command, description) in the order shown by Telegram clients.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", N_("Where things stand (optionally for a county: /status 玛纳斯县)")),
+    ("board", N_("The board: red, yellow and green lights per county and department")),
+    ("ledger", N_("The year's ledger as a spreadsheet: /ledger 2026")),
     ("case", N_("A case's timeline: /case REF")),
     ("mine", N_("This chat's open items")),
     ("overdue", N_("Overdue cases")),
@@ -83,6 +87,7 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
                                metrics)
     outbox = OutboxStore(sessions)
     evidence = EvidenceStore(settings.evidence_path)
+    status = StatusService(sessions, settings.tz)
     return Deps(
         clock=clock, tz=settings.tz, engine=engine, sessions=sessions, catalog=catalog,
         codec=ButtonCodec.from_token(settings.telegram_bot_token or "sandbox"),
@@ -92,7 +97,8 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
         dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar, evidence,
                               settings.max_upload_bytes),
         outbox=outbox, deliveries=DeliveryStore(sessions, outbox),
-        status=StatusService(sessions, settings.tz), reports=ReportService(sessions),
+        status=status, board=BoardService(status), ledger=LedgerService(sessions, settings.tz),
+        reports=ReportService(sessions),
         health=HealthService(sessions, clock), evidence=evidence, inbox=InboxStore(sessions),
         answers=AnswerStore(sessions, clock),
         metrics=metrics, max_upload_bytes=settings.max_upload_bytes,

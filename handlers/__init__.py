@@ -30,6 +30,8 @@ COMMAND_HANDLERS = {
     "newcase": commands.newcase,
     "cancel": commands.cancel,
     "status": commands.status,
+    "board": commands.board,
+    "ledger": commands.ledger,
     "case": commands.case,
     "overdue": commands.overdue,
     "mine": commands.mine,

@@ -18,6 +18,7 @@ from bot.core.buttons import BindChat, region_code
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError
 from bot.core.workflow import State
+from bot.render import board as board_texts
 from bot.render import calendar_texts, cards, texts
 from bot.render import evidence as evidence_texts
 from bot.render import search as search_texts
@@ -193,6 +194,43 @@ async def status(update: Update, context: DubanContext) -> None:
     chart = status_chart(figures, tr, title_place=org.prefecture.name, today=today,
                          region=region)
     await say(update, context, Reply(chart.caption, photo=chart.png))
+
+
+async def board(update: Update, context: DubanContext) -> None:
+    """/board: the prefecture's 红黄绿灯 board, as text and as a picture, to those who read the
+    prefecture's figures (a county's liaison is told whom to ask)."""
+    tr = await context.translator(update)
+    org = await context.deps.org()
+    access.require_prefecture_reader(await reader(update, context),
+                                     commission=org.prefecture.commission)
+    found = await context.deps.board.board(local_today(context.deps.clock))
+    place, aliases = org.prefecture.name, org.alias_table()
+    await say(update, context, board_texts.board_text(found, tr, aliases, place=place,
+                                                      limit=board_texts.CHAT_LIMIT))
+    from bot.render.reports.board_chart import board_chart  # matplotlib, on first use
+
+    chart = board_chart(found, tr, aliases, place=place)
+    await say(update, context, Reply(chart.caption, photo=chart.png))
+
+
+async def ledger(update: Update, context: DubanContext) -> None:
+    """/ledger [YEAR]: the year's ledger (台账) as an .xlsx document, to coordinators."""
+    tr = await context.translator(update)
+    org = await context.deps.org()
+    access.require_prefecture_reader(await reader(update, context),
+                                     commission=org.prefecture.commission)
+    today = local_today(context.deps.clock)
+    year = parse.parse_year(_args(context), today, parse.LEDGER_USAGE)
+    found = await context.deps.ledger.ledger(year, today)
+    from bot.render.reports.ledger import ledger_file_name, write_ledger  # openpyxl, on use
+
+    name = ledger_file_name(year, tr)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        count = await write_ledger(found, tr, org, context.deps.tz, path)
+        await say(update, context, Reply(
+            texts.ledger_sent(year, count, tr),
+            document=(name, path.read_bytes())))
 
 
 async def report(update: Update, context: DubanContext) -> None:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    update,
+)
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
@@ -23,8 +37,10 @@ from models.tables import (
     Person,
     ProcessedUpdate,
     Region,
+    SentKey,
     Setting,
 )
+from models.types import UTCDateTime
 
 
 async def case_by_ref(session: AsyncSession, *, ref: str, for_update: bool = False) -> Case | None:
@@ -249,6 +265,33 @@ async def cases_due_by(session: AsyncSession, *, day: date, states: Sequence[str
         .order_by(col(Case.deadline))
     )
     return list(rows.all())
+
+
+async def add_sent_keys(session: AsyncSession, keys: Sequence[tuple[str, str]],
+                        at: datetime) -> None:
+    """Record many sent keys, each ``(key, subject)`` (a sweep records tens of thousands),
+    in one statement: they go as one parameter (a JSON array on SQLite, two arrays on
+    PostgreSQL), so the cost is the database's rather than one bound row per key."""
+    if not keys:
+        return
+    table = SentKey.__table__  # type: ignore[attr-defined]
+    stamp = literal(at, UTCDateTime())
+    if _dialect(session) == "postgresql":
+        pairs = func.unnest(bindparam("keys", [k for k, _ in keys], type_=ARRAY(String)),
+                            bindparam("subjects", [s for _, s in keys], type_=ARRAY(String))
+                            ).table_valued("key", "subject").render_derived()
+        rows = sa_select(pairs.c.key, pairs.c.subject, null(), stamp)
+    else:
+        each = func.json_each(bindparam("keys", json.dumps(list(keys), ensure_ascii=False))
+                              ).table_valued("value")
+        rows = sa_select(func.json_extract(each.c.value, "$[0]"),
+                         func.json_extract(each.c.value, "$[1]"), null(), stamp)
+    await session.exec(insert(table).from_select(
+        ["key", "subject", "outbox_key", "created_at"], rows))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
 
 
 async def record_handled(session: AsyncSession, *, update_id: int, at: datetime) -> None:

@@ -20,9 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('cases') as batch:
-        batch.add_column(sa.Column('next_due', sa.Date(), nullable=True,
-                                   server_default='1970-01-01'))
+    op.add_column('cases', sa.Column('next_due', sa.Date(), nullable=True,
+                                     server_default='1970-01-01'))
     op.create_index('ix_cases_next_due', 'cases', ['next_due'])
     # The dispatcher's unsent rows (issue 13): a partial index, see models.tables.Outbox.
     op.create_index('ix_outbox_unsent', 'outbox', ['id'], sqlite_where=sa.text('sent_at IS NULL'),
@@ -32,13 +31,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_outbox_unsent', table_name='outbox')
     op.drop_index('ix_cases_next_due', table_name='cases')
-    # SQLite copies ``cases`` to drop a column: the status counters' triggers (0007) go with
-    # the old table, or refuse the rename; they are taken off and put back around it.
-    from models import counters
-    dialect = op.get_bind().dialect.name
-    for statement in counters.drop_statements(dialect):
-        op.execute(statement)
-    with op.batch_alter_table('cases') as batch:
-        batch.drop_column('next_due')
-    for statement in counters.install_statements(dialect):
-        op.execute(statement)
+    # In place on SQLite too (ALTER TABLE … DROP COLUMN, SQLite 3.35+): copying ``cases`` would
+    # trip the foreign keys pointing at it and drop the status counters' triggers (0007).
+    op.execute('ALTER TABLE cases DROP COLUMN next_due')

@@ -25,6 +25,7 @@ SUMMONS_USAGE = N_("Send the summons number: /summons N or /outcome N (N: this y
 RESCHEDULE_USAGE = N_("Usage: /reschedule N YYYY-MM-DD HH:MM [place] (N: this year's summons "
                       "number, or YYYY-N)")
 DUTIES_USAGE = N_("Usage: /duties [YEAR], e.g. /duties 2026")
+LEDGER_USAGE = N_("Usage: /ledger [YEAR], e.g. /ledger 2026")
 REPORT_USAGE = N_("Usage: /report 玛纳斯县 2026 (the county's 30 November report)")
 
 #: The words people type for each language the bot speaks.

@@ -400,8 +400,20 @@ HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind 
                       "/outcome N — record how a summons went\n"
                       "Draft notices (通报) and proposed summonses come with their buttons: "
                       "签发 / 修改 / 暂缓, 确认并发出.")
+HELP_SUPERVISION = N_("/board - the board: red, yellow and green lights per county, park "
+                      "and department, worst first\n"
+                      "/ledger [year] - the ledger of the year's cases and duties as a "
+                      "spreadsheet")
 HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
                    "in your department's or county's chat.")
+
+
+def ledger_sent(year: int, n: int, tr: Translator) -> str:
+    """The caption of ``/ledger``'s spreadsheet."""
+    return tr.ngettext("The ledger of {year}: {n} case, with the yearly duties, notices and "
+                       "summonses.",
+                       "The ledger of {year}: {n} cases, with the yearly duties, notices and "
+                       "summonses.", n, year=year, n=n)
 
 
 def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
@@ -411,6 +423,7 @@ def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
         sections += [(N_("Cases and figures"), HELP_READERS), (N_("Liaisons"), HELP_LIAISON)]
     if coordinator:
         sections.append((N_("Coordinators"), HELP_COORDINATOR))
+        sections.append((N_("The board and the ledger"), HELP_SUPERVISION))
     if not (liaison or coordinator):
         sections.append((N_("Taking part"), HELP_OUTSIDER))
     return "\n\n".join([tr.gettext(HELP_TITLE)] + [

@@ -25,6 +25,8 @@ Reading (``/case``, ``/overdue``, ``/status``, ``/report``, ``/summons``) is dec
 * ``/status`` without a county shows the prefecture (with the ranking) only to those who read
   everything; a county's liaison (or its room) gets their own county; a department's
   liaison is refused (``/overdue`` lists their department's overdue cases).
+* ``/board`` and ``/ledger`` (the prefecture's 红黄绿灯 board and 台账) are read like the
+  prefecture's ``/status``: only by those who read everything.
 * ``/overdue`` lists, in a department's or county's room, that party's overdue cases; elsewhere
   everything for coordinators, the liaison's own department's or county's for a liaison.
 * A summons (``/summons N``) is read like its party: a department's or a county's.
@@ -233,6 +235,15 @@ def status_place(reader: Who | Reader, *, commission: str) -> str | None:
         return found.who.region
     require_reader(found, commission=commission)
     raise DubanError(PREFECTURE_NOT_VISIBLE, commission=commission)
+
+
+def require_prefecture_reader(reader: Who | Reader, *, commission: str) -> None:
+    """The whole prefecture's board (``/board``) and ledger (``/ledger``): like ``/status``
+    without a county, only to those who read everything; anyone else is told whom to ask."""
+    found = reader_of(reader)
+    if not found.everything:
+        require_reader(found, commission=commission)
+        raise DubanError(PREFECTURE_NOT_VISIBLE, commission=commission)
 
 
 def overdue_scope(reader: Who | Reader, *, commission: str) -> Scope:

@@ -237,16 +237,17 @@ class CalendarService:
         if not snap.read:
             return []
         waiting = {ref for item in held for ref in item.case_refs}
-        memo: dict[CaseSnapshot, date | None] = {}
+        memo: dict[tuple[Any, ...], date | None] = {}
         rows = []
         for case, case_id, version, seq in snap.read:
             if case.ref in waiting:
                 day: date | None = today
-            else:
-                shape = replace(case, ref="", region="")
+            else:  # what next_check reads of a case (its reference and county do not count)
+                shape = (case.clause, case.state, case.deadline, case.deadline_kind,
+                         case.routed_on, case.required, case.paused, case.skipped_steps,
+                         case.failing_exit)
                 if shape not in memo:
-                    memo[shape] = rules.next_check(shape, today, self.calendar,
-                                                   org.escalation)
+                    memo[shape] = rules.next_check(case, today, self.calendar, org.escalation)
                 day = memo[shape]
             rows.append({"check_id": case_id, "check_version": version, "check_seq": seq,
                          "check_day": day})
@@ -467,9 +468,8 @@ class CalendarService:
         async with transaction(self.sessions) as session:
             await _write_next_due(session, checks)
             stamp = now.isoformat()
-            await session.exec(insert(SentKey.__table__), params=[  # type: ignore[attr-defined]
-                {"key": key, "subject": _subject_of(key), "outbox_key": None, "created_at": now}
-                for item in items for key in item.done_keys])
+            await queries.add_sent_keys(session, [(key, _subject_of(key)) for item in items
+                                                  for key in item.done_keys], now)
             digests: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
             notices = [item for item in items if item.kind == rules.KIND_NOTICE]
             if notices:

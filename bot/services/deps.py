@@ -19,6 +19,7 @@ from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
 from bot.core.uploads import DEFAULT_MAX_UPLOAD_BYTES
 from bot.services.answers import AnswerStore
+from bot.services.board import BoardService
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService
 from bot.services.chats import ChatService
@@ -27,6 +28,7 @@ from bot.services.dialogs import DialogService
 from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
 from bot.services.inbox import InboxStore
+from bot.services.ledger import LedgerService
 from bot.services.metrics import Metrics
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
@@ -52,6 +54,10 @@ class Deps:
     outbox: OutboxStore
     deliveries: DeliveryStore
     status: StatusService
+    #: The 红黄绿灯 board (``bot.services.board``).
+    board: BoardService
+    #: The ledger (台账) of a year (``bot.services.ledger``).
+    ledger: LedgerService
     reports: ReportService
     health: HealthService
     evidence: EvidenceStore
