@@ -34,6 +34,7 @@ REFORM = Who(role="liaison", name="发改联络员", telegram_id=20003,
              department="development_reform")
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = date(2026, 8, 1)
+RECTIFICATION_ORDER = "整改通知书.pdf"
 
 
 def at(day: date, hour: int = 10) -> datetime:
@@ -93,7 +94,8 @@ async def build(services: Services) -> None:
         await rectified(services, ref, date(2026, 5, 1))
     services.clock.set(at(date(2026, 7, 1)))
     await step(services, "Q-1", "accept")
-    await step(services, "Q-1", "order_rectification", evidence=("doc:1",))
+    await step(services, "Q-1", "order_rectification",
+               evidence=(f"document:u1:f1:{RECTIFICATION_ORDER}",))
     await step(services, "Q-1", "request_extension", reason="设备改造", months=3)
     await step(services, "Q-1", "approve_extension", COORDINATOR)
     services.clock.set(at(TODAY))
@@ -226,3 +228,36 @@ def test_cli_board_prints_words_not_keys(database_url: str, tmp_path: Path,
     assert "light" in output  # the lights in words
     assert not re.search(r"\b(?:industry|environment|quality|safety)\b",
                          run("board", lang="zh"))
+
+
+def test_board_chart_is_sized_for_a_phone(demo_org: Org) -> None:
+    from bot.render.reports.board_chart import MAX_ROWS, board_chart
+
+    aliases = demo_org.alias_table()
+    regions = tuple(BoardRow(Standing(f"第{i}县", "region", i % 2, 3, 1, 1))
+                    for i in range(MAX_ROWS + 3))
+    departments = (BoardRow(Standing("development_reform", "department", 0, 2, 0, 0),
+                            due_soon=1),)
+    for locale in ("zh_CN", "en"):
+        chart = board_chart(Board(TODAY, regions, departments), get_translator(locale),
+                            aliases, place="昌州")
+        assert chart.width == 1080 and chart.png.startswith(b"\x89PNG")
+        assert 1080 <= chart.height <= 1350 + 45 * 4
+        assert "development_reform" not in chart.caption and "2026" in chart.caption
+    empty = board_chart(Board(TODAY, (), ()), get_translator("en"), aliases, place="昌州")
+    assert empty.width == 1080
+
+
+def test_the_chat_board_fits_one_message(demo_org: Org) -> None:
+    from bot.render.board import CHAT_LIMIT
+
+    aliases = demo_org.alias_table()
+    longest = max(demo_org.departments, key=lambda d: len(aliases.name(d.key, "en"))).key
+    regions = tuple(BoardRow(Standing(f"木垒哈萨克自治县{i}", "region", 10, 99, 99, 9))
+                    for i in range(30))
+    departments = tuple(BoardRow(Standing(longest, "department", 10, 999, 99, 9),
+                                 due_soon=10, extended=10, notices=10, summonses=10)
+                        for _ in range(30))
+    text = board_text(Board(TODAY, regions, departments), get_translator("en"), aliases,
+                      place="昌州", limit=CHAT_LIMIT)
+    assert len(text) < 4096 and text.count("... and 18 more") == 2

@@ -29,12 +29,11 @@ from sqlalchemy import delete, insert
 
 from bot.core.casefile import CaseInput
 from bot.core.clock import ManualClock
-from bot.core.i18n import DubanError
 from bot.core.org import EscalationSettings, load_demo_org
 from bot.core.policy.catalog import load_default_catalog
-from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, Actor, State, workflow_for
+from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, State
 from bot.services.calendar import RULES_KEY, CalendarService, SweepReport
-from bot.services.cases import CaseService, Who
+from bot.services.cases import CaseService
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory
 from models.tables import ChatBinding, Setting
@@ -42,7 +41,7 @@ from scheduler import rules
 from scheduler.rules import CaseSnapshot, DeptStatus
 from scheduler.workdays import WorkCalendar
 from tests.conftest import COORDINATOR, POSTGRES_URL, _pg_execute, _pg_url
-from tests.test_supervision_property import Move, _input, moves
+from tests.test_supervision_property import Move, moves, play_move
 
 WORKDAYS = WorkCalendar()
 CATALOG = load_default_catalog()
@@ -139,22 +138,7 @@ class World:
         return await self.calendar.sweep()
 
     async def move(self, ref: str, move: Move, day: date) -> None:
-        view = await self.cases.get(ref)
-        state = State(view.case.state)
-        allowed = [s for s in workflow_for(view.case.clause).steps
-                   if state in s.sources and s.actor is not Actor.SYSTEM]
-        if move.choice >= len(allowed):
-            return
-        step = allowed[move.choice]
-        names = sorted(view.required_departments) or ["industry"]
-        department = names[move.who % len(names)]
-        who = (COORDINATOR if step.actor is Actor.COORDINATOR else
-               Who(role="liaison", name="联络员", telegram_id=29999, department=department))
-        try:
-            await self.cases.take_step(ref, _input(step.name, view.case.clause, department,
-                                                   day, move), who)
-        except DubanError:
-            pass  # a step the facts do not allow yet: no change (on both databases)
+        await play_move(self.cases, ref, move, day)
 
 
 def _keys(report: SweepReport) -> tuple[set[str], set[str], set[str]]:

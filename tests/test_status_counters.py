@@ -250,4 +250,4 @@ def test_recount_command_says_what_changed(tmp_path: object) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["--database", database, "db", "recount"])
     assert result.exit_code == 0, result.output
-    assert "no counter row changed" in result.output
+    assert "没有计数行发生变化" in result.output  # in the default language: no counter row changed

@@ -89,6 +89,27 @@ def _input(step_name: str, clause: str, department: str | None, today: date,
     )
 
 
+async def play_move(cases: CaseService, ref: str, move: Move, day: date) -> None:
+    """Take the step ``move`` picks among those the case's state allows (by one of its
+    departments or a coordinator); a step the facts do not allow yet changes nothing."""
+    view = await cases.get(ref)
+    state = State(view.case.state)
+    allowed = [s for s in workflow_for(view.case.clause).steps
+               if state in s.sources and s.actor is not Actor.SYSTEM]
+    if move.choice >= len(allowed):
+        return
+    step = allowed[move.choice]
+    departments = sorted(view.required_departments) or ["industry"]
+    department = departments[move.who % len(departments)]
+    who = (COORDINATOR if step.actor is Actor.COORDINATOR else
+           Who(role="liaison", name="联络员", telegram_id=29999, department=department))
+    try:
+        await cases.take_step(ref, _input(step.name, view.case.clause, department, day, move),
+                              who)
+    except DubanError:
+        pass  # a step the facts do not allow yet (all measures first, …): no change
+
+
 async def _history(clauses: list[str], history: list[Move], paused: set[int],
                    url: str) -> None:
     engine = create_engine(url)
@@ -111,23 +132,7 @@ async def _history(clauses: list[str], history: list[Move], paused: set[int],
             day = WORKDAYS.add_working_days(day, move.wait)
             clock.set(at(day))
             await calendar.sweep()
-            view = await cases.get(refs[move.case % len(refs)])
-            state = State(view.case.state)
-            workflow = workflow_for(view.case.clause)
-            allowed = [s for s in workflow.steps
-                       if state in s.sources and s.actor is not Actor.SYSTEM]
-            if move.choice >= len(allowed):
-                continue
-            step = allowed[move.choice]
-            departments = sorted(view.required_departments) or ["industry"]
-            department = departments[move.who % len(departments)]
-            who = (COORDINATOR if step.actor is Actor.COORDINATOR else
-                   Who(role="liaison", name="联络员", telegram_id=29999, department=department))
-            try:
-                await cases.take_step(view.case.ref, _input(step.name, view.case.clause,
-                                                            department, day, move), who)
-            except DubanError:
-                pass  # a step the facts do not allow yet (all measures first, …): no change
+            await play_move(cases, refs[move.case % len(refs)], move, day)
         for index in paused:
             if index < len(refs):
                 await calendar.set_paused(refs[index], True, "协调", COORDINATOR)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli import failures
 from bot.cli.app import App, pass_app, write_atomically
-from bot.cli.board import board_command
+from bot.cli.board import board_command, ledger_command
 from bot.cli.db import audit_group, backup_command, recount_command, restore_command
 from bot.cli.policy import policy_group
 from bot.cli.reports import lists_command, report_group
@@ -114,6 +114,7 @@ main.add_command(lists_command, "lists")
 main.add_command(sandbox_command, "sandbox")
 main.add_command(audit_group, "audit")
 main.add_command(board_command, "board")
+main.add_command(ledger_command, "ledger")
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ LIGHT_WORDS: Mapping[Light, str] = {Light.RED: N_("red light"),
                                     Light.YELLOW: N_("yellow light"),
                                     Light.GREEN: N_("green light")}
 
-#: Rows per part in the chat (a message holds 4096 characters; the console lists them all).
-CHAT_LIMIT = 25
+#: Rows per part in the chat: two parts of 12 stay well within a message's 4096 characters
+#: (the console lists every row).
+CHAT_LIMIT = 12
 
 BOARD_TITLE = N_("🚦 Board of {place} as of {date}")
 BOARD_LEGEND = N_("{red} overdue, {yellow} due within {days} days or extended, {green} all "

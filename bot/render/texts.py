@@ -400,9 +400,9 @@ HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind 
                       "/outcome N — record how a summons went\n"
                       "Draft notices (通报) and proposed summonses come with their buttons: "
                       "签发 / 修改 / 暂缓, 确认并发出.")
-HELP_SUPERVISION = N_("/board - the board: red, yellow and green lights per county, park "
+HELP_SUPERVISION = N_("/board — the board: red, yellow and green lights per county, park "
                       "and department, worst first\n"
-                      "/ledger [year] - the ledger of the year's cases and duties as a "
+                      "/ledger [year] — the ledger of the year's cases and duties as a "
                       "spreadsheet")
 HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
                    "in your department's or county's chat.")
@@ -413,7 +413,7 @@ def ledger_sent(year: int, n: int, tr: Translator) -> str:
     return tr.ngettext("The ledger of {year}: {n} case, with the yearly duties, notices and "
                        "summonses.",
                        "The ledger of {year}: {n} cases, with the yearly duties, notices and "
-                       "summonses.", n, year=year, n=n)
+                       "summonses.", n, year=year)
 
 
 def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
