@@ -14,7 +14,7 @@ from bot.core import pinyin
     [
         ("玛纳斯县", ["ma", "na", "si", "xian"], ["m", "n", "s", "x"]),
         ("绿", ["lv"], ["l"]),
-        ("人民银行", ["ren", "min", "yin", "xing"], ["r", "m", "y", "x"]),  # one reading each
+        ("人民公社", ["ren", "min", "gong", "she"], ["r", "m", "g", "s"]),
         ("企业12玛纳斯", ["qi", "ye", "12", "ma", "na", "si"], ["q", "y", "12", "m", "n", "s"]),
         ("宏达 Cement·水泥", ["hong", "da", " Cement·", "shui", "ni"],
          ["h", "d", " Cement·", "s", "n"]),
@@ -27,6 +27,18 @@ from bot.core import pinyin
 def test_syllables_and_initials(text: str, syllables: list[str], initials: list[str]) -> None:
     assert pinyin.syllables(text) == syllables
     assert pinyin.initials(text) == initials
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    ("长城水泥", ["chang", "cheng", "shui", "ni"]),
+    ("人民银行", ["ren", "min", "yin", "hang"]),
+    ("重庆钢铁", ["chong", "qing", "gang", "tie"]),
+    ("长长城", ["zhang", "chang", "cheng"]),  # the word where it is, the character elsewhere
+    ("行", ["xing"]),
+])
+def test_words_read_as_people_say_them(text: str, read: list[str]) -> None:
+    assert pinyin.syllables(text) == read
+    assert pinyin.initials(text) == [r[0] for r in read]
 
 
 def _common_characters() -> list[str]:

@@ -1,8 +1,9 @@
 """Toneless pinyin for matching names: 玛纳斯县 → ma na si xian.
 
-Each character has one reading, its most common (行 is always "xing", 银行 "yinxing"), as
-pypinyin gives it without its phrase dictionary; names are matched character by character,
-so a query and a name always read alike. The readings come from ``bot/data/pinyin.txt``
+Each character has one reading, its most common, as pypinyin gives it without its phrase
+dictionary, except in a short list of words of enterprise and place names (长城 "changcheng",
+银行 "yinhang": :data:`PHRASES`); a query and a name are read by the same rules, so they
+always read alike. The readings come from ``bot/data/pinyin.txt``
 (written from pypinyin by ``python -m bot.devtools.pinyin_table``), read on first use into one
 array of two bytes per code point, about 0.4 MB: pypinyin's own dictionaries take 55 MB of the
 bot's memory with the phrases, 12 MB without.
@@ -47,14 +48,33 @@ def _table() -> _Readings:
     return _Readings(first, readings, tuple(syllable for syllable, _ in lines))
 
 
+#: Words of enterprise and place names whose reading is not their characters' first one
+#: (长 reads "zhang" alone, 都 "dou", 行 "xing"): read as people say them.
+PHRASES: dict[str, tuple[str, str]] = {
+    "长城": ("chang", "cheng"), "长江": ("chang", "jiang"), "长春": ("chang", "chun"),
+    "长沙": ("chang", "sha"), "长安": ("chang", "an"), "长治": ("chang", "zhi"),
+    "长丰": ("chang", "feng"), "成都": ("cheng", "du"), "首都": ("shou", "du"),
+    "都市": ("du", "shi"), "厦门": ("xia", "men"), "重庆": ("chong", "qing"),
+    "银行": ("yin", "hang"), "行业": ("hang", "ye"), "商行": ("shang", "hang"),
+}
+
+
 def _parts(text: str) -> list[tuple[str, bool]]:
     """``text`` as readings (each with True) and the runs of other characters between them
-    (with False), as ``pypinyin.lazy_pinyin`` splits it."""
+    (with False), as ``pypinyin.lazy_pinyin`` splits it; the words of :data:`PHRASES` read
+    as words."""
     table = _table()
     parts: list[tuple[str, bool]] = []
     other = ""
-    for ch in text:
-        reading = table.of(ch)
+    phrase: tuple[str, ...] = ()
+    for at, ch in enumerate(text):
+        if phrase:  # the second character of a word already read
+            reading: str | None = phrase[0]
+            phrase = ()
+        elif (word := PHRASES.get(text[at:at + 2])) is not None:
+            reading, phrase = word[0], word[1:]
+        else:
+            reading = table.of(ch)
         if reading is None:
             other += ch
             continue
