@@ -316,16 +316,19 @@ class CalendarService:
 
     async def _mark_overdue(self, today: date) -> list[str]:
         async with self.sessions() as session:
+            # Ids only: the index (state, due_on) covers them, so the planner keeps to it even
+            # when ANALYZE finds one state holds most cases (with the refs it scanned them all).
             rows = await session.exec(
-                select(col(Case.ref)).where(
+                select(col(Case.id)).where(
                     col(Case.state).in_([s.value for s in OVERDUE_FROM]),
                     col(Case.due_on) < today))
-            refs = list(rows.all())
+            ids = [case_id for case_id in rows.all() if case_id is not None]
         marked = []
-        for ref in refs:
+        for case_id in ids:
             try:
-                await self.cases.take_step(ref, StepInput("mark_overdue", Actor.SYSTEM), SYSTEM)
-                marked.append(ref)
+                done = await self.cases.take_step(case_id, StepInput("mark_overdue",
+                                                                     Actor.SYSTEM), SYSTEM)
+                marked.append(done.view.case.ref)
             except DubanError:  # e.g. this clause has no overdue step in this state
                 continue
         return marked
