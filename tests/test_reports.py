@@ -22,6 +22,7 @@ from openpyxl import load_workbook
 from bot.core.casefile import CaseInput
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError, Translator, get_translator
+from bot.core.policy.catalog import load_default_catalog
 from bot.core.workflow import Actor, Need, State, StepInput, workflow_for
 from bot.render.reports import Heading, Paragraph
 from bot.render.reports.county import write_county_report
@@ -498,6 +499,28 @@ async def test_summary_by_county_and_industry(services: Services, tmp_path: Path
     assert sum(1 for c in stored if is_overdue(c, today)) == 2  # O-1, O-2: past 6 months
     assert len(open_docx(str(files.docx)).inline_shapes) == 2  # capacity and overdue charts
     assert "昌州" in open_docx(str(files.docx)).paragraphs[0].text
+
+
+async def test_summary_goes_to_the_bodies_the_text_names(services: Services,
+                                                         tmp_path: Path) -> None:
+    """（十九）: 报工业和信息化部、国家能源局，抄报 the fourteen bodies; read from the catalog."""
+    org = await services.org.current()
+    report = await load_summary(services.cases.sessions, org, year=2026,
+                                today=date(2027, 1, 20), catalog=load_default_catalog())
+    assert report.recipients.to == ("工业和信息化部", "国家能源局")
+    assert len(report.recipients.copies) == 14
+    assert report.recipients.copies[0] == "国家发展改革委"
+    assert report.recipients.copies[-1] == "银监会"
+    path = write_summary(report, ZH, tmp_path).docx
+    assert "工业和信息化部、国家能源局：" in docx_text(path)
+    document = open_docx(str(path))
+    imprint = "\n".join(cell.text for table in document.tables for row in table.rows
+                         for cell in row.cells)  # the 版记 is a table of rules and lines
+    assert "国家发展改革委、财政部、人力资源社会保障部" in imprint and "银监会" in imprint
+    # A text that names nobody leaves both lines for the commission to fill.
+    blank = await load_summary(services.cases.sessions, org, year=2026,
+                               today=date(2027, 1, 20), catalog=None)
+    assert blank.recipients.to == () and blank.recipients.copies == ()
 
 
 # -- the layout (GB/T 9704), from rows ----------------------------------------------------------

@@ -149,7 +149,7 @@ def summary(app: App, year: str | None, out_dir: Path) -> None:
         async def load(deps: Deps) -> AnnualSummary:
             org = await deps.org()
             return await load_summary(deps.sessions, org, year=wanted,
-                                      today=_today(app))
+                                      today=_today(app), catalog=deps.catalog)
 
         found = app.run(load)
         _wrote(app, write_summary(found, app.tr, out_dir))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
@@ -26,6 +26,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.core.i18n import N_, DubanError
 from bot.core.org import Org, OrgDepartment, Region
+from bot.core.policy.catalog import Catalog
+from bot.core.policy.recipients import Recipients, report_recipients
 from bot.core.routing import ACTIVE_STATUSES
 from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
 from models import counters, queries
@@ -314,6 +316,8 @@ class AnnualSummary:
     today: date
     exited: tuple[CaseRow, ...]
     open: tuple[CaseRow, ...]
+    #: whom it goes to (主送) and who gets a copy (抄报), as the policy text names them
+    recipients: Recipients = field(default_factory=Recipients)
 
 
 def letter_department(org: Org, query: str) -> OrgDepartment:
@@ -341,11 +345,12 @@ async def load_letter(sessions: async_sessionmaker[AsyncSession], org: Org, depa
 
 
 async def load_summary(sessions: async_sessionmaker[AsyncSession], org: Org, *, year: int,
-                       today: date) -> AnnualSummary:
+                       today: date, catalog: Catalog | None = None) -> AnnualSummary:
     exited = await year_exits(sessions, org=org, year=check_year(year))
     return AnnualSummary(prefecture=org.prefecture.name, commission=org.prefecture.commission,
                          regions=org.regions, year=year, today=today, exited=exited,
-                         open=await all_open_cases(sessions, org=org))
+                         open=await all_open_cases(sessions, org=org),
+                         recipients=report_recipients(catalog))
 
 
 def overdue_by_region(rows: Sequence[CaseRow], today: date,

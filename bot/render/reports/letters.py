@@ -59,15 +59,15 @@ from bot.services.reports import (
 
 
 def _official(title: str, blocks: list[Block], sheet: str, *, issuer: str, today: date,
-              tr: Translator, upward: bool) -> OfficialDocument:
+              tr: Translator, upward: bool, copy_to: str | None = None) -> OfficialDocument:
     """The document under ``issuer``'s masthead, its tables numbered, signed and dated
-    ``today``, with the 版记."""
+    ``today``, with the 版记 (``copy_to``: its 抄送 line, else a blank to fill)."""
     blocks += sign_off(issuer, today, tr)
     return OfficialDocument(
         title=title, blocks=number_tables(blocks, tr), sheet=sheet,
         masthead=Masthead(issuer=issuer, number=placeholder_number(issuer, today.year, tr),
                           upward=upward),
-        imprint=imprint(issuer, today, tr))
+        imprint=imprint(issuer, today, tr, copy_to=copy_to))
 
 
 def _main_source(sources: Sequence[Source] | None) -> Sequence[Source]:
@@ -174,8 +174,8 @@ def overdue_table(report: AnnualSummary, tr: Translator, caption: str) -> Table:
 
 def summary_document(report: AnnualSummary, tr: Translator, *, font: Path | None = None,
                      sources: Sequence[Source] | None = None) -> OfficialDocument:
-    """The commission's 报告; its addressee (the body above) is left for the commission to
-    write in."""
+    """The commission's 报告, to the bodies the policy text names (主送; the copies, 抄报, in
+    the 版记); when the text names none, the lines are left for the commission to fill."""
     from bot.render.reports.charts import render_overdue_chart  # matplotlib: only to draw
 
     totals = summarize(report.exited)
@@ -185,7 +185,7 @@ def summary_document(report: AnnualSummary, tr: Translator, *, font: Path | None
     overdue_title = tr.gettext(N_("Overdue cases by county and park as of {date}"), date=as_of)
     cited = cite(default_sources() if sources is None else sources, tr)
     blocks: list[Block] = [
-        addressee(BLANK, tr),
+        addressee("、".join(report.recipients.to) or BLANK, tr),
         Paragraph(tr.gettext(N_(
             "Under {sources}, the backward production capacity exited in {prefecture} in "
             "{year}, including what the development and reform, environmental protection, "
@@ -209,7 +209,8 @@ def summary_document(report: AnnualSummary, tr: Translator, *, font: Path | None
         Paragraph(tr.gettext(N_("We hereby report.")), indent=True),
     ]
     return _official(summary_title(report, tr), blocks, tr.gettext(N_("Annual summary")),
-                     issuer=report.commission, today=report.today, tr=tr, upward=True)
+                     issuer=report.commission, today=report.today, tr=tr, upward=True,
+                     copy_to="、".join(report.recipients.copies) or None)
 
 
 def write_summary(report: AnnualSummary, tr: Translator, out_dir: Path, *,
