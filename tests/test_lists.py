@@ -8,10 +8,12 @@ import io
 from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
+from bot.core.commands import parse_card_list
 from bot.core.i18n import DubanError, Translator
 from bot.core.org import Org
 from bot.render.reports.lists import (
@@ -25,7 +27,8 @@ from bot.render.reports.lists import (
     to_html,
 )
 from bot.services.reports import ListKind, list_rows
-from tests.conftest import Services
+from bot.services.status import StatusService
+from tests.conftest import COORDINATOR, Services
 from tests.test_reports import EN, ZH, build_year, case_input, exit_case, rectifying_case
 
 NAME, PHONE = "张三丰", "13912345678"
@@ -62,6 +65,31 @@ async def test_who_is_on_which_list(services: Services) -> None:
     assert (await _list(services, ListKind.RED, 2030)).rows == ()
 
 
+async def test_the_environmental_lists(services: Services) -> None:
+    """（二十一）: 环保 publishes the enterprises emitting over the standards, and the serious
+    cases among them, apart from the yellow and red lists."""
+    await build_year(services)  # G-1 exited under （五） this year
+    await services.cases.import_cases([case_input("E-1", clause="五", description="超标排放"),
+                                       case_input("E-2", clause="五", region="阜康市")],
+                                      COORDINATOR)
+    emitters = await _list(services, ListKind.EMITTERS)
+    stored = await services.cases.find()
+    assert _enterprises(emitters) == {c.enterprise for c in stored if c.clause == "五"
+                                      and c.state not in ("exited", "rectified")}
+    assert {"玛纳斯县E-1企业", "阜康市E-2企业"} <= _enterprises(emitters)
+    assert "玛纳斯县G-1企业" not in _enterprises(emitters)  # closed: no longer emitting
+    serious = await _list(services, ListKind.SERIOUS)
+    assert _enterprises(serious) == {"玛纳斯县G-1企业"}  # closed by law this year
+    assert EN.gettext("Closure date") in serious.headers
+    assert "over the standards" in emitters.title and "serious" in serious.title
+    assert not _enterprises(serious) & _enterprises(await _list(services, ListKind.YELLOW))
+    # The same lists in the chat (/lists 超标排放, /lists 情节严重).
+    status = StatusService(services.cases.sessions, ZoneInfo("Asia/Shanghai"))
+    assert parse_card_list("超标排放") == "emitters" and parse_card_list("情节严重") == "serious"
+    assert {c.enterprise for c in await status.listed("emitters")} == _enterprises(emitters)
+    assert {c.enterprise for c in await status.listed("serious")} == _enterprises(serious)
+
+
 async def test_exit_list_figures_match_the_database(services: Services) -> None:
     await build_year(services)
     public = await _list(services, ListKind.EXIT)
@@ -86,6 +114,13 @@ async def _private_case(services: Services) -> None:
     await exit_case(services, item)
     await rectifying_case(services, case_input(
         "P-2", description=f"{NAME} {PHONE}", equipment=f"回转窑 负责人{NAME} 手机{PHONE}"))
+    # and under （五）, for 环保's lists: one closed by law, one still emitting
+    await exit_case(services, case_input(
+        "P-3", clause="五", description=f"联系人：{NAME}，电话{PHONE}",
+        equipment=f"熟料生产线1条（联系人：{OTHER_NAME}，电话：{LANDLINE}）"))
+    await services.cases.import_cases([case_input(
+        "P-4", clause="五", description=f"{NAME} {PHONE}",
+        equipment=f"回转窑 负责人{NAME} 手机{PHONE}")], COORDINATOR)
 
 
 @pytest.mark.parametrize("kind", list(ListKind))
@@ -181,7 +216,7 @@ def test_scrub(text: str | None, expected: str | None) -> None:
 def test_bad_kind_and_format_are_clear_errors() -> None:
     assert parse_kind(" Yellow ") is ListKind.YELLOW
     assert parse_format(".XLSX") is ListFormat.XLSX
-    with pytest.raises(DubanError, match="use yellow, red or exit"):
+    with pytest.raises(DubanError, match="use yellow, red, exit, emitters or serious"):
         parse_kind("green")
     with pytest.raises(DubanError, match="use csv, xlsx or html"):
         parse_format("pdf")

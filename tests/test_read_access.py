@@ -184,7 +184,7 @@ async def test_outsiders_learn_nothing_and_public_lists_stay_public(bot: Bot) ->
     assert COMMISSION in answer[0]
     # The published lists and the duties overview are public.
     await bot.say(OUTSIDER, private, "/lang zh")
-    for command in ("/lists 黄牌", "/duties 2026"):
+    for command in ("/lists 黄牌", "/lists 超标排放", "/lists serious", "/duties 2026"):
         answer = await ask(bot, OUTSIDER, private, command)
         assert answer and COMMISSION not in answer[0], (command, answer)
     # A liaison asking for a case that does not exist is told so.

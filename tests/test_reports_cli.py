@@ -102,7 +102,7 @@ def test_a_year_without_data_is_a_report_that_says_so(seeded: str, run,
     (("report", "county", "玛纳斯县", "--year", "1900"), ("1900",)),
     (("report", "letter", "外星事务局", "--year", "2026"), ("外星事务局",)),
     (("report", "letter", "工信", "--year", "2026"), ("does not write the year-end letter",)),
-    (("lists", "green"), ("green", "yellow, red or exit")),
+    (("lists", "green"), ("green", "yellow, red, exit, emitters or serious")),
     (("lists", "red", "--format", "pdf"), ("pdf", "csv, xlsx or html")),
     (("lists", "exit", "--year", "abc"), ("abc",)),
 ])

@@ -160,7 +160,7 @@ def summary(app: App, year: str | None, out_dir: Path) -> None:
 
 
 @click.command("lists")
-@click.argument("kind", metavar="yellow|red|exit")
+@click.argument("kind", metavar="yellow|red|exit|emitters|serious")
 @click.option("--year", help="The year of the red card and exit lists; default: this year.")
 @click.option("--format", "fmt", metavar="csv|xlsx|html",
               help="Default: from the -o file's extension, else csv.")
@@ -169,7 +169,8 @@ def summary(app: App, year: str | None, out_dir: Path) -> None:
 @pass_app
 def lists_command(app: App, kind: str, year: str | None, fmt: str | None,
                   output: Path | None) -> None:
-    """Lists for publication: yellow card, red card, or the annual exit list."""
+    """Lists for publication: yellow card, red card, the annual exit list, or 环保's lists of
+    enterprises emitting over the standards (all; serious cases)."""
 
     def work() -> None:
         wanted_kind = parse_kind(kind)

@@ -15,7 +15,8 @@ from datetime import date, datetime, tzinfo
 from bot.core.i18n import N_, DubanError
 
 CASE_USAGE = N_("Send the case reference: /case REF")
-LISTS_USAGE = N_("Which list? /lists yellow or /lists red")
+LISTS_USAGE = N_("Which list? /lists yellow, /lists red, /lists emitters (over the emission "
+                 "standards) or /lists serious (their serious cases)")
 LANG_USAGE = N_("Choose a language: /lang zh or /lang en")
 JOIN_USAGE = N_("Send the code you were given: /join CODE")
 CONTROL_USAGE = N_("Usage: /pause REF reason, /resume REF reason, or /skip REF STEP reason "
@@ -37,6 +38,8 @@ LANGUAGE_WORDS: dict[str, tuple[str, ...]] = {
 CARD_LIST_WORDS: dict[str, tuple[str, ...]] = {
     "yellow": ("yellow", "黄牌", "黄牌名单"),
     "red": ("red", "红牌", "红牌名单"),
+    "emitters": ("emitters", "超标排放", "超标排放企业", "超标排放企业名单"),
+    "serious": ("serious", "情节严重", "超标排放情节严重", "超标排放情节严重企业名单"),
 }
 _MAX_NUMBER = 2 ** 31 - 1
 _ASCII_DIGITS = re.compile(r"[0-9]{1,10}")

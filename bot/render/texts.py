@@ -344,7 +344,9 @@ POLICY_USAGE = N_("Which clause? For example: /policy 四")
 OVERDUE_TITLE = N_("Overdue: {n}")
 NOTHING_OVERDUE = N_("Nothing is overdue.")
 OPEN_ITEMS = N_("Open items: {n}")
-LIST_TITLES = {"yellow": N_("Yellow card list: {n}"), "red": N_("Red card list: {n}")}
+LIST_TITLES = {"yellow": N_("Yellow card list: {n}"), "red": N_("Red card list: {n}"),
+               "emitters": N_("Enterprises emitting over the standards: {n}"),
+               "serious": N_("Enterprises emitting over the standards, serious cases: {n}")}
 LIST_EMPTY = N_("The list is empty.")
 NOT_BOUND = N_("This chat is not bound yet. A coordinator sends /bind followed by the "
                "department, county or park (or “coordination”).")

@@ -30,6 +30,7 @@ from bot.core.policy.catalog import Catalog
 from bot.core.policy.recipients import Recipients, report_recipients
 from bot.core.routing import ACTIVE_STATUSES
 from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from bot.services.status import EMISSION_CLAUSES, SERIOUS_STATES
 from models import counters, queries
 from models.tables import Assignment, Case
 from scheduler import rules
@@ -218,12 +219,16 @@ async def exited_cases(session: AsyncSession, *, year: int, tz: tzinfo,
 
 
 async def open_cases(session: AsyncSession, *, tz: tzinfo, region: str | None = None,
-                     states: Sequence[str] | None = None) -> list[CaseRow]:
-    """Cases not closed (or in ``states``), by deadline (none last), then reference."""
+                     states: Sequence[str] | None = None,
+                     clauses: Sequence[str] | None = None) -> list[CaseRow]:
+    """Cases not closed (or in ``states``; under ``clauses``), by deadline (none last), then
+    reference."""
     wanted = list(states) if states is not None else [
         s.value for s in State if s not in CLOSED_STATES
     ]
     statement = select(Case).where(col(Case.state).in_(wanted))
+    if clauses is not None:
+        statement = statement.where(col(Case.clause).in_(list(clauses)))
     if region is not None:
         statement = statement.where(col(Case.region_name) == region)
     statement = statement.order_by(col(Case.deadline).is_(None), col(Case.deadline),
@@ -509,16 +514,29 @@ class ListKind(StrEnum):
     YELLOW = "yellow"
     RED = "red"
     EXIT = "exit"
+    EMITTERS = "emitters"  # 环保: enterprises over the emission standards (（二十一）)
+    SERIOUS = "serious"  # 环保: of those, the serious cases (closure asked, ordered or done)
 
 
 async def list_rows(sessions: async_sessionmaker[AsyncSession], org: Org, kind: ListKind, *,
                     year: int) -> tuple[CaseRow, ...]:
-    """The cases a public list shows: open yellow-card cases, or the year's (red-card) exits."""
+    """The cases a public list shows: open yellow-card cases, the year's (red-card) exits,
+    or 环保's two: the open cases under the emission standards, and the serious ones (their
+    closure asked for or ordered, or carried out in the year)."""
     check_year(year)
     if kind is ListKind.YELLOW:
         return await yellow_cases(sessions, org=org)
     if kind is ListKind.RED:
         return await year_exits(sessions, org=org, year=year, clauses=red_card_clauses())
+    if kind is ListKind.EMITTERS:
+        async with sessions() as session:
+            return tuple(await open_cases(session, tz=org_tz(org), clauses=EMISSION_CLAUSES))
+    if kind is ListKind.SERIOUS:
+        async with sessions() as session:
+            pending = await open_cases(session, tz=org_tz(org), states=SERIOUS_STATES,
+                                       clauses=EMISSION_CLAUSES)
+        closed = await year_exits(sessions, org=org, year=year, clauses=EMISSION_CLAUSES)
+        return (*pending, *closed)
     return await year_exits(sessions, org=org, year=year)
 
 

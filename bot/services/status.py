@@ -29,6 +29,11 @@ OPEN = [s.value for s in State if s not in CLOSED_STATES]
 CLOSED = [s.value for s in CLOSED_STATES]
 YELLOW = [s.value for s in YELLOW_STATES]
 RED_CLAUSES = [clause for clause, w in WORKFLOWS.items() if w.failing_exit]
+#: 环保's lists of （二十一）: the cases under （五） (the emission standards), and the serious
+#: ones among them (the closure asked for, ordered or carried out).
+EMISSION_CLAUSES = ("五",)
+SERIOUS_STATES = (State.CLOSURE_REQUESTED.value, State.SHUTDOWN_ORDERED.value,
+                  State.SEALED.value)
 
 
 @dataclass
@@ -321,11 +326,19 @@ class StatusService:
             return [(case, None) for case in cases.all()]
 
     async def listed(self, which: str, limit: int = 100) -> list[Case]:
-        """Yellow card (ordered to rectify by a deadline) or red card (closed after failing)."""
+        """Yellow card (ordered to rectify by a deadline), red card (closed after failing), or
+        环保's: emitting over the standards (open), and the serious cases (closure asked for,
+        ordered, or carried out)."""
         async with self.sessions() as session:
+            emission = col(Case.clause).in_(EMISSION_CLAUSES)
             if which == "yellow":
                 statement = select(Case).where(
                     col(Case.state).in_(YELLOW))
+            elif which == "emitters":
+                statement = select(Case).where(emission, col(Case.state).in_(OPEN))
+            elif which == "serious":
+                statement = select(Case).where(emission, col(Case.state).in_(
+                    [*SERIOUS_STATES, State.EXITED.value]))
             else:
                 statement = select(Case).where(col(Case.state) == State.EXITED.value,
                                                col(Case.clause).in_(RED_CLAUSES))

@@ -1,10 +1,13 @@
-"""Lists for publication (clause （二十一）): yellow card, red card, and the annual exit list.
+"""Lists for publication (clause （二十一）): yellow card, red card, the annual exit list, and
+环保's two: enterprises emitting over the standards, and the serious cases among them.
 
 * yellow card (黄牌): enterprises ordered to rectify by a deadline (cases in YELLOW_STATES,
   as of the day the list is made);
 * red card (红牌): enterprises closed by law after failing (cases that exited in the year under
   a workflow whose exit means "closed after failing");
-* exit list: every enterprise that exited in the year, with its equipment and capacity.
+* exit list: every enterprise that exited in the year, with its equipment and capacity;
+* 环保's two: enterprises emitting over the standards (open cases under （五）), and the
+  serious cases among them (closure asked for or ordered, or carried out in the year).
 
 Each exports as CSV (UTF-8 with a byte-order mark, so Excel reads the Chinese), XLSX, or a
 static, accessible HTML page. Published lists carry no personal data: they never print a case's
@@ -68,7 +71,8 @@ def parse_kind(value: str) -> ListKind:
     try:
         return ListKind(value.strip().lower())
     except ValueError:
-        raise DubanError(N_("Unknown list “{value}”; use yellow, red or exit."),
+        raise DubanError(N_("Unknown list “{value}”; use yellow, red, exit, emitters or "
+                            "serious."),
                          value=value) from None
 
 
@@ -101,16 +105,19 @@ def build_list(kind: ListKind, rows: Sequence[CaseRow], tr: Translator, *, prefe
                          "closed by law in {year} (red card list)"),
         ListKind.EXIT: N_("{prefecture}: enterprises that exited backward production "
                           "capacity in {year}"),
+        ListKind.EMITTERS: N_("{prefecture}: enterprises emitting over the standards"),
+        ListKind.SERIOUS: N_("{prefecture}: enterprises emitting over the standards in "
+                             "serious cases"),
     }
     common = (tr.gettext(N_("No.")), tr.gettext(N_("Enterprise")),
               tr.gettext(N_("County or park")), tr.gettext(N_("Industry")))
     capacity = (tr.gettext(N_("Equipment (production line)")), tr.gettext(N_("Capacity")),
                 tr.gettext(N_("Unit")))
     headers: tuple[str, ...]
-    if kind is ListKind.YELLOW:
+    if kind in (ListKind.YELLOW, ListKind.EMITTERS):
         headers = (*common, tr.gettext(N_("Problem")),
                    tr.gettext(N_("Rectification deadline")), *capacity)
-    elif kind is ListKind.RED:
+    elif kind in (ListKind.RED, ListKind.SERIOUS):
         headers = (*common, tr.gettext(N_("Problem")), *capacity,
                    tr.gettext(N_("Closure date")))
     else:
@@ -130,11 +137,11 @@ def build_list(kind: ListKind, rows: Sequence[CaseRow], tr: Translator, *, prefe
 def _row(kind: ListKind, number: int, row: CaseRow, tr: Translator) -> tuple[Cell, ...]:
     common: tuple[Cell, ...] = (number, scrub(row.enterprise), row.region,
                                 industry_label(row.industry, tr))
-    if kind is ListKind.YELLOW:
+    if kind in (ListKind.YELLOW, ListKind.EMITTERS):
         return (*common, clause_text(row.clause, tr), row.deadline, scrub(row.equipment),
                 row.capacity, scrub(row.unit))
     facts: tuple[Cell, ...] = (scrub(row.equipment), row.reported_capacity, scrub(row.unit))
-    if kind is ListKind.RED:
+    if kind in (ListKind.RED, ListKind.SERIOUS):
         return (*common, clause_text(row.clause, tr), *facts, row.closed_on)
     return (*common, *facts, row.closed_on)
 
@@ -174,6 +181,8 @@ _SHEETS = {
     ListKind.YELLOW: N_("Yellow card list"),
     ListKind.RED: N_("Red card list"),
     ListKind.EXIT: N_("Exit list"),
+    ListKind.EMITTERS: N_("Over the emission standards"),
+    ListKind.SERIOUS: N_("Serious emission cases"),
 }
 
 _CSS = """
