@@ -26,6 +26,7 @@ from bot.core.buttons import (
     NoticeDecision,
     Payload,
     Reroute,
+    ReviewDecision,
     Rsvp,
     SendEvidence,
     ShowCase,
@@ -174,6 +175,13 @@ async def _extension(update: Update, context: DubanContext, data: ExtensionDecis
     chat_id = _chat_id(update)
     return await _show(update, context, context.deps.dialogs.decide_extension(
         chat_id, identity.who(chat_id), data.case_id, data.approve, update.update_id))
+
+
+async def _review(update: Update, context: DubanContext, data: ReviewDecision,
+                  identity: Identity) -> Finished | None:
+    chat_id = _chat_id(update)
+    return await _show(update, context, context.deps.dialogs.decide_review(
+        chat_id, identity.who(chat_id), data.case_id, data.close, update.update_id))
 
 
 async def _reroute(update: Update, context: DubanContext, data: Reroute,
@@ -354,6 +362,7 @@ _HANDLERS: dict[type[Payload], _Handler] = {
     StepPress: _step,
     HandBack: _hand_back,
     ExtensionDecision: _extension,
+    ReviewDecision: _review,
     Reroute: _reroute,
     DialogChoice: _choice,
     CancelDialog: _cancel,

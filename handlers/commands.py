@@ -325,12 +325,14 @@ async def mine(update: Update, context: DubanContext) -> None:
     # The coordinators' own work, in their group or privately.
     queue = await context.deps.cases.coordinator_queue()
     extensions = await context.deps.cases.find(states=[State.EXTENSION_REQUESTED.value])
+    reviews = await context.deps.cases.find(states=[State.REVIEW.value])
     notices, summonses = await context.deps.calendar.awaiting_sign_off()
     unbound = await context.deps.calendar.waiting_for_chats()
     org = await context.deps.org()
     await say(update, context, texts.coordinator_work_text(
         [v.case for v in queue], extensions, notices, summonses, tr,
-        party=lambda kind, key: texts.party_name(org, kind, key, tr.locale), unbound=unbound))
+        party=lambda kind, key: texts.party_name(org, kind, key, tr.locale), unbound=unbound,
+        reviews=reviews))
 
 
 async def lists(update: Update, context: DubanContext) -> None:

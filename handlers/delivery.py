@@ -317,6 +317,27 @@ class Delivery:
                                       reason=row.payload.get("reason") or "")
             await send(self.application.bot, chat_id, Reply(text))
 
+    async def review_request(self, row: Pending) -> None:
+        """The coordinators: a confirmed closing to review, the case's card with 办结 and
+        退回重办."""
+        view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
+
+        async def build(chat_id: int) -> Reply:
+            return cards.review_reply(view, await self._context(chat_id),
+                                      str(row.payload.get("step") or ""))
+
+        await self._to_coordinators(build)
+
+    async def sent_back(self, row: Pending) -> None:
+        """Every department chat showing the case: the work is sent back, and why."""
+        view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
+        for shown in await self.deps.deliveries.shown(view.case.id or 0, departments_only=True):
+            ctx = await self._context(shown.chat_id)
+            text = ctx.tr.gettext(texts.SENT_BACK_NOTICE, ref=view.case.ref,
+                                  enterprise=view.case.enterprise,
+                                  reason=row.payload.get("reason") or "")
+            await send(self.application.bot, shown.chat_id, Reply(text))
+
     async def no_chat(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
         department = str(row.payload["department"])
@@ -458,6 +479,8 @@ _ROUTES: dict[str, Callable[[Delivery, Pending], Awaitable[None]]] = {
     Kind.HANDED_BACK: Delivery.handed_back,
     Kind.EXTENSION: Delivery.extension_request,
     Kind.EXTENSION_DECIDED: Delivery.extension_decided,
+    Kind.REVIEW: Delivery.review_request,
+    Kind.SENT_BACK: Delivery.sent_back,
     Kind.NO_CHAT: Delivery.no_chat,
     Kind.BOT_REMOVED: Delivery.bot_removed,
     Kind.TEXT: Delivery.text,

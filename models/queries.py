@@ -78,10 +78,10 @@ async def cases_by_refs(session: AsyncSession, *, refs: Sequence[str]) -> list[C
     return list(rows.all())
 
 
-def overdue_condition(open_states: Sequence[str], today: date) -> ColumnElement[bool]:
-    """The one definition of overdue in SQL (see ``scheduler.rules.is_overdue``): an open
-    case whose due day has passed."""
-    return and_(col(Case.state).in_(list(open_states)), col(Case.due_on) < today)
+def overdue_condition(late_states: Sequence[str], today: date) -> ColumnElement[bool]:
+    """The one definition of overdue in SQL (see ``scheduler.rules.is_overdue``): a case in
+    one of ``late_states`` (``bot.core.workflow.LATE_STATES``) whose due day has passed."""
+    return and_(col(Case.state).in_(list(late_states)), col(Case.due_on) < today)
 
 
 async def list_cases(

@@ -120,6 +120,11 @@ Coordinator controls and case changes
 =====================================
 
 * A **closed** case (``CLOSED_STATES``) has nothing due.
+* A case **in review** (its closing step confirmed, 办结复核) is the coordinators' work: nothing
+  goes to its departments and it makes no county a laggard; when the review's wait
+  (``decision_working_days``) ends, ``unreviewed`` reminds the coordinators, and again
+  every ``follow_up_every_working_days`` until they close it or send it back. Sent back, the
+  case has its deadline again and the ladder goes on from it.
 * A **paused** case has nothing due. Resuming does not restart the clock: steps whose dates
   passed during the pause are due at once (one catch-up nudge or reminder per chain; notices
   and summonses as they fell due). A coordinator who wants a new clock extends the deadline
@@ -172,7 +177,7 @@ from bot.core.dates import add_months, month_end
 from bot.core.i18n import N_
 from bot.core.org import EscalationSettings
 from bot.core.policy.catalog import Catalog
-from bot.core.workflow import CLOSED_STATES, State
+from bot.core.workflow import CLOSED_STATES, LATE_STATES, State
 from scheduler.workdays import SHANGHAI, WorkCalendar, next_send_time
 
 __all__ = [
@@ -237,10 +242,11 @@ STEP_UNACCEPTED_FOLLOW_UP = "unaccepted_follow_up"  # after the alert, until acc
 STEP_RENOTICE = "renotice"  # after the summons: in the 通报 again every month until done
 STEP_LAGGARD = "laggard"  # a county or park named in the 通报 for its overdue cases
 STEP_UNROUTED = "unrouted"  # coordinators: no department has the case yet
+STEP_UNREVIEWED = "unreviewed"  # coordinators: a confirmed closing waits for their review
 STEP_NAMES = frozenset({
     STEP_OVERDUE, STEP_REMINDER, STEP_REMINDER_CC, STEP_NOTICE, STEP_SUMMONS,
     STEP_UNACCEPTED_REMINDER, STEP_UNACCEPTED_ALERT, STEP_CREDIT_FLAG, STEP_FOLLOW_UP,
-    STEP_UNACCEPTED_FOLLOW_UP, STEP_RENOTICE, STEP_UNROUTED,
+    STEP_UNACCEPTED_FOLLOW_UP, STEP_RENOTICE, STEP_UNROUTED, STEP_UNREVIEWED,
 })
 #: How many follow-ups a sweep looks back through (about ten years at one a fortnight).
 MAX_FOLLOW_UPS = 260
@@ -253,7 +259,7 @@ REGION = "region"
 COORDINATORS = "coordinators"
 
 DEADLINE_KINDS = ("rectification", "extension", "dismantling", "exit",
-                  "immediate", "action", "approval", "shutdown")
+                  "immediate", "action", "approval", "shutdown", "review")
 EXIT_DEADLINE_KINDS = frozenset({"exit", "dismantling", "shutdown"})
 #: The clauses whose first measure is "立即" (stop at once, dismantle at once) when the
 #: catalog does not say (:func:`immediate_clauses` reads it from the catalog).
@@ -294,7 +300,10 @@ WAIT_IMMEDIATE = "immediate"
 WAIT_ACTION = "action"
 WAIT_APPROVAL = "approval"
 WAIT_SHUTDOWN = "shutdown"
-WAIT_KINDS = frozenset({WAIT_IMMEDIATE, WAIT_ACTION, WAIT_APPROVAL, WAIT_SHUTDOWN})
+#: A confirmed closing waits for the coordinators' review (办结复核): their work, not the
+#: departments'; the case's own deadline is kept for a send-back but does not count meanwhile.
+WAIT_REVIEW = "review"
+WAIT_KINDS = frozenset({WAIT_IMMEDIATE, WAIT_ACTION, WAIT_APPROVAL, WAIT_SHUTDOWN, WAIT_REVIEW})
 
 
 def wait_kind(clause: str, state: str, deadline: date | None,
@@ -305,11 +314,15 @@ def wait_kind(clause: str, state: str, deadline: date | None,
       once): the stop or the dismantling is to be confirmed within a few working days;
     * ``approval``: the closure was submitted for the government's approval (（五）（六）);
     * ``shutdown``: the shutdown and exit were ordered (（四）–（七）);
+    * ``review``: the closing step is confirmed and waits for the coordinators' review,
+      whatever the case's deadline;
     * ``action``: any other state without a date (order a restriction, set a date).
 
     A case still being routed is chased by the acceptance steps instead; a closed case, or a
     case with a deadline, waits for nothing else.
     """
+    if state == State.REVIEW:
+        return WAIT_REVIEW
     if deadline is not None or state in CLOSED_STATES or state == State.ROUTED:
         return None
     if state == State.CLOSURE_REQUESTED:
@@ -334,8 +347,9 @@ def due_on(clause: str, state: str, deadline: date | None, since: date,
            immediate: Set[str] = IMMEDIATE_CLAUSES) -> date | None:
     """The day the case's current step is due: its deadline, or the end of its wait counted
     in working days from ``since`` (the day it entered its state). ``None`` only for a case
-    being routed without a deadline (the acceptance steps chase it) and for a closed case."""
-    if deadline is not None:
+    being routed without a deadline (the acceptance steps chase it) and for a closed case.
+    A case in review is due when the review's wait ends, whatever its deadline."""
+    if deadline is not None and state != State.REVIEW:
         return deadline
     kind = wait_kind(clause, state, deadline, immediate)
     if kind is None:
@@ -356,8 +370,9 @@ def immediate_clauses(catalog: Catalog | None) -> frozenset[str]:
 
 def is_overdue(state: str, due: date | None, today: date) -> bool:
     """The one definition of overdue: an open case whose due day (:func:`due_on`) has
-    passed. Paused cases count (they are late; only the chasing stops)."""
-    return state not in CLOSED_STATES and due is not None and due < today
+    passed, unless it waits for the coordinators' review (``LATE_STATES``). Paused cases
+    count (they are late; only the chasing stops)."""
+    return state in LATE_STATES and due is not None and due < today
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -700,6 +715,8 @@ def _laggard_items(cases: Sequence[CaseSnapshot], sweep: _Sweep) -> None:
     for case in cases:
         if case.closed or case.paused or case.deadline is None or case.deadline >= sweep.today:
             continue
+        if case.state == State.REVIEW:  # the county's part is done; the review is not its
+            continue
         if case.required and all(s.confirmed for s in case.required):
             continue
         late[case.region].append(
@@ -762,6 +779,9 @@ def _had_recent_notice(party: str, sweep: _Sweep) -> bool:
 def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
     if case.closed or case.paused:
         return
+    if case.state == State.REVIEW:
+        _unreviewed_items(case, sweep)  # the coordinators' work: nothing to the departments
+        return
     skipped = frozenset(case.skipped_steps)
     coordinators = Recipient(COORDINATORS, COORDINATORS)
     if not case.required:
@@ -811,6 +831,27 @@ def _unrouted_items(case: CaseSnapshot, sweep: _Sweep) -> None:
         case_refs=(case.ref,), skipped=frozenset(case.skipped_steps))
     step = _Step(subject.key(KIND_UNACCEPTED, STEP_UNROUTED, on=latest), KIND_UNACCEPTED,
                  STEP_UNROUTED, latest, Recipient(COORDINATORS, COORDINATORS))
+    if step.key not in sweep.sent:
+        sweep.emit(subject, step)
+
+
+def _unreviewed_items(case: CaseSnapshot, sweep: _Sweep) -> None:
+    """A confirmed closing waits for the coordinators' review: remind them on the day the
+    review's wait ends (``deadline``, the case's due day), and again every N working days
+    until they close the case or send it back."""
+    if STEP_UNREVIEWED in case.skipped_steps or case.deadline is None:
+        return
+    first = case.deadline
+    if first > sweep.today:
+        return
+    latest = _latest_every(first, sweep, inclusive=True)
+    assert latest is not None
+    subject = _Subject(
+        subject="case", subject_id=case.ref, party=COORDINATORS, party_kind=COORDINATORS,
+        deadline=case.deadline, start=case.deadline, nudge_kind=KIND_NUDGE,
+        case_refs=(case.ref,), skipped=frozenset(case.skipped_steps))
+    step = _Step(subject.key(KIND_UNACCEPTED, STEP_UNREVIEWED, on=latest), KIND_UNACCEPTED,
+                 STEP_UNREVIEWED, latest, Recipient(COORDINATORS, COORDINATORS))
     if step.key not in sweep.sent:
         sweep.emit(subject, step)
 
@@ -934,6 +975,11 @@ def next_check(case: CaseSnapshot, after: date, calendar: WorkCalendar,
     sweep = _Sweep(today=after, send_after=datetime.max, calendar=calendar,
                    settings=settings, sent=frozenset(), notices=())
     days: list[date] = []
+    if case.state == State.REVIEW:
+        if case.deadline is None:
+            return None
+        days = [case.deadline, *_series_after(case.deadline, after, sweep)]
+        return min((d for d in days if d > after), default=None)
     if not case.required:
         first = calendar.add_working_days(case.routed_on, settings.unaccepted_reminder_working_days)
         days += [first, *_series_after(first, after, sweep)]

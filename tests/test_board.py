@@ -80,6 +80,8 @@ async def rectified(services: Services, ref: str, on: date) -> None:
     await step(services, ref, "order_rectification", evidence=("doc:1",))
     for who in (INDUSTRY, REFORM):
         state = await step(services, ref, "confirm_rectified", who, evidence=("photo:1",), on=on)
+    if state == State.REVIEW:  # the coordinators' review before closing (on by default)
+        state = await step(services, ref, "close_reviewed", COORDINATOR)
     assert state == State.RECTIFIED
 
 

@@ -607,7 +607,9 @@ def case_step(app: App, ref: str, step: str, department: str | None, evidence: t
               months: int | None) -> None:
     """Take workflow STEP on case REF (e.g. accept, order_rectification, measure:line_sealed).
 
-    With --department the step is taken for that department, else as a coordinator.
+    With --department the step is taken for that department, else as a coordinator. A case
+    waiting for review is closed with close_reviewed (an optional --note) or sent back with
+    send_back --reason.
     """
 
     async def work(deps: Deps) -> None:

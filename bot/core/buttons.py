@@ -53,6 +53,7 @@ class Action(StrEnum):
     SUMMONS = "m"
     SHOW_CASE = "w"
     EVIDENCE = "e"
+    REVIEW = "j"
 
 
 #: Every workflow step a button can start, by a code that never changes. A new step gets a new
@@ -196,6 +197,23 @@ class ExtensionDecision(Payload):
     def parse(cls, parts: Sequence[str]) -> ExtensionDecision:
         _count(parts, 2)
         return cls(_id(parts[0]), _flag(parts[1], "a", "d"))
+
+
+@dataclass(frozen=True)
+class ReviewDecision(Payload):
+    """A coordinator closes (办结) or sends back (退回重办) case ``case_id`` waiting for review."""
+
+    ACTION: ClassVar[Action] = Action.REVIEW
+    case_id: int
+    close: bool
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.case_id), "c" if self.close else "b")
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> ReviewDecision:
+        _count(parts, 2)
+        return cls(_id(parts[0]), _flag(parts[1], "c", "b"))
 
 
 @dataclass(frozen=True)
@@ -383,7 +401,7 @@ class SendEvidence(Payload):
 PAYLOADS: Mapping[Action, type[Payload]] = {
     cls.ACTION: cls for cls in (StepPress, HandBack, ExtensionDecision, Reroute, DialogChoice,
                                 CancelDialog, ConfirmDuty, Rsvp, BindChat, NoticeDecision,
-                                ConfirmSummons, ShowCase, SendEvidence)
+                                ConfirmSummons, ShowCase, SendEvidence, ReviewDecision)
 }
 
 

@@ -30,6 +30,9 @@ Loaded from a TOML file (see ``bot/data/demo_org.toml`` for a complete example):
     [escalation]                     # every key optional, defaults in EscalationSettings
     office_hours = ["09:00", "17:30"]
 
+    [review]                         # optional
+    before_closing = true            # default: a coordinator reviews each closing (办结复核)
+
 Validation collects every problem in the file and raises one :class:`OrgError`; either the
 whole organisation loads or nothing does.
 """
@@ -67,6 +70,7 @@ __all__ = [
     "Person",
     "Prefecture",
     "Region",
+    "ReviewSettings",
     "load_demo_org",
     "load_org",
     "parse_org",
@@ -155,6 +159,14 @@ class EscalationSettings:
     office_hours: tuple[time, time] = (time(9, 0), time(17, 30))
 
 
+@dataclass(frozen=True)
+class ReviewSettings:
+    """Whether a coordinator reviews a case before it closes (办结复核): the departments'
+    confirmation of the closing step then waits for 办结 or 退回重办; off, it closes at once."""
+
+    before_closing: bool = True
+
+
 class OrgError(ProblemsError):
     """The organisation file has problems; ``problems`` lists every one of them."""
 
@@ -172,6 +184,7 @@ class Org:
     departments: tuple[OrgDepartment, ...]
     people: tuple[Person, ...] = ()
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
     _region_index: NameIndex = field(init=False, repr=False, compare=False)
     _department_index: NameIndex = field(init=False, repr=False, compare=False)
     _alias_table: AliasTable = field(init=False, repr=False, compare=False)
@@ -379,16 +392,18 @@ class _Builder:
 
     def build(self) -> Org:
         self._unknown_keys(
-            self.data, ("prefecture", "regions", "departments", "people", "escalation"), "org"
+            self.data, ("prefecture", "regions", "departments", "people", "escalation",
+                        "review"), "org"
         )
         prefecture = self._prefecture()
         regions = self._regions()
         departments = self._departments()
         people = self._people(regions, departments)
         escalation = self._escalation()
+        review = self._review()
         if self.problems or prefecture is None:
             raise OrgError(self.problems, source=self.source)
-        return Org(prefecture, regions, departments, people, escalation)
+        return Org(prefecture, regions, departments, people, escalation, review)
 
     def _prefecture(self) -> Prefecture | None:
         table = self.data.get("prefecture")
@@ -641,6 +656,19 @@ class _Builder:
                 where,
             )
         return settings
+
+    def _review(self) -> ReviewSettings:
+        table = self.data.get("review", {})
+        where = "review"
+        if not isinstance(table, dict):
+            self.problem(N_("{where}: must be a table"), where)
+            return ReviewSettings()
+        self._unknown_keys(table, [f.name for f in fields(ReviewSettings)], where)
+        value = table.get("before_closing", ReviewSettings.before_closing)
+        if not isinstance(value, bool):
+            self.problem(N_("{where}: before_closing must be true or false"), where)
+            return ReviewSettings()
+        return ReviewSettings(before_closing=value)
 
     def _office_hours(self, value: object, where: str) -> tuple[time, time] | None:
         bad = N_("{where}: office_hours must be two times like [\"09:00\", \"17:30\"], "

@@ -16,6 +16,11 @@ The machines follow the clauses of the guiding opinion (工信部联产业〔201
 * （八） technology: dismantle at once, or cut, seal, announce and dismantle by a set date.
 * （九） exit: close the enterprise or cut power and water, remove power units, seal equipment.
 
+Review before closing (办结复核): when the organisation asks for it (``[review]`` in the org
+file), the departments' confirmation of a closing step does not close the case: it waits in
+``review`` for a coordinator, who closes it (办结) or sends it back (退回重办) with a reason to the
+state it was confirmed in, where every department must confirm again.
+
 Everything here is pure: it takes the case's facts and ``today`` and answers; the services
 write the results and the events.
 """
@@ -43,12 +48,20 @@ class State(StrEnum):
     SHUTDOWN_ORDERED = "shutdown_ordered"
     SEALED = "sealed"
     EXITED = "exited"
+    REVIEW = "review"  # the closing step is confirmed; a coordinator reviews it (办结复核)
 
 
 class Actor(StrEnum):
     DEPARTMENT = "department"
     COORDINATOR = "coordinator"
     SYSTEM = "system"
+
+
+class Review(StrEnum):
+    """A coordinator's decision on a case waiting for review."""
+
+    CLOSE = "close"  # 办结: the case closes as the confirmed step would have closed it
+    SEND_BACK = "send_back"  # 退回重办: back to the state before, to be confirmed again
 
 
 class Need(StrEnum):
@@ -100,9 +113,14 @@ STATE_LABELS: Mapping[State, str] = {
     State.SHUTDOWN_ORDERED: N_("shutdown ordered"),
     State.SEALED: N_("sealed, awaiting dismantling"),
     State.EXITED: N_("exited"),
+    State.REVIEW: N_("confirmed, awaiting the coordinators' review"),
 }
 
 CLOSED_STATES = frozenset({State.RECTIFIED, State.EXITED})
+#: The states in which a case can be overdue: open, and waiting for the departments or the
+#: county. A closing waiting for the coordinators' review (办结复核) is not late on their part:
+#: its wait is the coordinators', chased by the ``unreviewed`` reminder.
+LATE_STATES = frozenset(s for s in State if s not in CLOSED_STATES and s is not State.REVIEW)
 # Yellow card: ordered to rectify by a deadline.
 YELLOW_STATES = frozenset({State.RECTIFYING, State.EXTENSION_REQUESTED})
 
@@ -124,6 +142,8 @@ class Step:
     extends_deadline: bool = False  # approved extension: deadline += requested months
     clears_deadline: bool = False
     requires_overdue: bool = False  # only once the deadline has passed
+    #: A coordinator's review decision: its target is the reviewed step's (see ``decide``).
+    review: Review | None = None
 
 
 @dataclass(frozen=True)
@@ -143,10 +163,13 @@ class Workflow:
         raise DubanError(N_("Unknown step {step} for clause {clause}."), step=name,
                          clause=self.clause)
 
-    def states(self) -> frozenset[State]:
+    def states(self, review: bool = False) -> frozenset[State]:
+        """The states a case can be in; ``review`` when the organisation reviews closings
+        (the review state is reached by the closing steps' confirmation, not by a target)."""
         found: set[State] = {State.ROUTED}
         for step in self.steps:
-            found |= step.sources
+            if step.review is None or review:
+                found |= step.sources
             if step.target is not None:
                 found.add(step.target)
         return frozenset(found)
@@ -178,6 +201,16 @@ def _exit_steps(measures: tuple[Measure, ...]) -> tuple[Step, ...]:
     return (*_measure_steps(measures, sources),
             Step("confirm_exit", N_("Confirm exit"), sources, State.EXITED,
                  needs=(Need.CAPACITY, Need.NOTE), joint=True, requires_all_measures=True))
+
+
+def _review_steps() -> tuple[Step, Step]:
+    """办结 and 退回重办 of a case waiting for review; in every workflow, as its closing steps
+    may all be reviewed."""
+    sources = _s(State.REVIEW)
+    return (Step("close_reviewed", N_("Close the case"), sources, None,
+                 actor=Actor.COORDINATOR, clears_deadline=True, review=Review.CLOSE),
+            Step("send_back", N_("Send back for rework"), sources, None,
+                 actor=Actor.COORDINATOR, needs=(Need.REASON,), review=Review.SEND_BACK))
 
 
 def _overdue_step() -> Step:
@@ -217,6 +250,7 @@ ENERGY = Workflow(
         Step("order_shutdown", N_("Order shutdown and exit"), _s(State.OVERDUE),
              State.SHUTDOWN_ORDERED, needs=(Need.EVIDENCE,), clears_deadline=True),
         *_exit_steps(_EXIT_MEASURES),
+        *_review_steps(),
     ),
 )
 
@@ -247,6 +281,7 @@ ENVIRONMENT = Workflow(
         _rectified_step(),
         _overdue_step(),
         *_closure_steps(),
+        *_review_steps(),
     ),
 )
 
@@ -260,6 +295,7 @@ QUALITY = Workflow(
         _rectified_step(),
         _overdue_step(),
         *_closure_steps(),
+        *_review_steps(),
     ),
 )
 
@@ -281,6 +317,7 @@ SAFETY = Workflow(
              _s(State.RECTIFYING, State.OVERDUE), State.SHUTDOWN_ORDERED,
              needs=(Need.EVIDENCE, Need.NOTE), clears_deadline=True),
         *_exit_steps(_SAFETY_MEASURES),
+        *_review_steps(),
     ),
 )
 
@@ -301,6 +338,7 @@ TECHNOLOGY = Workflow(
              sets_deadline_from_date=True, requires_all_measures=True),
         Step("mark_overdue", N_("Mark overdue"), _s(State.SEALED), State.OVERDUE,
              actor=Actor.SYSTEM, requires_overdue=True),
+        *_review_steps(),
     ),
 )
 
@@ -321,6 +359,7 @@ EXIT = Workflow(
         Step("confirm_exit", N_("Confirm exit"), _s(State.SHUTDOWN_ORDERED, State.OVERDUE),
              State.EXITED, needs=(Need.CAPACITY, Need.NOTE), joint=True,
              requires_all_measures=True, clears_deadline=True),
+        *_review_steps(),
     ),
 )
 
@@ -357,6 +396,10 @@ class CaseFacts:
     measures_done: frozenset[Measure] = frozenset()
     step_counts: Mapping[str, int] = field(default_factory=dict)
     pending_extension_months: int | None = None
+    #: The organisation reviews closings: a closing confirmation waits in ``review``.
+    review_before_closing: bool = False
+    #: In ``review``: the confirmed closing step and the state it was confirmed in.
+    under_review: tuple[str, State] | None = None
 
 
 @dataclass(frozen=True)
@@ -413,6 +456,22 @@ def confirmations(events: Iterable[StepEvent]) -> frozenset[tuple[str, str]]:
     return frozenset(found)
 
 
+def closes(step: Step) -> bool:
+    """Whether the departments' confirmation of ``step`` closes the case (the step a review
+    stands before)."""
+    return step.actor is Actor.DEPARTMENT and step.target in CLOSED_STATES
+
+
+def under_review(events: Iterable[StepEvent]) -> tuple[str, State] | None:
+    """The closing step a case in review waits on, and the state it was confirmed in: read
+    from the event that moved the case into review."""
+    found: tuple[str, State] | None = None
+    for event in events:
+        if event.to_state == State.REVIEW and event.from_state not in (None, State.REVIEW):
+            found = (event.kind, State(event.from_state))
+    return found
+
+
 def check_state(step: Step, state: State) -> None:
     """The step can be taken in ``state``, or a clear error."""
     if state not in step.sources:
@@ -463,8 +522,27 @@ def decide(facts: CaseFacts, action: StepInput, today: date) -> Outcome:
         if waiting:
             return Outcome(step, facts.state, facts.state, facts.deadline, completes=False,
                            waiting_for=frozenset(waiting))
+    if step.review is not None:
+        return _review_outcome(workflow, step, facts, deadline)
     target = facts.state if step.target is None else step.target
+    if facts.review_before_closing and closes(step):
+        # The deadline stays: sent back, the case is chased from it again.
+        return Outcome(step, facts.state, State.REVIEW, facts.deadline, completes=True)
     return Outcome(step, facts.state, target, deadline, completes=True)
+
+
+def _review_outcome(workflow: Workflow, step: Step, facts: CaseFacts,
+                    deadline: date | None) -> Outcome:
+    """办结 closes the case as the reviewed step would have; 退回重办 returns it to the state
+    that step was confirmed in, with its deadline (the ladder goes on from it)."""
+    if facts.under_review is None:
+        raise DubanError(N_("This case is not waiting for review."))
+    reviewed, before = facts.under_review
+    if step.review is Review.CLOSE:
+        target = workflow.step(reviewed).target
+        assert target is not None
+        return Outcome(step, facts.state, target, deadline, completes=True)
+    return Outcome(step, facts.state, before, facts.deadline, completes=True)
 
 
 def _check_actor(step: Step, action: StepInput, facts: CaseFacts) -> None:

@@ -44,6 +44,9 @@ LINES: Mapping[str, str] = {
     "unrouted": N_("· 🧭 {ref} ({enterprise}) has no department yet (registered {deadline}): "
                    "name its departments with the buttons of its first message, or with "
                    "`duban case reroute`"),
+    "unreviewed": N_("· 🔎 {ref} ({enterprise}): its closing was to be reviewed by "
+                     "{deadline}; close it or send it back for rework with the buttons of its "
+                     "review message"),
     "credit_flag": N_("· ⛔ {ref} ({enterprise}) missed its exit deadline {deadline}: flag it "
                       "for the joint credit measures of clause (17)"),
     "obligation": N_("· 📅 {duty} ({year}): due {deadline}"),
@@ -92,7 +95,7 @@ def _wait(entry: Mapping[str, Any], tr: Translator) -> str:
 
 #: Most urgent first: what is overdue, then what waits for acceptance, then the nudges.
 _URGENCY = {"follow_up": 0, "reminder": 0, "reminder_cc": 0, "overdue": 1, "credit_flag": 1,
-            "unaccepted_follow_up": 2, "unrouted": 2, "unaccepted_alert": 2,
+            "unaccepted_follow_up": 2, "unrouted": 2, "unreviewed": 2, "unaccepted_alert": 2,
             "unaccepted_reminder": 2}
 _PARTY_MARK = "\u0000"
 

@@ -18,6 +18,7 @@ from bot.core.buttons import (
     ExtensionDecision,
     HandBack,
     Reroute,
+    ReviewDecision,
     StepPress,
 )
 from bot.core.departments import AliasTable
@@ -143,11 +144,12 @@ def card(view: CaseView, ctx: CardContext) -> Reply:
 def _state_line(view: CaseView, ctx: CardContext) -> str:
     case, tr = view.case, ctx.tr
     state = texts.state_label(case.state, tr)
-    due = case.deadline or case.due_on
+    # In review the deadline waits for a send-back; what is due is the review.
+    due = case.due_on if case.state == State.REVIEW else case.deadline or case.due_on
     if due is None or State(case.state) in CLOSED_STATES:
         return tr.gettext(N_("State: {state}"), state=state)
     late = due < ctx.today
-    if case.deadline is not None:
+    if case.deadline is not None and case.state != State.REVIEW:
         label = (N_("State: {state} · deadline {date} (overdue)") if late
                  else N_("State: {state} · deadline {date}"))
     else:  # a wait without a date of the text: the day the next step is due
@@ -184,6 +186,8 @@ def _waiting_line(view: CaseView, ctx: CardContext) -> str | None:
                               departments=join(names.name(k, tr.locale) for k in waiting))
     if view.case.state == State.EXTENSION_REQUESTED:
         return tr.gettext(N_("⏳ Waiting for the coordinators to decide the extension."))
+    if view.case.state == State.REVIEW:
+        return tr.gettext(N_("⏳ Confirmed; waiting for the coordinators to review it."))
     return tr.gettext(N_("⏳ Nothing for your department to do now."))
 
 
@@ -213,8 +217,8 @@ def available_steps(view: CaseView, department: str) -> list[Step]:
     workflow = workflow_for(view.case.clause)
     state = State(view.case.state)
     done_measures = texts.measures_done(view.events)
-    confirmed = {e.kind for e in view.events
-                 if e.department_key == department and e.to_state is None}
+    # Joint steps count in the current state only: work sent back is confirmed again.
+    confirmed = {step for step, dept in confirmations(view.events) if dept == department}
     taken = Counter(e.kind for e in view.events)
     found = []
     for step in workflow.steps:
@@ -256,6 +260,19 @@ def extension_buttons(ctx: CardContext, case_id: int) -> tuple[tuple[Button, ...
                     ctx.codec.pack(ctx.chat_id, ExtensionDecision(case_id, approve=True))),
              Button(tr.gettext(N_("Deny")),
                     ctx.codec.pack(ctx.chat_id, ExtensionDecision(case_id, approve=False)))),)
+
+
+def review_reply(view: CaseView, ctx: CardContext, step: str) -> Reply:
+    """For the coordinators: the departments confirmed the closing ``step``; the case's card
+    with 办结 and 退回重办."""
+    tr, case_id = ctx.tr, view.case.id or 0
+    head = tr.gettext(texts.REVIEW_NOTICE, ref=view.case.ref, enterprise=view.case.enterprise,
+                      step=texts.step_label(view.case.clause, step, tr))
+    buttons = ((Button(tr.gettext(N_("Close the case")),
+                       ctx.codec.pack(ctx.chat_id, ReviewDecision(case_id, close=True))),
+                Button(tr.gettext(N_("Send back for rework")),
+                       ctx.codec.pack(ctx.chat_id, ReviewDecision(case_id, close=False)))),)
+    return Reply(head + "\n\n" + card(view, ctx).text, buttons)
 
 
 def question_reply(question: Question, tr: Translator, codec: ButtonCodec,

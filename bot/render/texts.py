@@ -367,6 +367,11 @@ EXTENSION_NOTICE = N_("⏳ {department} asks to extend case {ref} ({enterprise})
                       "month(s): {reason}\nCurrent deadline: {deadline}.")
 EXTENSION_APPROVED = N_("✅ Extension for case {ref} approved; new deadline {deadline}.")
 EXTENSION_DENIED = N_("❌ Extension for case {ref} denied: {reason}")
+REVIEW_NOTICE = N_("🔎 Case {ref} ({enterprise}) is confirmed by its departments: {step}. "
+                   "Review the evidence (/case {ref}), then close the case or send it back "
+                   "for rework.")
+SENT_BACK_NOTICE = N_("↩ Case {ref} ({enterprise}) is sent back for rework: {reason}\n"
+                      "Confirm it again when the work is done.")
 BOT_REMOVED_NOTICE = N_("⚠ I was removed from “{title}” ({target}); that chat is no longer "
                         "bound.")
 REROUTED = N_("Case {ref} routed to {department}.")
@@ -559,6 +564,7 @@ STEP_WORDS: Mapping[str, str] = {
     "unaccepted_alert": N_("acceptance alert"),
     "unaccepted_follow_up": N_("acceptance reminder again"),
     "unrouted": N_("departments to name"),
+    "unreviewed": N_("closing to review"),
     "credit_flag": N_("credit measures"),
 }
 
@@ -581,7 +587,8 @@ def preview_line(due: date, kind: str, step: str, recipient: str, items: str,
 
 def coordinator_work_text(queue: Sequence[Case], extensions: Sequence[Case],
                           notices: Sequence[Any], summonses: Sequence[Any], tr: Translator,
-                          party: Any, unbound: Sequence[Any] = ()) -> str:
+                          party: Any, unbound: Sequence[Any] = (),
+                          reviews: Sequence[Case] = ()) -> str:
     """``/mine`` for coordinators: what waits for them (``unbound``: the parties whose
     reminders wait for a bound chat, ``CalendarService.waiting_for_chats``)."""
     lines = [tr.gettext(N_("🧭 Waiting for the coordinators:"))]
@@ -590,6 +597,8 @@ def coordinator_work_text(queue: Sequence[Case], extensions: Sequence[Case],
                                 line=case_line(case, tr)))
     for case in extensions:
         lines.append(tr.gettext(N_("· {line} (extension to decide)"), line=case_line(case, tr)))
+    for case in reviews:
+        lines.append(tr.gettext(N_("· {line} (closing to review)"), line=case_line(case, tr)))
     for notice in notices:
         lines.append(tr.gettext(N_("· draft notice of {date}, {status}: sign it off with its "
                                    "buttons"), date=fmt_date(notice.created_at.date(), tr),

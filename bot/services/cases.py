@@ -22,19 +22,22 @@ from bot.core.casefile import CaseInput
 from bot.core.clock import Clock, local_today
 from bot.core.i18n import N_, DubanError
 from bot.core.matching import search_names
-from bot.core.org import EscalationSettings, Org
+from bot.core.org import EscalationSettings, Org, ReviewSettings
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
 from bot.core.workflow import (
     CLOSED_STATES,
+    LATE_STATES,
     Actor,
     CaseFacts,
     Measure,
     Outcome,
+    Review,
     State,
     StepInput,
     confirmations,
     decide,
+    under_review,
     workflow_for,
 )
 from bot.services.access import (
@@ -226,7 +229,7 @@ class CaseService:
                    overdue_on: date | None = None) -> list[Case]:
         """Cases by region, states, clause and department; with ``overdue_on``, the cases
         overdue on that day as well (whatever their state)."""
-        overdue = (queries.overdue_condition(open_states(), overdue_on)
+        overdue = (queries.overdue_condition([s.value for s in LATE_STATES], overdue_on)
                    if overdue_on is not None else None)
         async with self.sessions() as session:
             return await queries.list_cases(session, region=region, states=states,
@@ -312,7 +315,7 @@ class CaseService:
             require_department(who, action.department or "")
         if action.actor is Actor.COORDINATOR:
             require_coordinator(who)
-        facts = self._facts(view)
+        facts = self._facts(view, await self._reviews_closings())
         outcome = decide(facts, action, local_today(self.clock))
         values: dict[str, Any] = {"updated_at": self.clock.now()}
         if outcome.completes:
@@ -323,8 +326,10 @@ class CaseService:
                 values["pending_extension_months"] = None
             if outcome.to_state in CLOSED_STATES:
                 values["closed_at"] = self.clock.now()
-            if outcome.to_state is State.EXITED and action.capacity is not None:
-                values["exited_capacity"] = Decimal(str(action.capacity))
+            capacity = (_reviewed_capacity(view) if outcome.step.review is Review.CLOSE
+                        else action.capacity)
+            if outcome.to_state is State.EXITED and capacity is not None:
+                values["exited_capacity"] = Decimal(str(capacity))
         if outcome.step.name == "accept" and action.department is not None:
             for assignment in view.assignments:
                 if assignment.department_key == action.department:
@@ -353,16 +358,43 @@ class CaseService:
                                    "reason": action.reason,
                                    "deadline": outcome.deadline.isoformat()
                                    if outcome.deadline else None})
+        await self._announce_review(session, case, outcome, action, event)
         return StepResult(CaseView(case, view.assignments, (*view.events, event)), outcome)
+
+    async def _announce_review(self, session: AsyncSession, case: Case, outcome: Outcome,
+                               action: StepInput, event: Event) -> None:
+        """A closing confirmed goes to the coordinators to review (办结 or 退回重办); work sent
+        back goes to the departments' chats with the reason."""
+        if not outcome.completes:
+            return
+        if outcome.to_state is State.REVIEW and outcome.from_state is not State.REVIEW:
+            await enqueue(session, key=f"review:{case.id}:{event.seq}", kind=Kind.REVIEW,
+                          recipient_kind="coordinators", recipient="*", now=self.clock.now(),
+                          payload={"case_id": case.id, "step": outcome.step.name})
+        if outcome.step.review is Review.SEND_BACK:
+            await enqueue(session, key=f"sent-back:{case.id}:{event.seq}", kind=Kind.SENT_BACK,
+                          recipient_kind="case", recipient=str(case.id), now=self.clock.now(),
+                          payload={"case_id": case.id, "reason": action.reason})
+
+    async def _reviews_closings(self) -> bool:
+        """Whether the organisation reviews closings (``[review] before_closing``, on by
+        default). A service without an organisation (tools, tests of other parts) closes at
+        once, as before reviews existed."""
+        if self.org is None:
+            return False
+        try:
+            return (await self.org()).review.before_closing
+        except DubanError:  # no organisation loaded yet: the default
+            return ReviewSettings().before_closing
 
     async def _refresh_cards(self, session: AsyncSession, case: Case) -> None:
         await enqueue(session, key=f"refresh:{case.id}:{case.version}", kind=Kind.REFRESH,
                       recipient_kind="case", recipient=str(case.id), now=self.clock.now(),
                       payload={"case_id": case.id})
 
-    def _facts(self, view: CaseView) -> CaseFacts:
+    def _facts(self, view: CaseView, review: bool = False) -> CaseFacts:
         """What the workflow needs, derived from the case and its events since it entered
-        its current state."""
+        its current state (``review``: the organisation reviews closings)."""
         state = State(view.case.state)
         measures: set[Measure] = set()
         counts: Counter[str] = Counter()
@@ -376,6 +408,8 @@ class CaseService:
             confirmed=confirmations(view.events),
             measures_done=frozenset(measures), step_counts=dict(counts),
             pending_extension_months=view.case.pending_extension_months,
+            review_before_closing=review,
+            under_review=under_review(view.events) if state is State.REVIEW else None,
         )
 
     # -- hand-back, re-routing, group resolution -------------------------------------------
@@ -581,6 +615,16 @@ def _active_assignment(view: CaseView, department: str) -> Assignment:
             return assignment
     raise DubanError(N_("Department {department} has no active part in case {ref}."),
                      department=department, ref=view.case.ref, departments=("department",))
+
+
+def _reviewed_capacity(view: CaseView) -> float | None:
+    """The capacity figure of the confirmation a case in review waits on (its exit closes
+    with it)."""
+    for event in reversed(view.events):
+        if event.to_state == State.REVIEW and event.from_state != State.REVIEW:
+            value = (event.payload or {}).get("capacity")
+            return float(value) if value is not None else None
+    return None
 
 
 def _step_payload(action: StepInput, outcome: Outcome) -> dict[str, Any]:

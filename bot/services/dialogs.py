@@ -15,6 +15,8 @@ Flows, each started by a method that checks who may start it (``bot.services.acc
   taken at once.
 * ``hand_back`` (非本部门职责): the reason.
 * ``deny_extension`` (coordinators): the reason.
+* ``review_close`` (coordinators, 办结 of a case in review): an optional comment, confirm.
+* ``send_back`` (coordinators, 退回重办): the reason, confirm.
 * ``duty`` (a department or county): the document that fulfils a yearly duty.
 * ``outcome`` (coordinators): how an interview summons went.
 
@@ -86,6 +88,8 @@ class Flow(StrEnum):
     OUTCOME = "outcome"  # a coordinator records how an interview summons went
     NOTICE_EDIT = "notice_edit"  # a coordinator rewords a draft notice's opening (修改)
     NOTE = "note"  # a reply to a case's card, recorded as a note once confirmed
+    REVIEW_CLOSE = "review_close"  # a coordinator closes a reviewed case (办结)
+    SEND_BACK = "send_back"  # a coordinator sends a reviewed case back (退回重办)
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,20 @@ class DenyExtensionDraft(Draft):
 
 
 @dataclass
+class ReviewCloseDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.REVIEW_CLOSE
+    ref: str
+    note: str | None = None
+
+
+@dataclass
+class SendBackDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.SEND_BACK
+    ref: str
+    reason: str | None = None
+
+
+@dataclass
 class DutyDraft(Draft):
     FLOW: ClassVar[Flow] = Flow.DUTY
     obligation_id: int
@@ -290,7 +308,7 @@ class NoteDraft(Draft):
 
 DRAFTS: Mapping[Flow, type[Draft]] = {cls.FLOW: cls for cls in (
     NewCaseDraft, StepDraft, HandBackDraft, DenyExtensionDraft, DutyDraft, OutcomeDraft,
-    NoticeEditDraft, NoteDraft)}
+    NoticeEditDraft, NoteDraft, ReviewCloseDraft, SendBackDraft)}
 
 INDUSTRY_CHOICES = (("steel", N_("steel")), ("coal", N_("coal")), ("cement", N_("cement")),
                     ("electrolytic_aluminium", N_("electrolytic aluminium")),
@@ -357,6 +375,18 @@ class DialogService:
                 step="approve_extension", actor=Actor.COORDINATOR), who)
             return Finished(DONE, case_ref=view.case.ref)
         return await self._start(chat_id, who, DenyExtensionDraft(view.case.ref), update_id)
+
+    async def decide_review(self, chat_id: int, who: Who, case_id: int, close: bool,
+                            update_id: int = 0) -> Outcome:
+        """A coordinator closes (办结, with an optional comment) or sends back (退回重办, with a
+        reason) a case waiting for review; either is confirmed before it is taken."""
+        require_coordinator(who)
+        view = await self.cases.get_by_id(case_id)
+        if view.case.state != State.REVIEW:
+            raise DubanError(N_("This case is not waiting for review."))
+        draft: Draft = (ReviewCloseDraft(view.case.ref) if close
+                        else SendBackDraft(view.case.ref))
+        return await self._start(chat_id, who, draft, update_id)
 
     async def start_duty(self, chat_id: int, who: Who, obligation_id: int,
                          update_id: int = 0) -> Question:
@@ -506,6 +536,10 @@ class DialogService:
             return _need_question(Need.EVIDENCE, 0)
         if isinstance(draft, OutcomeDraft):
             return Question(_OUTCOME_QUESTIONS[step], {"limit": MAX_NOTE})
+        if isinstance(draft, ReviewCloseDraft):
+            return Question(N_("A comment for the case's record (at most {limit} characters), "
+                               "or skip."), {"limit": MAX_NOTE},
+                            choices=(Choice(N_("Skip"), "skip"),))
         if isinstance(draft, NoticeEditDraft):
             return Question(N_("The new opening of the notice (at most {limit} characters)? "
                                "It replaces the standard wording; the laggards and their "
@@ -534,8 +568,11 @@ class DialogService:
         elif isinstance(draft, OutcomeDraft):
             setattr(draft, step, _text(answer, MAX_NOTE))
             order = tuple(_OUTCOME_QUESTIONS)
-        elif isinstance(draft, HandBackDraft | DenyExtensionDraft):
+        elif isinstance(draft, HandBackDraft | DenyExtensionDraft | SendBackDraft):
             draft.reason = _text(answer, MAX_NOTE)
+            return "confirm"
+        elif isinstance(draft, ReviewCloseDraft):
+            draft.note = None if answer.choice == "skip" else _text(answer, MAX_NOTE)
             return "confirm"
         elif isinstance(draft, NoticeEditDraft):
             draft.remark = _text(answer, MAX_REMARK)
@@ -633,10 +670,24 @@ class DialogService:
         if isinstance(draft, NoticeEditDraft):
             await self.calendar.revise_notice(draft.notice_id, draft.remark or "", who)
             return Finished(N_("The draft notice is revised; it comes again for sign-off."))
+        if isinstance(draft, ReviewCloseDraft | SendBackDraft):
+            return await self._finish_review(draft, who)
         assert isinstance(draft, DenyExtensionDraft)
         await self.cases.take_step(draft.ref, StepInput(
             step="deny_extension", actor=Actor.COORDINATOR, reason=draft.reason), who)
         return Finished(N_("Extension denied; the department is told."), case_ref=draft.ref)
+
+    async def _finish_review(self, draft: ReviewCloseDraft | SendBackDraft,
+                             who: Who) -> Finished:
+        if isinstance(draft, ReviewCloseDraft):
+            await self.cases.take_step(draft.ref, StepInput(
+                step="close_reviewed", actor=Actor.COORDINATOR, note=draft.note), who)
+            return Finished(N_("Case {ref} is closed after review."), {"ref": draft.ref},
+                            draft.ref)
+        await self.cases.take_step(draft.ref, StepInput(
+            step="send_back", actor=Actor.COORDINATOR, reason=draft.reason), who)
+        return Finished(N_("Case {ref} is sent back for rework; its departments are told."),
+                        {"ref": draft.ref}, draft.ref)
 
     async def _next_ref(self, today: date) -> str:
         existing = {c.ref for c in await self.cases.find()}
@@ -672,9 +723,15 @@ def _summary(draft: Draft) -> tuple[SummaryLine, ...]:
         add(N_("Note"), draft.note)
         add(N_("Reason"), draft.reason)
         add(N_("Months of extension"), draft.months)
-    elif isinstance(draft, HandBackDraft | DenyExtensionDraft):
+    elif isinstance(draft, HandBackDraft | DenyExtensionDraft | SendBackDraft):
         add(N_("Case"), draft.ref)
+        if isinstance(draft, SendBackDraft):
+            add(N_("Step"), N_("Send back for rework"), translate=True)
         add(N_("Reason"), draft.reason)
+    elif isinstance(draft, ReviewCloseDraft):
+        add(N_("Case"), draft.ref)
+        add(N_("Step"), N_("Close the case"), translate=True)
+        add(N_("Note"), draft.note)
     elif isinstance(draft, OutcomeDraft):
         add(N_("Summons"), draft.summons)
         add(N_("Attendees"), draft.attendees)
@@ -704,6 +761,8 @@ def _first_step(draft: Draft) -> str:
         return "remark"
     if isinstance(draft, NoteDraft):
         return "confirm"
+    if isinstance(draft, ReviewCloseDraft):
+        return "note"
     return "reason"
 
 

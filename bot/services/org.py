@@ -15,7 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.departments import DEFAULT_ALIASES
 from bot.core.i18n import N_, DubanError
-from bot.core.org import EscalationSettings, Org, OrgDepartment, Person, Prefecture, Region
+from bot.core.org import (
+    EscalationSettings,
+    Org,
+    OrgDepartment,
+    Person,
+    Prefecture,
+    Region,
+    ReviewSettings,
+)
 from models import queries
 from models.db import transaction
 from models.tables import Department, Setting
@@ -87,6 +95,7 @@ class OrgService:
             await session.merge(Setting(key="prefecture", value=asdict(org.prefecture)))
             await session.merge(Setting(key="escalation",
                                         value=_escalation_to_json(org.escalation)))
+            await session.merge(Setting(key="review", value=asdict(org.review)))
         self._cached = None
         return OrgLoadReport(len(org.departments), len(org.regions), len(org.people))
 
@@ -98,6 +107,7 @@ class OrgService:
                 raise DubanError(N_("No organisation is loaded yet; run `duban org load FILE` "
                                     "(or `duban demo`) first."))
             escalation = await queries.setting(session, key="escalation")
+            review = await queries.setting(session, key="review")
             return Org(
                 prefecture=Prefecture(**prefecture),
                 regions=tuple(Region(r.name, r.kind, tuple(r.aliases), r.leader)
@@ -109,4 +119,5 @@ class OrgService:
                              for p in await queries.people(session)),
                 escalation=_escalation_from_json(
                     escalation if isinstance(escalation, dict) else None),
+                review=ReviewSettings(**review) if isinstance(review, dict) else ReviewSettings(),
             )

@@ -89,6 +89,8 @@ class Kind(StrEnum):
     HANDED_BACK = "handed_back"  # coordinators: a department says "not ours"
     EXTENSION = "extension_request"  # coordinators: approve or deny
     EXTENSION_DECIDED = "extension_decided"  # the department: the coordinators' answer
+    REVIEW = "review"  # coordinators: a confirmed closing to close or send back (办结复核)
+    SENT_BACK = "sent_back"  # the departments: the coordinators sent the work back, and why
     NO_CHAT = "no_chat"  # coordinators: a department has no bound chat
     BOT_REMOVED = "bot_removed"  # coordinators: the bot was removed from a bound chat
     TEXT = "text"  # a plain message (msgid + params) to a chat
@@ -105,7 +107,8 @@ class Kind(StrEnum):
 #: case and chat, "no chat" and "name the departments" once per case, a notice's or summons's
 #: copy per recipient, a duty's confirmation once.
 PRUNABLE = frozenset({Kind.REFRESH, Kind.ANSWER, Kind.DIGEST, Kind.EXTENSION,
-                      Kind.EXTENSION_DECIDED, Kind.HANDED_BACK, Kind.DELIVER, Kind.BOT_REMOVED})
+                      Kind.EXTENSION_DECIDED, Kind.HANDED_BACK, Kind.DELIVER, Kind.BOT_REMOVED,
+                      Kind.REVIEW, Kind.SENT_BACK})
 
 
 @dataclass(frozen=True)

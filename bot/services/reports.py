@@ -29,7 +29,14 @@ from bot.core.org import Org, OrgDepartment, Region
 from bot.core.policy.catalog import Catalog
 from bot.core.policy.recipients import Recipients, report_recipients
 from bot.core.routing import ACTIVE_STATUSES
-from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from bot.core.workflow import (
+    CASE_CLAUSES,
+    CLOSED_STATES,
+    LATE_STATES,
+    WORKFLOWS,
+    YELLOW_STATES,
+    State,
+)
 from bot.services.status import EMISSION_CLAUSES, SERIOUS_STATES
 from models import counters, queries
 from models.tables import Assignment, Case
@@ -398,13 +405,14 @@ class StatusFigures:
 
 
 _OPEN_STATES = [s.value for s in State if s not in CLOSED_STATES]
+_LATE_STATES = [s.value for s in LATE_STATES]
 
 
 async def _overdue_counts(session: AsyncSession, *, today: date, region: str | None,
                           order: Sequence[str]) -> list[tuple[str, int]]:
     """Overdue cases per region (only regions with some), counted in the database, in
     ``order`` and then by name (as :func:`overdue_by_region` orders them)."""
-    late = counters.overdue_cases(queries.overdue_condition(_OPEN_STATES, today))
+    late = counters.overdue_cases(queries.overdue_condition(_LATE_STATES, today))
     statement = select(late.c.region_name, func.count()).group_by(late.c.region_name)
     if region is not None:
         statement = statement.where(late.c.region_name == region)
@@ -428,7 +436,7 @@ async def clause_tallies(session: AsyncSession, *, today: date,
         bucket[clause] += count
     late = await session.exec(
         select(col(Case.clause), func.count())
-        .where(where, queries.overdue_condition(_OPEN_STATES, today))
+        .where(where, queries.overdue_condition(_LATE_STATES, today))
         .group_by(col(Case.clause)))
     overdue_counts = dict(late.all())
     found = set(open_counts) | set(closed_counts)
@@ -488,7 +496,7 @@ def counted_summary(rows: Iterable[counters.StatusRow], year: int) -> Summary:
 
 async def _overdue_by_clause(session: AsyncSession, *, today: date,
                              region: str) -> dict[str, int]:
-    late = counters.overdue_cases(queries.overdue_condition(_OPEN_STATES, today))
+    late = counters.overdue_cases(queries.overdue_condition(_LATE_STATES, today))
     rows = await session.exec(select(late.c.clause, func.count())
                               .where(late.c.region_name == region).group_by(late.c.clause))
     return dict(rows.all())

@@ -20,12 +20,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
-from bot.core.workflow import CLOSED_STATES, WORKFLOWS, YELLOW_STATES, State
+from bot.core.workflow import CLOSED_STATES, LATE_STATES, WORKFLOWS, YELLOW_STATES, State
 from models import counters, queries
 from models.db import transaction
 from models.tables import Assignment, Case
 
 OPEN = [s.value for s in State if s not in CLOSED_STATES]
+LATE = [s.value for s in LATE_STATES]  # open and not waiting for review: can be overdue
 CLOSED = [s.value for s in CLOSED_STATES]
 YELLOW = [s.value for s in YELLOW_STATES]
 RED_CLAUSES = [clause for clause, w in WORKFLOWS.items() if w.failing_exit]
@@ -103,7 +104,7 @@ class StatusService:
                 result = await self._counted_status(session, today, region)
             else:  # a zone whose local dates the counters cannot take: count the cases
                 result = await self._status_from_cases(session, today, region, where)
-            late = counters.overdue_cases(queries.overdue_condition(OPEN, today))
+            late = counters.overdue_cases(queries.overdue_condition(LATE, today))
             overdue = await session.exec(
                 select(late.c.clause, func.count())
                 .where(*([late.c.region_name == region] if region else []))
@@ -213,7 +214,7 @@ class StatusService:
     async def _overdue_standings(self, session: AsyncSession, kind: str,
                                  today: date) -> dict[str, int]:
         """Overdue cases per region or department (a case once per department)."""
-        late = counters.overdue_cases(queries.overdue_condition(OPEN, today))
+        late = counters.overdue_cases(queries.overdue_condition(LATE, today))
         if kind == "region":
             rows = await session.exec(select(late.c.region_name, func.count())
                                       .group_by(late.c.region_name))
@@ -297,7 +298,7 @@ class StatusService:
     async def overdue(self, today: date, region: str | None = None,
                       department: str | None = None, limit: int = 50) -> list[Case]:
         async with self.sessions() as session:
-            statement = select(Case).where(queries.overdue_condition(OPEN, today))
+            statement = select(Case).where(queries.overdue_condition(LATE, today))
             if region:
                 statement = statement.where(col(Case.region_name) == region)
             if department:
