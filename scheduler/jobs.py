@@ -22,6 +22,7 @@ re-import the callable after a restart).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -56,6 +57,11 @@ async def run_sweep(name: str = "default") -> None:
         return
     try:
         await runner()
+    except asyncio.CancelledError:
+        # The calendar stopped (shutdown, or leadership lost) in the middle of a sweep: its
+        # transaction rolls back and the next leader's sweep does the work. Ended quietly, as
+        # APScheduler would log the cancellation as a failed job, with a traceback.
+        log.info("sweep stopped with the calendar; the next sweep does its work")
     except Exception:
         log.exception("sweep failed; the next run tries again")
 
