@@ -817,41 +817,33 @@ def _unrouted_items(case: CaseSnapshot, sweep: _Sweep) -> None:
     """No department has the case yet (its tag names a group, "相关部门", for the coordinators
     to resolve): remind the coordinators after the acceptance reminder's working days, and
     again every N working days until they name the departments."""
-    if STEP_UNROUTED in case.skipped_steps:
-        return
     first = sweep.calendar.add_working_days(case.routed_on,
                                             sweep.settings.unaccepted_reminder_working_days)
-    if first > sweep.today:
-        return
-    latest = _latest_every(first, sweep, inclusive=True)
-    assert latest is not None
-    subject = _Subject(
-        subject="case", subject_id=case.ref, party=COORDINATORS, party_kind=COORDINATORS,
-        deadline=case.routed_on, start=case.routed_on, nudge_kind=KIND_NUDGE,
-        case_refs=(case.ref,), skipped=frozenset(case.skipped_steps))
-    step = _Step(subject.key(KIND_UNACCEPTED, STEP_UNROUTED, on=latest), KIND_UNACCEPTED,
-                 STEP_UNROUTED, latest, Recipient(COORDINATORS, COORDINATORS))
-    if step.key not in sweep.sent:
-        sweep.emit(subject, step)
+    _coordinators_series(case, STEP_UNROUTED, first, case.routed_on, sweep)
 
 
 def _unreviewed_items(case: CaseSnapshot, sweep: _Sweep) -> None:
     """A confirmed closing waits for the coordinators' review: remind them on the day the
     review's wait ends (``deadline``, the case's due day), and again every N working days
     until they close the case or send it back."""
-    if STEP_UNREVIEWED in case.skipped_steps or case.deadline is None:
-        return
-    first = case.deadline
-    if first > sweep.today:
+    if case.deadline is not None:
+        _coordinators_series(case, STEP_UNREVIEWED, case.deadline, case.deadline, sweep)
+
+
+def _coordinators_series(case: CaseSnapshot, name: str, first: date, since: date,
+                         sweep: _Sweep) -> None:
+    """The coordinators' own reminder ``name`` about a case: on ``first`` and every N working
+    days after it (the latest one due), keyed by ``since``, until the work is done."""
+    if name in case.skipped_steps or first > sweep.today:
         return
     latest = _latest_every(first, sweep, inclusive=True)
     assert latest is not None
     subject = _Subject(
         subject="case", subject_id=case.ref, party=COORDINATORS, party_kind=COORDINATORS,
-        deadline=case.deadline, start=case.deadline, nudge_kind=KIND_NUDGE,
+        deadline=since, start=since, nudge_kind=KIND_NUDGE,
         case_refs=(case.ref,), skipped=frozenset(case.skipped_steps))
-    step = _Step(subject.key(KIND_UNACCEPTED, STEP_UNREVIEWED, on=latest), KIND_UNACCEPTED,
-                 STEP_UNREVIEWED, latest, Recipient(COORDINATORS, COORDINATORS))
+    step = _Step(subject.key(KIND_UNACCEPTED, name, on=latest), KIND_UNACCEPTED,
+                 name, latest, Recipient(COORDINATORS, COORDINATORS))
     if step.key not in sweep.sent:
         sweep.emit(subject, step)
 
