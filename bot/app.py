@@ -34,6 +34,7 @@ from bot.services.dialogs import DialogService
 from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
 from bot.services.inbox import InboxStore
+from bot.services.inspections import InspectionService
 from bot.services.ledger import LedgerService
 from bot.services.metrics import Metrics
 from bot.services.monitor import start_monitor, stop_monitor
@@ -41,6 +42,7 @@ from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
 from bot.services.reports import ReportService
 from bot.services.status import StatusService
+from bot.services.tasks import TaskService
 from bot.settings import Settings
 from handlers import register
 from handlers.context import DubanApplication, context_types
@@ -63,6 +65,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("lists", N_("Yellow and red card lists: /lists yellow")),
     ("report", N_("The county's yearly report: /report 玛纳斯县 2026")),
     ("duties", N_("Yearly duties: who has submitted (/duties 2026)")),
+    ("tasks", N_("Supervised tasks (督办任务); coordinators: /tasks review")),
+    ("task", N_("One task and its reports: /task 5")),
+    ("inspection", N_("Record an inspection and the problems found")),
+    ("inspections", N_("Inspections of the year: /inspections 玛纳斯县 2026")),
     ("bind", N_("Bind this chat (coordinators): /bind 环保局")),
     ("invite", N_("An invite code for this chat (coordinators)")),
     ("join", N_("Register as this chat's liaison: /join CODE")),
@@ -83,11 +89,13 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
     workdays = WorkCalendar(overrides)
     cases = CaseService(sessions, catalog, clock, workdays, org_service.cached)
     metrics = Metrics()
+    tasks = TaskService(sessions, clock, catalog, org_service.cached)
     calendar = CalendarService(sessions, clock, catalog, workdays, cases, org_service.cached,
-                               metrics)
+                               metrics, tasks=tasks)
     outbox = OutboxStore(sessions)
     evidence = EvidenceStore(settings.evidence_path)
     status = StatusService(sessions, settings.tz)
+    inspections = InspectionService(sessions, clock, org_service.cached)
     return Deps(
         clock=clock, tz=settings.tz, engine=engine, sessions=sessions, catalog=catalog,
         codec=ButtonCodec.from_token(settings.telegram_bot_token or "sandbox"),
@@ -95,12 +103,12 @@ def build_deps(settings: Settings, engine: AsyncEngine, clock: Clock,
         chats=ChatService(sessions, clock, frozenset(settings.coordinators)),
         calendar=calendar,
         dialogs=DialogService(sessions, clock, cases, org_service.cached, calendar, evidence,
-                              settings.max_upload_bytes),
+                              settings.max_upload_bytes, inspections, tasks=tasks),
         outbox=outbox, deliveries=DeliveryStore(sessions, outbox),
         status=status, board=BoardService(status), ledger=LedgerService(sessions, settings.tz),
         reports=ReportService(sessions),
         health=HealthService(sessions, clock), evidence=evidence, inbox=InboxStore(sessions),
-        answers=AnswerStore(sessions, clock),
+        answers=AnswerStore(sessions, clock), inspections=inspections, tasks=tasks,
         metrics=metrics, max_upload_bytes=settings.max_upload_bytes,
     )
 
@@ -176,6 +184,9 @@ class CountingRateLimiter(AIORateLimiter):
 async def _post_init(application: Application, settings: Settings) -> None:
     app: DubanApplication = application  # type: ignore[assignment]
     await app.deps.chats.bootstrap_coordinators()
+    if (await app.deps.org()).departments:  # the document's duties, proposed for review
+        await app.deps.tasks.propose()
+    await app.deps.tasks.load_titles()
     await register_commands(app)
     start_delivery(app)
     # The calendar is started by the leader (bot.runner), not by every process.

@@ -15,7 +15,16 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import callbacks, commands, errors, guard, membership, messages, observe
+from handlers import (
+    callbacks,
+    commands,
+    errors,
+    guard,
+    membership,
+    messages,
+    observe,
+    tasks,
+)
 from handlers.context import DubanApplication
 
 COMMAND_HANDLERS = {
@@ -45,6 +54,10 @@ COMMAND_HANDLERS = {
     "report": commands.report,
     "duties": commands.duties,
     "policy": commands.policy,
+    "inspection": commands.inspection,
+    "inspections": commands.inspections,
+    "tasks": tasks.tasks_command,
+    "task": tasks.task_command,
 }
 
 

@@ -32,6 +32,7 @@ from bot.core.buttons import (
     ShowCase,
     StaleButton,
     StepPress,
+    TaskPress,
 )
 from bot.core.i18n import DubanError, Translator
 from bot.render import calendar_texts, texts
@@ -41,7 +42,7 @@ from bot.services import access
 from bot.services.chats import Identity
 from bot.services.dialogs import Answer, Finished, Question
 from bot.services.evidence import evidence_file, evidence_item
-from handlers import commands
+from handlers import commands, tasks
 from handlers.answers import answered, send_answer, with_answer
 from handlers.common import answer_query, identify
 from handlers.context import DubanContext
@@ -357,6 +358,16 @@ async def _ask(update: Update, context: DubanContext, reply: Reply) -> None:
     await send(context.bot, chat.id, reply, reply_to=message.message_id if message else None)
 
 
+async def _task(update: Update, context: DubanContext, data: TaskPress,
+                identity: Identity) -> Finished | None:
+    """A task's button (``handlers.tasks``); 退回重办 asks for the reason first."""
+    if data.action == "back":
+        chat_id = _chat_id(update)
+        return await _show(update, context, context.deps.dialogs.start_task_back(
+            chat_id, identity.who(chat_id), data.number, update.update_id))
+    return await tasks.on_task_button(update, context, data, identity)
+
+
 _Handler = Callable[[Update, DubanContext, Any, Identity], Awaitable[Finished | None]]
 _HANDLERS: dict[type[Payload], _Handler] = {
     StepPress: _step,
@@ -373,4 +384,5 @@ _HANDLERS: dict[type[Payload], _Handler] = {
     ConfirmSummons: _confirm_summons,
     ShowCase: _show_case,
     SendEvidence: _send_evidence,
+    TaskPress: _task,
 }

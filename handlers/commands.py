@@ -6,6 +6,7 @@ error handler (``handlers.errors``) answers it in the reader's language.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from collections.abc import Awaitable
@@ -14,23 +15,29 @@ from pathlib import Path
 from telegram import Update
 
 from bot.core import commands as parse
+from bot.core import inspections as inspection_words
 from bot.core.buttons import BindChat, region_code
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError
+from bot.core.tasks import TaskStatus
 from bot.core.workflow import State
 from bot.render import board as board_texts
 from bot.render import calendar_texts, cards, texts
 from bot.render import evidence as evidence_texts
+from bot.render import inspections as inspection_texts
 from bot.render import search as search_texts
+from bot.render import tasks as task_texts
 from bot.render.cards import Button, Reply, question_reply
 from bot.render.reports.county import write_county_report
 from bot.services import access
 from bot.services.cases import CaseView
 from bot.services.chats import Ambiguous, BindTarget, ChatKind
 from bot.services.dialogs import Question
+from bot.services.inspections import Inspection
 from handlers.answers import send_answer, with_answer
 from handlers.common import display_name, identify, reader, say
 from handlers.context import DubanContext
+from handlers.delivery import card_context
 
 
 def _args(context: DubanContext) -> str:
@@ -290,8 +297,14 @@ async def show_case(update: Update, context: DubanContext, view: CaseView) -> No
     access.require_case_reader(await reader(update, context), view.case.region_name,
                                (a.department_key for a in view.assignments),
                                commission=org.prefecture.commission)
-    await say(update, context, evidence_texts.case_reply(
-        view, tr, org.alias_table(), context.deps.tz, context.deps.codec, _chat_id(update)))
+    reply = evidence_texts.case_reply(
+        view, tr, org.alias_table(), context.deps.tz, context.deps.codec, _chat_id(update))
+    linked = await context.deps.tasks.find(case_id=view.case.id)
+    if linked:  # the measures that follow it (（十四） resettlement, …)
+        ctx = await card_context(context.deps, _chat_id(update))
+        reply = dataclasses.replace(reply, text=f"{reply.text}\n\n"
+                                    f"{task_texts.linked_text(linked, ctx)}")
+    await say(update, context, reply)
 
 
 async def overdue(update: Update, context: DubanContext) -> None:
@@ -317,7 +330,14 @@ async def mine(update: Update, context: DubanContext) -> None:
         department, region = identity.person.department_key, identity.person.region_name
     if department or region:
         items = await context.deps.status.open_for(department=department, region=region)
-        await say(update, context, texts.open_items_text(items, tr))
+        text = texts.open_items_text(items, tr)
+        if department:  # and the department's tasks waiting for its report
+            owed = [v for v in await context.deps.tasks.find(
+                statuses=[TaskStatus.LIVE], department=department) if v.open_duty(department)]
+            if owed:
+                ctx = await card_context(context.deps, _chat_id(update), department)
+                text += "\n\n" + task_texts.owed_text(owed, department, ctx)
+        await say(update, context, text)
         return
     if not identity.coordinator:
         await say(update, context, tr.gettext(texts.NOT_BOUND))
@@ -329,10 +349,15 @@ async def mine(update: Update, context: DubanContext) -> None:
     notices, summonses = await context.deps.calendar.awaiting_sign_off()
     unbound = await context.deps.calendar.waiting_for_chats()
     org = await context.deps.org()
-    await say(update, context, texts.coordinator_work_text(
+    text = texts.coordinator_work_text(
         [v.case for v in queue], extensions, notices, summonses, tr,
         party=lambda kind, key: texts.party_name(org, kind, key, tr.locale), unbound=unbound,
-        reviews=reviews))
+        reviews=reviews)
+    waiting = await context.deps.tasks.find(statuses=[TaskStatus.PROPOSED, TaskStatus.REVIEW])
+    if waiting:
+        ctx = await card_context(context.deps, _chat_id(update))
+        text += "\n\n" + task_texts.coordinators_text(waiting, ctx)
+    await say(update, context, text)
 
 
 async def lists(update: Update, context: DubanContext) -> None:
@@ -430,3 +455,51 @@ async def policy(update: Update, context: DubanContext) -> None:
         raise DubanError(texts.POLICY_USAGE)
     clause = context.deps.catalog.find_clause(query)
     await say(update, context, cards.policy_text(clause, tr))
+
+
+# -- inspections (clause 三 of the cover letter) ------------------------------------------------
+
+
+async def inspection(update: Update, context: DubanContext) -> None:
+    """/inspection: record an inspection (a county's joint one in its chat, the commission's
+    elsewhere); /inspection plan DATE PLACES DEPARTMENTS: schedule the commission's."""
+    identity = await identify(update, context)
+    chat_id = _chat_id(update)
+    args = list(context.args or [])
+    if inspection_words.is_plan(args):
+        await _plan_inspection(update, context, args)
+        return
+    binding = identity.binding
+    await _ask(update, context, context.deps.dialogs.start_inspection(
+        chat_id, identity.who(chat_id), binding.region_name if binding else None,
+        update.update_id))
+
+
+async def _plan_inspection(update: Update, context: DubanContext, args: list[str]) -> None:
+    tr = await context.translator(update)
+    identity = await identify(update, context)
+    identity.require_coordinator()
+    org = await context.deps.org()
+    wanted = inspection_words.parse_plan(args, org, local_today(context.deps.clock))
+
+    async def done(planned: Inspection) -> Reply:
+        return Reply(inspection_texts.planned_reply(planned, tr))
+
+    _, reply = await with_answer(update, context, context.deps.inspections.plan(
+        wanted.day, wanted.regions, wanted.departments, identity.who(_chat_id(update))), done)
+    context.deps.wakeup.set()
+    assert reply is not None
+    await send_answer(update, context, reply)
+
+
+async def inspections(update: Update, context: DubanContext) -> None:
+    """/inspections [PLACE] [YEAR]: the year's inspections and the problems they found."""
+    tr = await context.translator(update)
+    org = await context.deps.org()
+    who = await reader(update, context)
+    wanted = inspection_words.parse_list(list(context.args or []), org,
+                                         local_today(context.deps.clock))
+    found = await context.deps.inspections.overview(
+        who, year=wanted.year, region=wanted.region, commission=org.prefecture.commission)
+    await say(update, context, inspection_texts.listing(
+        found.views, found.overdue, org, tr, year=found.year, region=found.region))

@@ -12,19 +12,22 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.core.clock import local_today
-from bot.core.i18n import get_translator
+from bot.core.evidence import EvidenceRef
+from bot.core.i18n import DubanError, get_translator
 from bot.render import calendar_texts, cards, texts
+from bot.render import tasks as task_texts
 from bot.render.cards import CardContext, Reply
 from bot.services.cases import CaseView
 from bot.services.chats import Binding, BindTarget, ChatKind
 from bot.services.delivery import retry_delay, still_required
 from bot.services.deps import Deps
+from bot.services.evidence import stored_file
 from bot.services.outbox import Kind, Pending
 from handlers.answers import payload_reply
 from handlers.context import DubanApplication
@@ -263,6 +266,9 @@ class Delivery:
                  else binding.region_name)
         if party and await self.deps.calendar.catch_up(binding.kind, party):
             self.deps.wakeup.set()
+        if (binding.kind == ChatKind.DEPARTMENT and party
+                and await self.deps.calendar.queue_letters(party)):
+            self.deps.wakeup.set()  # year-end letters that waited for this chat
 
     async def group_to_resolve(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
@@ -449,7 +455,56 @@ class Delivery:
             params = dict(row.payload.get("params", {}))
             params.update({name: ctx.tr.gettext(str(message))  # message ids among the values
                            for name, message in dict(row.payload.get("translate", {})).items()})
+            params.update({name: texts.fmt_date(date.fromisoformat(str(day)), ctx.tr)
+                           for name, day in dict(row.payload.get("dates", {})).items()})
             return Reply(ctx.tr.gettext(str(row.payload["message"]), **params))
+
+        await self._to_recipient(row, build)
+
+    async def duty_letter(self, row: Pending) -> None:
+        """One file of a department's confirmed year-end letter, to a department it writes to
+        (工信、能源、煤炭), with a caption in words."""
+        letter = await self.deps.calendar.obligation(int(row.payload["obligation_id"]))
+        number, files = int(row.payload["file"]), list(letter.evidence or [])
+        if not 0 < number <= len(files):
+            raise Undeliverable("the letter has no such file")
+        ref = EvidenceRef.parse(files[number - 1])
+        org = await self.deps.org()
+        content: bytes | None = None
+        problem: DubanError | None = None
+        try:
+            content = await stored_file(self.deps.evidence, ref)
+        except DubanError as error:  # not kept, or altered: the text still goes, saying so
+            problem = error
+
+        async def build(chat_id: int, _for_party: bool) -> Reply:
+            ctx = await self._context(chat_id)
+            return calendar_texts.letter_reply(
+                department=texts.party_name(org, letter.party_kind, letter.party,
+                                            ctx.tr.locale),
+                year=letter.year, number=number, total=len(files), kind=ref.kind,
+                name=ref.name, content=content,
+                problem=problem.render(ctx.tr, ctx.aliases) if problem else None, tr=ctx.tr)
+
+        await self._to_recipient(row, build)
+
+    async def task(self, row: Pending) -> None:
+        """A task (督办任务): live for an owner, a report or a final report for the
+        coordinators, the coordinators' decision for an owner."""
+        view = await self.deps.tasks.by_id(int(row.payload["task_id"]))
+        event = str(row.payload.get("event") or "")
+        report = (await self.deps.tasks.report_by_id(int(row.payload["report_id"]))
+                  if event == "report" else None)
+
+        async def build(chat_id: int, _for_party: bool) -> Reply:
+            department = row.recipient if row.recipient_kind == "department" else None
+            ctx = await self._context(chat_id, department)
+            if report is not None:
+                return task_texts.report_message(view, report, ctx)
+            if event == "decided":
+                return task_texts.decided_message(view, bool(row.payload.get("close")),
+                                                  str(row.payload.get("note") or ""), ctx)
+            return task_texts.live_message(view, row.recipient, ctx)
 
         await self._to_recipient(row, build)
 
@@ -489,4 +544,6 @@ _ROUTES: dict[str, Callable[[Delivery, Pending], Awaitable[None]]] = {
     Kind.NOTICE_DRAFT: Delivery.notice_draft,
     Kind.SUMMONS: Delivery.summons,
     Kind.ANSWER: Delivery.answer,
+    Kind.TASK: Delivery.task,
+    Kind.DUTY_LETTER: Delivery.duty_letter,
 }

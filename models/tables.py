@@ -399,6 +399,60 @@ class Obligation(SQLModel, table=True):
     evidence: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
 
 
+class Task(SQLModel, table=True):
+    """A supervised task (督办任务, ``bot.core.tasks``): a tagged duty of the document, or a
+    measure a case's event opened. Each report period of a live task is an
+    :class:`Obligation` row per owner (kind ``task-<id>-<period>``)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: what people call it: 督办任务5 (``/task 5``)
+    number: int = Field(sa_column=Column(Integer, nullable=False, unique=True))
+    #: where it comes from (never shown): ``doc1:三/十六:p0``, ``measure:十四:CZ-2026-001``
+    source: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
+    clause: str = Field(sa_column=Column(String(8), nullable=False))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    case_id: int | None = Field(default=None, sa_column=Column(ForeignKey("cases.id"),
+                                                               index=True))
+    lead: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    participants: list[str] = Field(default_factory=list,
+                                    sa_column=Column(JSONText, nullable=False))
+    unowned: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    schedule: str = Field(sa_column=Column(String(32), nullable=False))
+    linked: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
+                                                         server_default=false()))
+    merged_into: int | None = Field(default=None)
+    live_on: date | None = Field(default=None)
+    #: the date the measure was carried out, as its owner reported it (（十七）: the entry)
+    done_on: date | None = Field(default=None)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class TaskReport(SQLModel, table=True):
+    """A department's progress report (进展反馈) on a task, for one period."""
+
+    __tablename__ = "task_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(sa_column=Column(ForeignKey("tasks.id"), nullable=False, index=True))
+    period: int = Field(nullable=False)
+    department_key: str = Field(sa_column=Column(String(64), nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    final: bool = Field(default=False, nullable=False)
+    done_on: date | None = Field(default=None)
+    reported_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    reported_by_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    reported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
 class SentKey(SQLModel, table=True):
     """A nudge or escalation step already sent, superseded or covered: never sent again."""
 
@@ -478,3 +532,50 @@ class Summons(SQLModel, table=True):
     outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONText))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Inspection(SQLModel, table=True):
+    """A joint inspection of a county or park (联合检查) or one of the commission's own
+    (督促检查): scheduled (planned) and recorded once held (recorded)."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (Index("ix_inspections_status_scheduled", "status", "scheduled_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(16), nullable=False))  # joint | commission
+    status: str = Field(sa_column=Column(String(16), nullable=False))  # planned | recorded
+    #: the regions inspected (a joint inspection: its own county or park)
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    scheduled_on: date | None = Field(default=None)
+    held_on: date | None = Field(default=None)
+    #: the keys of the departments that took part
+    departments: list[str] = Field(default_factory=list,
+                                   sa_column=Column(JSONText, nullable=False))
+    enterprises: list[str] = Field(default_factory=list,
+                                   sa_column=Column(JSONText, nullable=False))
+    enterprise_count: int | None = Field(default=None)
+    planned_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    planned_by_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    recorded_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    recorded_by_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class InspectionProblem(SQLModel, table=True):
+    """A problem an inspection found: fed back to the commission, or opened as a case."""
+
+    __tablename__ = "inspection_problems"
+    __table_args__ = (UniqueConstraint("inspection_id", "seq", name="uq_inspection_problems_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inspection_id: int = Field(sa_column=Column(ForeignKey("inspections.id"), nullable=False))
+    seq: int
+    enterprise: str | None = Field(default=None, sa_column=Column(String(200)))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    disposition: str = Field(sa_column=Column(String(16), nullable=False))  # fed_back | case
+    case_ref: str | None = Field(default=None, sa_column=Column(String(40)))
+    #: the names of the photos and documents attached (the evidence store keeps the files)
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSONText, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

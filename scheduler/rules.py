@@ -142,10 +142,17 @@ Yearly duties
 
 :func:`obligations_for_year` expands the yearly calendar into one :class:`ObligationSnapshot`
 per party and year: the work plan (31 March: 工信、能源、煤炭 lead, 发改、环保、质监、安监 with
-them), the county report (30 November: every county and park), the departments' letter
-(31 December: 发改、环保、质监、安监) and the annual report (31 January of the next year:
-工信、能源、煤炭). Dates come from the catalog's ``annual`` / ``annual_next_year`` rules. They
-get the same nudges (kind ``obligation_nudge``) and the same ladder as case deadlines.
+them), the counties' and parks' own work plan approved by their government (the cover
+letter's 一、二1; it gives no date, so 31 March with the work plan), the county report
+(30 November: every county and park), the departments' letter (31 December: 发改、环保、质监、
+安监, to 工信、能源、煤炭) and the annual report (31 January of the next year: 工信、能源、煤炭).
+Dates come from the catalog's ``annual`` / ``annual_next_year`` rules, the departments from
+its tags (:func:`duty_owners`; the ones above where it has none). They get the same nudges
+(kind ``obligation_nudge``) and the same ladder as case deadlines, but for the work plan,
+which is **one joint duty**: its leads are escalated as for any duty, its participants
+(``role`` ``cooperate``) get the nudges and the two overdue reminders but no notice, summons
+or follow-up, and once every lead has confirmed, nothing more is due for anyone
+(:func:`joint_duties`).
 
 Examples from 2026
 ==================
@@ -176,7 +183,8 @@ from typing import NamedTuple, Protocol
 from bot.core.dates import add_months, month_end
 from bot.core.i18n import N_
 from bot.core.org import EscalationSettings
-from bot.core.policy.catalog import Catalog
+from bot.core.policy.catalog import Catalog, Clause, Paragraph, TagAssignment
+from bot.core.tasks import is_task_kind, owners_of, source_key
 from bot.core.workflow import CLOSED_STATES, LATE_STATES, State
 from scheduler.workdays import SHANGHAI, WorkCalendar, next_send_time
 
@@ -190,14 +198,17 @@ __all__ = [
     "CaseSnapshot",
     "DeptStatus",
     "DueItem",
+    "DutyOwners",
     "NoticeHistory",
     "ObligationSnapshot",
     "Recipient",
     "annual_rules",
     "due_items",
+    "duty_owners",
     "format_notice_number",
     "group_by_recipient",
     "is_step_name",
+    "joint_duties",
     "nudge_step",
     "obligations_for_year",
     "parse_notice_number",
@@ -266,22 +277,29 @@ EXIT_DEADLINE_KINDS = frozenset({"exit", "dismantling", "shutdown"})
 IMMEDIATE_CLAUSES = frozenset({"七", "八"})
 
 WORK_PLAN = "work_plan"
+REGION_WORK_PLAN = "region_work_plan"
 COUNTY_REPORT = "county_report"
 DEPARTMENT_LETTER = "department_letter"
 ANNUAL_REPORT = "annual_report"
-OBLIGATION_KINDS = (WORK_PLAN, COUNTY_REPORT, DEPARTMENT_LETTER, ANNUAL_REPORT)
+OBLIGATION_KINDS = (WORK_PLAN, REGION_WORK_PLAN, COUNTY_REPORT, DEPARTMENT_LETTER, ANNUAL_REPORT)
+#: The duties a county or park owes (the others are the departments').
+REGION_KINDS = frozenset({REGION_WORK_PLAN, COUNTY_REPORT})
 OBLIGATION_LABELS: Mapping[str, str] = {
     WORK_PLAN: N_("the year's work plan"),
+    REGION_WORK_PLAN: N_("the county's work plan approved by its government"),
     COUNTY_REPORT: N_("the county's yearly report on exits and closures"),
     DEPARTMENT_LETTER: N_("the year-end letter on enterprises closed by law"),
     ANNUAL_REPORT: N_("last year's exit report"),
 }
 
-# Who owes the yearly duties (the guiding opinion's clause （十九） and the cover letter).
+# Who owes the departments' yearly duties when the catalog does not say (the guiding
+# opinion's clause （十九）); :func:`duty_owners` reads them from the catalog's tags.
 WORK_PLAN_LEADS = ("industry", "energy", "coal")
 WORK_PLAN_PARTNERS = ("development_reform", "environment", "quality", "safety")
 LETTER_DEPARTMENTS = WORK_PLAN_PARTNERS
+LETTER_RECIPIENTS = WORK_PLAN_LEADS
 ANNUAL_REPORT_DEPARTMENTS = WORK_PLAN_LEADS
+ROLE_LEAD, ROLE_COOPERATE, ROLE_RESPONSIBLE = "lead", "cooperate", "responsible"
 
 
 def nudge_step(days_before: int) -> str:
@@ -437,7 +455,7 @@ class ObligationSnapshot:
     opened_on: date | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in OBLIGATION_KINDS:
+        if self.kind not in OBLIGATION_KINDS and not is_task_kind(self.kind):
             raise ValueError(f"unknown obligation kind {self.kind!r}")
         if self.party_kind not in (DEPARTMENT, REGION):
             raise ValueError(f"unknown party kind {self.party_kind!r}")
@@ -541,6 +559,8 @@ class _Subject:
     obligation: str | None = None
     skipped: frozenset[str] = frozenset()
     wait: str = ""
+    #: False for a participant of a joint duty: reminded, never named in a notice or summons
+    formal: bool = True
 
     def key(self, kind: str, step: str, on: date | None = None) -> str:
         return _key(kind, self.subject, self.subject_id, self.party,
@@ -663,6 +683,8 @@ def _deadline_items(subject: _Subject, sweep: _Sweep) -> None:
                      STEP_REMINDER_CC, plan.reminder, coordinators)
         if sweep.open(copy, skipped):
             sweep.emit(subject, copy)
+    if not subject.formal:
+        return
 
     notice_now = False
     if plan.notice <= today:
@@ -872,14 +894,34 @@ def _unaccepted_items(case: CaseSnapshot, department: str, start: date, sweep: _
                sweep, kind=KIND_UNACCEPTED, name=STEP_UNACCEPTED_FOLLOW_UP)
 
 
-def _obligation_items(obligation: ObligationSnapshot, sweep: _Sweep) -> None:
+def _obligation_items(obligation: ObligationSnapshot, sweep: _Sweep,
+                      joint: Mapping[str, bool] | None = None) -> None:
+    """One party's duty. A participant of a joint duty (``role`` ``cooperate`` beside a
+    lead: the work plan of （十九）, whose leads answer for it) is reminded, never escalated,
+    and has nothing more due once the joint duty is submitted (``joint``: see
+    :func:`joint_duties`)."""
     if obligation.confirmed:
+        return
+    done = (joint or {}).get(obligation.id)
+    partner = obligation.role == ROLE_COOPERATE and done is not None
+    if partner and done:
         return
     _deadline_items(_Subject(
         subject="obligation", subject_id=obligation.id, party=obligation.party,
         party_kind=obligation.party_kind, deadline=obligation.due, start=obligation.opened_on,
-        nudge_kind=KIND_OBLIGATION_NUDGE, obligation=obligation.id,
+        nudge_kind=KIND_OBLIGATION_NUDGE, obligation=obligation.id, formal=not partner,
     ), sweep)
+
+
+def joint_duties(obligations: Iterable[ObligationSnapshot]) -> dict[str, bool]:
+    """The joint duties (by :attr:`ObligationSnapshot.id`: those with a lead), and whether
+    each is submitted: every lead has confirmed it (the one work plan is in). A duty without
+    a lead is not joint: each party answers for its own."""
+    leads: dict[str, list[bool]] = defaultdict(list)
+    for obligation in obligations:
+        if obligation.role == ROLE_LEAD:
+            leads[obligation.id].append(obligation.confirmed)
+    return {duty: all(confirmed) for duty, confirmed in leads.items()}
 
 
 def _merge_formal(items: list[DueItem]) -> list[DueItem]:
@@ -943,8 +985,10 @@ def due_items(
     for case in cases:
         _case_items(case, sweep)
     _laggard_items(cases, sweep)
+    obligations = list(obligations)
+    joint = joint_duties(obligations)
     for obligation in obligations:
-        _obligation_items(obligation, sweep)
+        _obligation_items(obligation, sweep, joint)
     return sorted(_merge_formal(sweep.items), key=_sort_key)
 
 
@@ -1094,13 +1138,22 @@ DEFAULT_ANNUAL_RULES = (
     AnnualRule(COUNTY_REPORT, 11, 30),
     AnnualRule(DEPARTMENT_LETTER, 12, 31),
     AnnualRule(ANNUAL_REPORT, 1, 31, next_year=True),
+    AnnualRule(REGION_WORK_PLAN, 3, 31),
 )
 _MONTH_KINDS = {3: WORK_PLAN, 11: COUNTY_REPORT, 12: DEPARTMENT_LETTER}
+
+
+def _is_region_plan(text: str) -> bool:
+    """The cover letter's 一、二1: each county and park drafts a work plan (工作方案) and has
+    it approved by its government (报请当地人民政府同意)."""
+    return "工作方案" in text and ("县" in text or "园区" in text)
 
 
 def _classify(kind: str, month: int, text: str) -> str | None:
     if kind == "annual_next_year":
         return ANNUAL_REPORT
+    if _is_region_plan(text):
+        return REGION_WORK_PLAN
     if "工作方案" in text:
         return WORK_PLAN
     if "函告" in text:
@@ -1117,6 +1170,11 @@ def annual_rules(catalog: Catalog) -> tuple[AnnualRule, ...]:
     paragraph (工作方案: the work plan; 函告: the departments' letter; 县…园区 or 我委: the
     county report; 次年: the annual report), else by its month (3, 11, 12). The first match of
     each duty wins.
+
+    The counties' and parks' own work plan (the cover letter's 一、二1: 工作方案 with 县 or
+    园区) takes its paragraph's date when it gives one; the seed's gives none, so it is due
+    with the departments' work plan of （十九） (每年3月底前): the county plan implements the
+    year's plan, and both are drafted for the same season.
     """
     found: dict[str, AnnualRule] = {}
     for clause in catalog.clauses:
@@ -1131,7 +1189,117 @@ def annual_rules(catalog: Catalog) -> tuple[AnnualRule, ...]:
                     continue
                 found[kind] = AnnualRule(kind, deadline.month, deadline.day,
                                          next_year=deadline.kind == "annual_next_year")
-    return tuple(found.get(rule.kind, rule) for rule in DEFAULT_ANNUAL_RULES)
+    return _with_region_plan({rule.kind: found.get(rule.kind, rule)
+                              for rule in DEFAULT_ANNUAL_RULES}, found)
+
+
+def _with_region_plan(rules: Mapping[str, AnnualRule],
+                      given: Mapping[str, AnnualRule]) -> tuple[AnnualRule, ...]:
+    """The rules in :data:`DEFAULT_ANNUAL_RULES` order; the county work plan on the work
+    plan's date unless ``given`` has a date of its own for it."""
+    result = dict(rules)
+    if REGION_WORK_PLAN not in given:
+        result[REGION_WORK_PLAN] = replace(result[WORK_PLAN], kind=REGION_WORK_PLAN)
+    return tuple(result[rule.kind] for rule in DEFAULT_ANNUAL_RULES)
+
+
+# --- who owes the yearly duties -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DutyOwners:
+    """Who owes the departments' yearly duties, as department keys (in the tag's order).
+
+    ``work_plan_leads`` answer for the one joint work plan, ``work_plan_partners`` draft it
+    with them; ``letter_senders`` write the 31 December letter (函告) to
+    ``letter_recipients``; ``annual_report`` writes the report due in January."""
+
+    work_plan_leads: tuple[str, ...] = WORK_PLAN_LEADS
+    work_plan_partners: tuple[str, ...] = WORK_PLAN_PARTNERS
+    letter_senders: tuple[str, ...] = LETTER_DEPARTMENTS
+    letter_recipients: tuple[str, ...] = LETTER_RECIPIENTS
+    annual_report: tuple[str, ...] = ANNUAL_REPORT_DEPARTMENTS
+
+
+def _split_tag(assignments: Sequence[TagAssignment]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(those who answer, those with them): the 牵头 departments and the others; without a
+    牵头, the 负责 ones and the 配合 ones. Groups (no department) are left out."""
+    leads, others, _ = owners_of(assignments, None)  # the tasks' reading of a tag
+    return leads, others
+
+
+def _duty_paragraphs(catalog: Catalog) -> dict[str, tuple[Clause, Paragraph]]:
+    """The paragraph that sets each yearly duty (matched as :func:`annual_rules` matches its
+    date), with its clause."""
+    found: dict[str, tuple[Clause, Paragraph]] = {}
+    for clause in catalog.clauses:
+        for paragraph in clause.paragraphs:
+            for deadline in paragraph.deadlines:
+                if deadline.kind not in ("annual", "annual_next_year"):
+                    continue
+                kind = _classify(deadline.kind, deadline.month or 0, paragraph.text)
+                if kind is not None:
+                    found.setdefault(kind, (clause, paragraph))
+    return found
+
+
+def duty_sources(catalog: Catalog) -> frozenset[str]:
+    """The paragraphs (``bot.core.tasks.source_key``) whose yearly date is one of the
+    calendar's yearly duties (matched as :func:`annual_rules` matches it): they are not also
+    proposed as tasks. A yearly date the calendar has no duty for (每年6月底前完成专项统计) is
+    a task's."""
+    found: set[str] = set()
+    for clause in catalog.clauses:
+        for index, paragraph in enumerate(clause.paragraphs):
+            if any(_classify(d.kind, d.month or 0, paragraph.text) is not None
+                   for d in paragraph.deadlines if d.kind in ("annual", "annual_next_year")):
+                found.add(source_key(clause, index))
+    return frozenset(found)
+
+
+def _tag_of(clause: Clause, paragraph: Paragraph) -> tuple[TagAssignment, ...]:
+    """The tag that applies to a paragraph: its own, else its clause's (（十九） closes with
+    one tag for its three paragraphs)."""
+    return paragraph.assignments() or clause.assignments()
+
+
+def duty_owners(catalog: Catalog | None) -> DutyOwners:
+    """Who owes the work plan, the letter and the annual report, from the catalog's tags.
+
+    Each duty's paragraph (the one whose yearly date is the duty's, :func:`annual_rules`) is
+    read with the tag that applies to it: its own, else its clause's.
+
+    * work plan: the tag's 牵头 departments lead, the others (负责, 配合, 按职责分工落实)
+      draft it with them;
+    * annual report: the 牵头 departments (without a 牵头: the 负责 ones);
+    * the letter: under a tag with a 牵头 (the clause's, as in （十九）), the others write to
+      the 牵头 departments; under a tag of its own without one, its 负责 departments write
+      to the work plan's leads.
+
+    A duty whose paragraph or tag the catalog lacks keeps the owners of the guiding opinion
+    (:class:`DutyOwners`' defaults)."""
+    owners = DutyOwners()
+    if catalog is None:
+        return owners
+    paragraphs = _duty_paragraphs(catalog)
+    if WORK_PLAN in paragraphs:
+        leads, others = _split_tag(_tag_of(*paragraphs[WORK_PLAN]))
+        if leads:
+            owners = replace(owners, work_plan_leads=leads, work_plan_partners=others,
+                             letter_recipients=leads)
+    if ANNUAL_REPORT in paragraphs:
+        leads, _ = _split_tag(_tag_of(*paragraphs[ANNUAL_REPORT]))
+        if leads:
+            owners = replace(owners, annual_report=leads)
+    if DEPARTMENT_LETTER in paragraphs:
+        clause, paragraph = paragraphs[DEPARTMENT_LETTER]
+        own = paragraph.assignments()
+        leads, others = _split_tag(own or clause.assignments())
+        if any(a.role == "lead" for a in own or clause.assignments()) and others:
+            owners = replace(owners, letter_senders=others, letter_recipients=leads)
+        elif leads:
+            owners = replace(owners, letter_senders=leads)
+    return owners
 
 
 class _Named(Protocol):
@@ -1149,28 +1317,36 @@ def obligations_for_year(
     catalog_rules: Catalog | Iterable[AnnualRule] | None,
     regions: Iterable[str | _Named],
     departments: Iterable[str | _Keyed],
+    owners: DutyOwners | None = None,
 ) -> list[ObligationSnapshot]:
     """The yearly duties about ``year``, one per party, not yet confirmed.
 
-    * work plan (31 March): 工信、能源、煤炭 lead (``role`` ``lead``), 发改、环保、质监、安监 with
-      them (``cooperate``);
+    * work plan (31 March): one joint plan; 工信、能源、煤炭 lead (``role`` ``lead``),
+      发改、环保、质监、安监 with them (``cooperate``);
+    * county work plan (31 March, the cover letter's 一、二1): every county and park, with
+      its government's approval;
     * county report (30 November): every county and park (``regions``);
     * department letter (31 December): 发改、环保、质监、安监;
     * annual report on ``year`` (31 January of ``year + 1``): 工信、能源、煤炭.
 
-    Only the departments in ``departments`` (keys, or objects with ``.key`` such as
-    ``OrgDepartment``) get duties. Dates come from ``catalog_rules`` (a catalog, or rules),
-    the defaults above where it says nothing. A sweep in early ``Y`` wants the duties of
-    ``Y - 1`` too (the annual report on ``Y - 1`` is due in January of ``Y``).
+    The departments are those the catalog's tags name (:func:`duty_owners`; ``owners``
+    given, or read from ``catalog_rules`` when it is a catalog), the ones above where it
+    names none. Only the departments in ``departments`` (keys, or objects with ``.key``
+    such as ``OrgDepartment``) get duties. Dates come from ``catalog_rules`` (a catalog, or
+    rules), the defaults above where it says nothing. A sweep in early ``Y`` wants the
+    duties of ``Y - 1`` too (the annual report on ``Y - 1`` is due in January of ``Y``).
     """
     rules: tuple[AnnualRule, ...]
     if catalog_rules is None:
-        rules = DEFAULT_ANNUAL_RULES
+        rules = _with_region_plan({r.kind: r for r in DEFAULT_ANNUAL_RULES}, {})
     elif isinstance(catalog_rules, Catalog):
         rules = annual_rules(catalog_rules)
+        owners = owners or duty_owners(catalog_rules)
     else:
         given = {rule.kind: rule for rule in catalog_rules}
-        rules = tuple(given.get(rule.kind, rule) for rule in DEFAULT_ANNUAL_RULES)
+        rules = _with_region_plan({rule.kind: given.get(rule.kind, rule)
+                                   for rule in DEFAULT_ANNUAL_RULES}, given)
+    owners = owners or DutyOwners()
     by_kind = {rule.kind: rule for rule in rules}
     dept_keys = {d if isinstance(d, str) else d.key for d in departments}
     region_names = list(dict.fromkeys(r if isinstance(r, str) else r.name for r in regions))
@@ -1181,18 +1357,19 @@ def obligations_for_year(
         result.append(ObligationSnapshot(kind=kind, year=year, due=by_kind[kind].due(year),
                                          party=party, party_kind=party_kind, role=role))
 
-    for key in WORK_PLAN_LEADS:
+    for key in owners.work_plan_leads:
         if key in dept_keys:
-            add(WORK_PLAN, key, DEPARTMENT, "lead")
-    for key in WORK_PLAN_PARTNERS:
+            add(WORK_PLAN, key, DEPARTMENT, ROLE_LEAD)
+    for key in owners.work_plan_partners:
         if key in dept_keys:
-            add(WORK_PLAN, key, DEPARTMENT, "cooperate")
+            add(WORK_PLAN, key, DEPARTMENT, ROLE_COOPERATE)
     for name in region_names:
+        add(REGION_WORK_PLAN, name, REGION)
         add(COUNTY_REPORT, name, REGION)
-    for key in LETTER_DEPARTMENTS:
+    for key in owners.letter_senders:
         if key in dept_keys:
             add(DEPARTMENT_LETTER, key, DEPARTMENT)
-    for key in ANNUAL_REPORT_DEPARTMENTS:
+    for key in owners.annual_report:
         if key in dept_keys:
             add(ANNUAL_REPORT, key, DEPARTMENT)
     result.sort(key=lambda o: (o.due, OBLIGATION_KINDS.index(o.kind)))

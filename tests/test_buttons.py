@@ -26,6 +26,7 @@ from bot.core.buttons import (
     ShowCase,
     StaleButton,
     StepPress,
+    TaskPress,
     region_code,
 )
 from bot.core.workflow import WORKFLOWS, Actor
@@ -58,6 +59,10 @@ EXAMPLES: list[Payload] = [
     ShowCase(BIG_ID),
     SendEvidence(BIG_ID, 1),
     SendEvidence(7, 999),
+    TaskPress(BIG_ID, "accept"),
+    TaskPress(5, "merge", BIG_ID),
+    TaskPress(5, "close"),
+    TaskPress(5, "show"),
 ]
 
 
@@ -125,6 +130,7 @@ def test_a_step_that_no_longer_exists_is_out_of_date() -> None:
     "d2:s:²:四:ac", "d2:s:99999999999999999999:四:ac", "d2:s:-1:四:ac", "d2:s:12:十:ac",
     "d2:s:12:四", "d2:r", "d2:r:1:2", "d2:x:1:y", "d2:t:1:Bad-Key", "d2:c:a b",
     "d2:v:1:maybe", "d2:b:q:x", "d2:b:r:not-a-code", "d2:z:1", "d3:r:1",
+    "d2:q:1:a", "d2:q:1:z:0", "d2:q:1:m:0", "d2:q:1:a:5", "d2:q:²:a:0",
 ])
 def test_malformed_fields_are_refused(body: str) -> None:
     with pytest.raises(ButtonError) as refused:

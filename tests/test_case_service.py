@@ -117,14 +117,14 @@ async def test_overdue_shutdown_and_exit(services: Services) -> None:
     await cases.take_step("MNS-001", step("order_shutdown", "industry", evidence=("doc:2",)),
                           INDUSTRY)
     today = date(2026, 9, 29)
-    for measure in ("power_water_cut", "power_units_removed", "line_sealed",
-                    "equipment_dismantled", "public_commitment", "website_announcement"):
+    # 依法关停退出 is （九）'s shutdown: here its second way, the equipment measures.
+    for measure in ("power_water_cut", "power_units_removed", "line_sealed"):
         await cases.take_step("MNS-001", step(f"measure:{measure}", "industry",
                                               evidence=(f"photo:{measure}",), on=today),
                               INDUSTRY)
     for who in (INDUSTRY, REFORM):
         result = await cases.take_step("MNS-001", step("confirm_exit", who.department,
-                                                       capacity=60.0, note="已拆除"), who)
+                                                       capacity=60.0, note="已封存"), who)
     assert result.view.case.state == State.EXITED
     assert result.view.case.exited_capacity == Decimal("60")
 
@@ -186,12 +186,15 @@ async def test_exit_case_waits_for_group_resolution(services: Services) -> None:
 
 
 async def test_technology_case_leads_and_group(services: Services) -> None:
+    """A cement line under （八）: the five leads are routed, 工信 and 发改 must confirm."""
     await services.cases.import_cases([case_input("CJ-008", clause="八", region="昌吉市")],
                                       COORDINATOR)
     view = await services.cases.get("CJ-008")
-    assert view.required_departments == {"industry", "development_reform", "energy", "coal",
-                                         "quality"}
+    assert view.required_departments == {"industry", "development_reform"}
     assert {a.role for a in view.assignments if a.department_key} == {"lead"}
+    informed = {a.department_key for a in view.assignments if a.department_key
+                and not a.required}
+    assert informed == {"energy", "coal", "quality"}
     assert [a.as_written for a in view.unresolved_groups] == ["相关部门"]
 
 

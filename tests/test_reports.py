@@ -402,7 +402,7 @@ async def test_unknown_and_ambiguous_counties_are_clear_errors(services: Service
 @pytest.mark.parametrize(("query", "key", "refs"), [
     ("发改", "development_reform", {"C-1", "S-1", "X-1"}),
     ("环保", "environment", {"G-1"}),
-    ("质监", "quality", {"S-1", "X-1"}),
+    ("质监", "quality", {"S-1"}),  # （八）: 质监 confirms for steel, not for chemicals
     ("安监", "safety", {"C-2", "K-1"}),
 ])
 async def test_letter_lists_what_the_department_closed(services: Services, tmp_path: Path,

@@ -593,6 +593,7 @@ def test_obligations_for_year_from_the_catalog_and_the_demo_org() -> None:
         by_kind.setdefault(duty.kind, []).append(duty)
     assert {k: {o.due for o in v} for k, v in by_kind.items()} == {
         "work_plan": {d("2026-03-31")},
+        "region_work_plan": {d("2026-03-31")},  # the cover letter gives no date: (19)'s
         "county_report": {d("2026-11-30")},
         "department_letter": {d("2026-12-31")},
         "annual_report": {d("2027-01-31")},
@@ -603,6 +604,8 @@ def test_obligations_for_year_from_the_catalog_and_the_demo_org() -> None:
         ("quality", "cooperate"), ("safety", "cooperate")]
     assert {o.party for o in by_kind["county_report"]} == {r.name for r in org.regions}
     assert all(o.party_kind == "region" for o in by_kind["county_report"])
+    assert [o.party for o in by_kind["region_work_plan"]] == [r.name for r in org.regions]
+    assert all(o.party_kind == "region" for o in by_kind["region_work_plan"])
     assert [o.party for o in by_kind["department_letter"]] == [
         "development_reform", "environment", "quality", "safety"]
     assert [o.party for o in by_kind["annual_report"]] == ["industry", "energy", "coal"]
@@ -615,6 +618,7 @@ def test_obligations_only_for_departments_the_org_has() -> None:
     duties = obligations_for_year(2026, None, regions, ["industry", "environment"])
     assert [(o.kind, o.party) for o in duties] == [
         ("work_plan", "industry"), ("work_plan", "environment"),
+        ("region_work_plan", "玛纳斯县"), ("region_work_plan", "准东开发区"),
         ("county_report", "玛纳斯县"), ("county_report", "准东开发区"),
         ("department_letter", "environment"), ("annual_report", "industry"),
     ]
@@ -632,11 +636,14 @@ def test_annual_dates_come_from_the_catalog() -> None:
     assert rules[0] == AnnualRule("work_plan", 3, 15)
     assert rules[1:] == (AnnualRule("county_report", 11, 30),
                          AnnualRule("department_letter", 12, 31),
-                         AnnualRule("annual_report", 1, 31, next_year=True))
+                         AnnualRule("annual_report", 1, 31, next_year=True),
+                         AnnualRule("region_work_plan", 3, 15))  # with the work plan
     duties = obligations_for_year(2026, catalog, [], ["industry"])
     assert duties[0].due == d("2026-03-15")
-    duties = obligations_for_year(2026, [AnnualRule("work_plan", 2, 29)], [], ["industry"])
+    duties = obligations_for_year(2026, [AnnualRule("work_plan", 2, 29)], ["玛纳斯县"],
+                                  ["industry"])
     assert duties[0].due == d("2026-02-28")  # clamped in a common year
+    assert duties[1].kind == "region_work_plan" and duties[1].due == d("2026-02-28")
 
 
 def test_county_report_nudges_and_ladder_go_to_the_region() -> None:

@@ -142,7 +142,15 @@ REFUSALS = [
     ("overdue before deadline", facts(state=State.RECTIFYING),
      StepInput(step="mark_overdue", actor=Actor.SYSTEM), "has not passed"),
     ("exit before measures", facts(state=State.SHUTDOWN_ORDERED), dept_step(
-        "confirm_exit", capacity=10.0, note="ok"), "every exit measure"),
+        "confirm_exit", capacity=10.0, note="ok"), "one way of exit"),
+    ("exit with half of the equipment way", facts(state=State.SHUTDOWN_ORDERED,
+     measures_done=frozenset({Measure.POWER_WATER_CUT, Measure.LINE_SEALED})), dept_step(
+        "confirm_exit", capacity=10.0, note="ok"), "power units removed"),
+    ("energy has no dismantling list", facts(state=State.SHUTDOWN_ORDERED), dept_step(
+        "measure:equipment_dismantled", evidence=("photo:1",), on=TODAY), "Unknown step"),
+    ("serious closure only from acceptance", facts(clause="五", state=State.RECTIFYING),
+     dept_step("request_closure_serious", evidence=("doc:1",), note="情节严重"),
+     "not possible"),
     ("negative capacity", facts(state=State.SHUTDOWN_ORDERED,
      measures_done=frozenset(workflow_for("四").measures)), dept_step(
         "confirm_exit", capacity=-1.0, note="ok"), "not plausible"),
@@ -276,3 +284,51 @@ def test_no_sequence_reaches_an_illegal_state(clause: str, steps: list[StepInput
         if state in CLOSED_STATES:
             assert deadline is None, "a closed case has no deadline left to nudge about"
     assert counts.get("request_extension", 0) <= 1
+
+
+# -- the closing steps as the text writes them (issue 12, item 5) --------------------------------
+
+WAY_1 = frozenset({Measure.ENTERPRISE_CLOSED})
+WAY_2 = frozenset({Measure.POWER_WATER_CUT, Measure.POWER_UNITS_REMOVED, Measure.LINE_SEALED})
+
+
+@pytest.mark.parametrize("clause", ["四", "九"])
+@pytest.mark.parametrize("done", [WAY_1, WAY_2], ids=["whole enterprise", "equipment"])
+def test_either_way_of_exit_completes_it(clause: str, done: frozenset[Measure]) -> None:
+    """（九） "关停…整个企业，或采取断电、断水…": one way is enough; （四） exits the same way."""
+    outcome = decide(facts(clause=clause, state=State.SHUTDOWN_ORDERED, measures_done=done,
+                           confirmed=frozenset({("confirm_exit", "development_reform")})),
+                     dept_step("confirm_exit", capacity=10.0, note="已关停"), TODAY)
+    assert outcome.completes and outcome.to_state is State.EXITED
+
+
+def test_energy_exit_is_the_shutdown_of_clause_nine_not_the_dismantling_list() -> None:
+    energy, exit_, technology = workflow_for("四"), workflow_for("九"), workflow_for("八")
+    assert energy.exit_ways() == exit_.exit_ways()
+    assert set(energy.measures) == set(exit_.measures)
+    assert not {Measure.EQUIPMENT_DISMANTLED, Measure.PUBLIC_COMMITMENT,
+                Measure.WEBSITE_ANNOUNCEMENT} & set(energy.measures)
+    assert Measure.PUBLIC_COMMITMENT in technology.measures  # （八） keeps its own list
+    assert energy.exit_progress({Measure.POWER_WATER_CUT}) == (1, 3)
+    assert energy.exit_progress(WAY_1) == (1, 1)
+
+
+def test_serious_environment_case_goes_to_closure_from_acceptance() -> None:
+    serious = decide(facts(clause="五", state=State.ACCEPTED, deadline=None),
+                     dept_step("request_closure_serious", evidence=("doc:1",), note="情节严重"),
+                     TODAY)
+    assert serious.to_state is State.CLOSURE_REQUESTED and serious.deadline is None
+    ordinary = decide(facts(clause="五", state=State.ACCEPTED, deadline=None),
+                      dept_step("order_restriction", evidence=("doc:1",),
+                                on=date(2026, 8, 1)), TODAY)
+    assert ordinary.to_state is State.RECTIFYING  # the ordinary path is kept
+
+
+def test_extension_cap_comes_from_the_facts() -> None:
+    """The catalog's cap (CaseFacts.extension_max_months) replaces the workflow's 3."""
+    with pytest.raises(DubanError, match="1 to 2 months"):
+        decide(facts(state=State.RECTIFYING, extension_max_months=2),
+               dept_step("request_extension", reason="改造", months=3), TODAY)
+    outcome = decide(facts(state=State.RECTIFYING, extension_max_months=4),
+                     dept_step("request_extension", reason="改造", months=4), TODAY)
+    assert outcome.to_state is State.EXTENSION_REQUESTED

@@ -25,6 +25,8 @@ from bot.cli.db import audit_group, backup_command, recount_command, restore_com
 from bot.cli.policy import policy_group
 from bot.cli.reports import lists_command, report_group
 from bot.cli.sandbox import sandbox_command
+from bot.cli.tasks import load_command as tasks_load_command
+from bot.cli.tasks import tasks_command
 from bot.core.casefile import CaseFileResult, read_case_file
 from bot.core.clock import local_today
 from bot.core.i18n import N_, DubanError, get_translator, normalize_locale
@@ -38,6 +40,7 @@ from bot.services.chats import ChatKind
 from bot.services.deps import Deps
 from bot.services.evidence import Check, Verdict, verify_case
 from bot.services.health import REASON_OTHER
+from bot.services.org import OrgLoadReport
 from bot.settings import load_settings
 from models.db import current_revision
 from scheduler.holiday_notice import (
@@ -115,6 +118,8 @@ main.add_command(sandbox_command, "sandbox")
 main.add_command(audit_group, "audit")
 main.add_command(board_command, "board")
 main.add_command(ledger_command, "ledger")
+policy_group.add_command(tasks_load_command, "load")
+main.add_command(tasks_command, "tasks")
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -135,6 +140,7 @@ def demo(app: App, reset: bool) -> None:
 
     async def work(deps: Deps) -> None:
         await deps.org_service.load(org)
+        await deps.tasks.propose()  # the seed document's duties, for the coordinators' review
         result = read_case_file(demo_file, org, today=local_today(app.clock))
         if result.errors:
             raise DubanError(N_("The demo case file is broken; please report this."))
@@ -406,7 +412,12 @@ def org() -> None:
 def org_load(app: App, file: Path) -> None:
     """Load (or update) the organisation from a TOML FILE."""
     loaded = load_org(file)
-    report = app.run(lambda deps: deps.org_service.load(loaded))
+    async def work(deps: Deps) -> OrgLoadReport:
+        report = await deps.org_service.load(loaded)
+        await deps.tasks.propose()  # the document's duties, now that they have owners
+        return report
+
+    report = app.run(work)
     app.say(N_("Loaded {prefecture}: {regions} counties and parks, {departments} departments, "
                "{people} people."), prefecture=loaded.prefecture.name, regions=report.regions,
             departments=report.departments, people=report.people)

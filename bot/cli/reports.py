@@ -124,7 +124,7 @@ def letter(app: App, department: str, year: str | None, out_dir: Path) -> None:
         async def load(deps: Deps) -> Letter:
             org = await deps.org()
             return await load_letter(deps.sessions, org, department, year=wanted,
-                                     today=_today(app))
+                                     today=_today(app), catalog=deps.catalog)
 
         found = app.run(load)
         _wrote(app, write_letter(found, app.tr, out_dir))

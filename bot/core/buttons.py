@@ -54,6 +54,7 @@ class Action(StrEnum):
     SHOW_CASE = "w"
     EVIDENCE = "e"
     REVIEW = "j"
+    TASK = "q"
 
 
 #: Every workflow step a button can start, by a code that never changes. A new step gets a new
@@ -66,6 +67,7 @@ STEP_CODES: Mapping[str, str] = {
     "report_failed": "rf",
     "order_shutdown": "os",
     "request_closure": "rc",
+    "request_closure_serious": "rs",
     "confirm_closure_approved": "ca",
     "order_restriction": "rr",
     "order_stop_rectify": "sr",
@@ -214,6 +216,39 @@ class ReviewDecision(Payload):
     def parse(cls, parts: Sequence[str]) -> ReviewDecision:
         _count(parts, 2)
         return cls(_id(parts[0]), _flag(parts[1], "c", "b"))
+
+
+#: What a task button does (:class:`TaskPress`): the review's accept, drop, merge into the
+#: previous task and paging; 办结 and 退回重办 of a final report; show the task.
+TASK_ACTIONS = frozenset({"accept", "drop", "merge", "prev", "next", "close", "back", "show"})
+_TASK_CODES = {"accept": "a", "drop": "d", "merge": "m", "prev": "p", "next": "n",
+               "close": "c", "back": "b", "show": "s"}
+_TASK_ACTIONS = {code: action for action, code in _TASK_CODES.items()}
+
+
+@dataclass(frozen=True)
+class TaskPress(Payload):
+    """A button of task number ``number`` (督办任务N): see :data:`TASK_ACTIONS`; ``other`` is
+    the task a merge goes into (0 for the other actions)."""
+
+    ACTION: ClassVar[Action] = Action.TASK
+    number: int
+    action: str
+    other: int = 0
+
+    def fields(self) -> tuple[str, ...]:
+        return (str(self.number), _TASK_CODES[self.action], str(self.other))
+
+    @classmethod
+    def parse(cls, parts: Sequence[str]) -> TaskPress:
+        _count(parts, 3)
+        action = _TASK_ACTIONS.get(parts[1])
+        if action is None:
+            raise ButtonError(f"not a task action: {parts[1]!r}")
+        other = _id(parts[2])
+        if (action == "merge") != (other > 0):
+            raise ButtonError(f"not a task to merge into: {parts[2]!r}")
+        return cls(_id(parts[0]), action, other)
 
 
 @dataclass(frozen=True)
@@ -401,7 +436,7 @@ class SendEvidence(Payload):
 PAYLOADS: Mapping[Action, type[Payload]] = {
     cls.ACTION: cls for cls in (StepPress, HandBack, ExtensionDecision, Reroute, DialogChoice,
                                 CancelDialog, ConfirmDuty, Rsvp, BindChat, NoticeDecision,
-                                ConfirmSummons, ShowCase, SendEvidence, ReviewDecision)
+                                ConfirmSummons, ShowCase, SendEvidence, ReviewDecision, TaskPress)
 }
 
 

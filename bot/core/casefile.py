@@ -50,7 +50,7 @@ MAX_CAPACITY = Decimal(10_000_000)
 # Clauses of the guiding opinion that create work on a case.
 CASE_CLAUSES: tuple[str, ...] = ("四", "五", "六", "七", "八", "九")
 INDUSTRIES: tuple[str, ...] = (
-    "steel", "coal", "cement", "electrolytic_aluminium", "flat_glass", "other",
+    "steel", "coal", "cement", "electrolytic_aluminium", "flat_glass", "power", "other",
 )
 
 Progress = Callable[[int, int], None]
@@ -152,6 +152,7 @@ _INDUSTRY_NAMES: dict[str, str] = {
     "electrolyticaluminum": "electrolytic_aluminium",
     "aluminium": "electrolytic_aluminium", "aluminum": "electrolytic_aluminium",
     "平板玻璃": "flat_glass", "玻璃": "flat_glass", "flatglass": "flat_glass",
+    "电力": "power", "火电": "power", "power": "power",
     "其他": "other", "其它": "other", "other": "other", "others": "other",
 }
 
@@ -577,7 +578,8 @@ class _RowChecker:
         key = parse_industry(text)
         if key is None:
             error("industry",
-                  N_("unknown industry “{value}”: use 钢铁, 煤炭, 水泥, 电解铝, 平板玻璃 or 其他"),
+                  N_("unknown industry “{value}”: use 钢铁, 煤炭, 水泥, 电解铝, 平板玻璃, 电力 or "
+                     "其他"),
                   value=text)
         return key
 

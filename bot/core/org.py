@@ -33,6 +33,15 @@ Loaded from a TOML file (see ``bot/data/demo_org.toml`` for a complete example):
     [review]                         # optional
     before_closing = true            # default: a coordinator reviews each closing (办结复核)
 
+    [routing.required."八"]           # optional: who must confirm, by the case's industry
+    all = ["工信", "发改"]             # required in every industry
+    coal = ["煤炭"]                   # … and per industry (key or 煤炭, 电力, 钢铁 …)
+
+    Of the departments a listed clause's tag names in a required role, only those listed
+    for "all" or for the case's industry must confirm; the others are told (cooperating).
+    Default: :data:`DEFAULT_REQUIRED` (（八）: 工信 and 发改 always, 煤炭 for coal, 能源 for
+    power, 质监 for steel, the 地条钢 products the clause names).
+
 Validation collects every problem in the file and raises one :class:`OrgError`; either the
 whole organisation loads or nothing does.
 """
@@ -70,7 +79,9 @@ __all__ = [
     "Person",
     "Prefecture",
     "Region",
+    "RequiredRule",
     "ReviewSettings",
+    "RoutingSettings",
     "load_demo_org",
     "load_org",
     "parse_org",
@@ -167,6 +178,47 @@ class ReviewSettings:
     before_closing: bool = True
 
 
+ALL_INDUSTRIES = "all"
+
+
+@dataclass(frozen=True)
+class RequiredRule:
+    """Under ``clause``, the departments that must confirm a case of ``industry`` (an
+    industry key, or :data:`ALL_INDUSTRIES`)."""
+
+    clause: str
+    industry: str
+    departments: tuple[str, ...]
+
+
+#: （八） 技术方面 names 工信、发改、能源、煤炭、质监 as leads; not all of them own every line.
+#: 工信 and 发改 always; 煤炭 for coal mines, 能源 for power plants; 质监 where the products
+#: are the concern: steel, the "地条钢" of 工频炉/中频炉 the clause names.
+DEFAULT_REQUIRED: tuple[RequiredRule, ...] = (
+    RequiredRule("八", ALL_INDUSTRIES, ("industry", "development_reform")),
+    RequiredRule("八", "coal", ("coal",)),
+    RequiredRule("八", "power", ("energy",)),
+    RequiredRule("八", "steel", ("quality",)),
+)
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """Which departments named by a clause's tag must confirm a case, by its industry
+    (``[routing.required]``); a clause without rules: every department in a required role."""
+
+    rules: tuple[RequiredRule, ...] = DEFAULT_REQUIRED
+
+    def required(self, clause: str, industry: str | None) -> frozenset[str] | None:
+        """The departments that must confirm a case of ``industry`` under ``clause``, or
+        ``None`` when the clause has no rules (its tag decides alone)."""
+        rules = [r for r in self.rules if r.clause == clause]
+        if not rules:
+            return None
+        return frozenset(d for r in rules if r.industry in (ALL_INDUSTRIES, industry)
+                         for d in r.departments)
+
+
 class OrgError(ProblemsError):
     """The organisation file has problems; ``problems`` lists every one of them."""
 
@@ -185,6 +237,7 @@ class Org:
     people: tuple[Person, ...] = ()
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     _region_index: NameIndex = field(init=False, repr=False, compare=False)
     _department_index: NameIndex = field(init=False, repr=False, compare=False)
     _alias_table: AliasTable = field(init=False, repr=False, compare=False)
@@ -393,7 +446,7 @@ class _Builder:
     def build(self) -> Org:
         self._unknown_keys(
             self.data, ("prefecture", "regions", "departments", "people", "escalation",
-                        "review"), "org"
+                        "review", "routing"), "org"
         )
         prefecture = self._prefecture()
         regions = self._regions()
@@ -401,9 +454,10 @@ class _Builder:
         people = self._people(regions, departments)
         escalation = self._escalation()
         review = self._review()
+        routing = self._routing(departments)
         if self.problems or prefecture is None:
             raise OrgError(self.problems, source=self.source)
-        return Org(prefecture, regions, departments, people, escalation, review)
+        return Org(prefecture, regions, departments, people, escalation, review, routing)
 
     def _prefecture(self) -> Prefecture | None:
         table = self.data.get("prefecture")
@@ -669,6 +723,61 @@ class _Builder:
             self.problem(N_("{where}: before_closing must be true or false"), where)
             return ReviewSettings()
         return ReviewSettings(before_closing=value)
+
+    def _routing(self, departments: tuple[OrgDepartment, ...]) -> RoutingSettings:
+        """``[routing.required."八"]``: per case clause, industry -> departments. A clause
+        listed replaces its defaults; clauses not listed keep theirs."""
+        from bot.core.casefile import CASE_CLAUSES, parse_clauses, parse_industry
+
+        table = self.data.get("routing", {})
+        if not isinstance(table, dict):
+            self.problem(N_("{where}: must be a table"), "routing")
+            return RoutingSettings()
+        self._unknown_keys(table, ("required",), "routing")
+        required = table.get("required", {})
+        if not isinstance(required, dict):
+            self.problem(N_("{where}: must be a table"), "routing.required")
+            return RoutingSettings()
+        dept_keys = {d.key for d in departments}
+        aliases = DEFAULT_ALIASES.extended({d.key: (d.name, *d.aliases) for d in departments})
+        rules: list[RequiredRule] = []
+        listed: set[str] = set()
+        for clause_text, by_industry in required.items():
+            where = f"routing.required.{clause_text}"
+            found = parse_clauses(clause_text)
+            if found is None or len(found) != 1 or found[0] not in CASE_CLAUSES:
+                self.problem(N_("{where}: “{value}” is not a clause of a case; use one of "
+                                "{clauses}"), where, value=clause_text,
+                             clauses="、".join(CASE_CLAUSES))
+                continue
+            clause = found[0]
+            if not isinstance(by_industry, dict):
+                self.problem(N_("{where}: must be a table"), where)
+                continue
+            if clause in listed:
+                self.problem(N_("{where}: clause {clause} is listed twice"), where,
+                             clause=f"（{clause}）")
+                continue
+            listed.add(clause)
+            for industry_text in by_industry:
+                industry = (ALL_INDUSTRIES if industry_text == ALL_INDUSTRIES
+                            else parse_industry(industry_text))
+                if industry is None:
+                    self.problem(N_("{where}: unknown industry “{value}”: use all, 钢铁, 煤炭, "
+                                    "水泥, 电解铝, 平板玻璃, 电力 or 其他"), where,
+                                 value=industry_text)
+                    continue
+                keys: list[str] = []
+                for name in self._text_list(by_industry, industry_text, where):
+                    key = name if name in dept_keys else aliases.canonical(name)
+                    if key is None or key not in dept_keys:
+                        self.problem(N_("{where}: unknown department “{value}”"), where,
+                                     value=name)
+                        continue
+                    keys.append(key)
+                rules.append(RequiredRule(clause, industry, tuple(keys)))
+        kept = tuple(r for r in DEFAULT_REQUIRED if r.clause not in listed)
+        return RoutingSettings(kept + tuple(rules))
 
     def _office_hours(self, value: object, where: str) -> tuple[time, time] | None:
         bad = N_("{where}: office_hours must be two times like [\"09:00\", \"17:30\"], "

@@ -3,6 +3,11 @@
 Departments tagged ``responsible`` or ``lead`` must confirm; ``cooperate`` and ``guide``
 departments are informed; a ``by_duty`` group (相关部门, 各参与部门 …) is resolved to departments
 by a coordinator, and until then the case waits in the coordinators' queue.
+
+Where the organisation says so by industry (``[routing.required]``, by default for （八）: 工信
+and 发改 always, 煤炭 for coal, 能源 for power, 质监 for steel), a department the tag names in a
+required role must confirm only when it is listed for the case's industry; the others keep
+their part as the tag writes it but are informed, as cooperating departments are.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.core.org import RoutingSettings
 from bot.core.policy.catalog import Catalog
 
 
@@ -45,29 +51,40 @@ def group_target(as_written: str) -> str:
     return f"group:{as_written}"
 
 
-def route(catalog: Catalog, clauses: Iterable[str]) -> list[PlannedAssignment]:
-    """Plan the assignments for a case under ``clauses`` (refs such as "四")."""
+def route(catalog: Catalog, clauses: Iterable[str], industry: str | None = None,
+          settings: RoutingSettings | None = None) -> list[PlannedAssignment]:
+    """Plan the assignments for a case of ``industry`` under ``clauses`` (refs such as
+    "四"); ``settings`` say who must confirm by industry (default: :class:`RoutingSettings`)."""
+    settings = settings or RoutingSettings()
     planned: dict[str, PlannedAssignment] = {}
     for ref in clauses:
         clause = catalog.find_clause(ref)
+        wanted = settings.required(clause.ref, industry)
         for paragraph in clause.paragraphs:
             for tag in paragraph.tags:
                 for item in tag.assignments:
                     candidate = _plan(item.role, item.department, item.as_written, clause.ref,
-                                      tag.raw)
+                                      tag.raw, wanted)
                     current = planned.get(candidate.target)
-                    if current is None or _stronger(candidate.role, current.role):
+                    if current is None or _better(candidate, current):
                         planned[candidate.target] = candidate
     return list(planned.values())
 
 
+def _better(candidate: PlannedAssignment, current: PlannedAssignment) -> bool:
+    """A required part beats an informed one; then the stronger role."""
+    if candidate.required != current.required:
+        return candidate.required
+    return _stronger(candidate.role, current.role)
+
+
 def _plan(role: str, department: str | None, as_written: str, clause: str,
-          tag_raw: str) -> PlannedAssignment:
+          tag_raw: str, wanted: frozenset[str] | None = None) -> PlannedAssignment:
     if department is None:
         return PlannedAssignment(group_target(as_written), None, as_written, role,
                                  required=False, status=AssignmentStatus.UNRESOLVED,
                                  clause=clause, tag_raw=tag_raw)
-    required = role in REQUIRED_ROLES
+    required = role in REQUIRED_ROLES and (wanted is None or department in wanted)
     status = AssignmentStatus.PENDING if required else AssignmentStatus.INFORMED
     return PlannedAssignment(department, department, as_written, role, required, status,
                              clause, tag_raw)

@@ -8,13 +8,18 @@ department's confirmation is recorded and the case stays where it is.
 
 The machines follow the clauses of the guiding opinion (工信部联产业〔2017〕30号):
 
-* （四） energy: rectify within 6 months, at most one extension of at most 3 months, else exit.
-* （五） environment: restricted production or stop and rectify; serious cases closed with the
-  approval of the government that has the power.
+* （四） energy: rectify within 6 months, at most one extension of at most 3 months, else the
+  shutdown and exit of （九） (not the dismantling list of （八））.
+* （五） environment: restricted production or stop and rectify; serious cases (情节严重) closed
+  with the approval of the government that has the power, straight from acceptance too.
 * （六） quality: stop and rectify; not rectified within 6 months, closed with approval.
 * （七） safety: stopped at once; still unsafe, closed and licences revoked.
 * （八） technology: dismantle at once, or cut, seal, announce and dismantle by a set date.
-* （九） exit: close the enterprise or cut power and water, remove power units, seal equipment.
+* （九） exit: close the whole enterprise, **or** cut power and water, remove power units and
+  seal the main equipment: either way completes the exit (:data:`SHUTDOWN_WAYS`).
+
+The periods the text sets (6 months, at most 3 months) are the workflows' fallbacks: the
+loaded catalog's parsed deadlines decide them (:func:`clause_terms`).
 
 Review before closing (办结复核): when the organisation asks for it (``[review]`` in the org
 file), the departments' confirmation of a closing step does not close the case: it waits in
@@ -29,12 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from bot.core.dates import add_months
 from bot.core.i18n import N_, DubanError
+from bot.core.policy.catalog import Catalog, Deadline, PolicyError
 
 
 class State(StrEnum):
@@ -155,6 +161,9 @@ class Workflow:
     measures: tuple[Measure, ...] = ()
     extension_max_months: int | None = None
     failing_exit: bool = True  # an exit here means "closed after failing" (red card)
+    #: Alternative ways of exit (（九）'s "…整个企业，或采取…"): the exit needs every measure of
+    #: one way. Empty: one way, every measure of ``measures``.
+    ways: tuple[tuple[Measure, ...], ...] = ()
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -179,6 +188,25 @@ class Workflow:
             return None
         return add_months(registered_on, self.initial_deadline_months)
 
+    def exit_ways(self) -> tuple[tuple[Measure, ...], ...]:
+        """The ways the exit measures can be completed: each a set of measures that all
+        must be confirmed."""
+        return self.ways or ((self.measures,) if self.measures else ())
+
+    def way_done(self, done: Iterable[Measure]) -> bool:
+        """Whether the confirmed measures ``done`` complete one way of exit."""
+        found = set(done)
+        return any(all(m in found for m in way) for way in self.exit_ways())
+
+    def exit_progress(self, done: Iterable[Measure]) -> tuple[int, int]:
+        """(confirmed, needed) of the way of exit furthest along: for a card's line."""
+        found = set(done)
+        ways = self.exit_ways()
+        if not ways:
+            return 0, 0
+        way = max(ways, key=lambda w: sum(1 for m in w if m in found) / len(w))
+        return sum(1 for m in way if m in found), len(way)
+
 
 def _s(*states: State) -> frozenset[State]:
     return frozenset(states)
@@ -188,9 +216,10 @@ def _accept() -> Step:
     return Step("accept", N_("Accept"), _s(State.ROUTED), State.ACCEPTED, joint=True)
 
 
-def _measure_steps(measures: Iterable[Measure], sources: frozenset[State]) -> tuple[Step, ...]:
+def _measure_steps(measures: Iterable[Measure], sources: frozenset[State],
+                   labels: Mapping[Measure, str] = MEASURE_LABELS) -> tuple[Step, ...]:
     return tuple(
-        Step(f"measure:{m.value}", MEASURE_LABELS[m], sources, None,
+        Step(f"measure:{m.value}", labels[m], sources, None,
              needs=(Need.EVIDENCE, Need.DATE), measure=m)
         for m in measures
     )
@@ -201,6 +230,36 @@ def _exit_steps(measures: tuple[Measure, ...]) -> tuple[Step, ...]:
     return (*_measure_steps(measures, sources),
             Step("confirm_exit", N_("Confirm exit"), sources, State.EXITED,
                  needs=(Need.CAPACITY, Need.NOTE), joint=True, requires_all_measures=True))
+
+
+#: （九） 产能退出: "依法关停、停业、关闭、取缔整个企业，或采取断电、断水，拆除动力装置，
+#: 封存主体设备等措施". Way 1 is the closure of the whole enterprise; way 2 the equipment
+#: measures, all of them.
+SHUTDOWN_WAYS: tuple[tuple[Measure, ...], ...] = (
+    (Measure.ENTERPRISE_CLOSED,),
+    (Measure.POWER_WATER_CUT, Measure.POWER_UNITS_REMOVED, Measure.LINE_SEALED),
+)
+_SHUTDOWN_MEASURES = tuple(m for way in SHUTDOWN_WAYS for m in way)
+#: The buttons of the two ways, worded for a liaison reading them on a phone.
+SHUTDOWN_WAY_LABELS: Mapping[Measure, str] = {
+    Measure.ENTERPRISE_CLOSED: N_("Way 1: whole enterprise closed down"),
+    Measure.POWER_WATER_CUT: N_("Way 2: power and water cut"),
+    Measure.POWER_UNITS_REMOVED: N_("Way 2: power units removed"),
+    Measure.LINE_SEALED: N_("Way 2: main equipment sealed"),
+}
+#: The card's line that says the ways are alternatives.
+SHUTDOWN_WAYS_HINT = N_("Exit in one of two ways: 1) close down the whole enterprise, or "
+                        "2) cut power and water, remove the power units and seal the main "
+                        "equipment (all three). Then press “Confirm exit”.")
+
+
+def _shutdown_exit_steps(sources: frozenset[State]) -> tuple[Step, ...]:
+    """（九）'s shutdown and exit, also the exit of （四）: one way of :data:`SHUTDOWN_WAYS`
+    confirmed measure by measure (by any required department), then the joint exit."""
+    return (*_measure_steps(_SHUTDOWN_MEASURES, sources, SHUTDOWN_WAY_LABELS),
+            Step("confirm_exit", N_("Confirm exit"), sources, State.EXITED,
+                 needs=(Need.CAPACITY, Need.NOTE), joint=True, requires_all_measures=True,
+                 clears_deadline=True))
 
 
 def _review_steps() -> tuple[Step, Step]:
@@ -224,14 +283,9 @@ def _rectified_step() -> Step:
                 clears_deadline=True)
 
 
-_EXIT_MEASURES = (
-    Measure.POWER_WATER_CUT, Measure.POWER_UNITS_REMOVED, Measure.LINE_SEALED,
-    Measure.EQUIPMENT_DISMANTLED, Measure.PUBLIC_COMMITMENT, Measure.WEBSITE_ANNOUNCEMENT,
-)
-
 ENERGY = Workflow(
     clause="四", title=N_("Energy consumption"), initial_deadline_months=6,
-    extension_max_months=3, measures=_EXIT_MEASURES,
+    extension_max_months=3, measures=_SHUTDOWN_MEASURES, ways=SHUTDOWN_WAYS,
     steps=(
         _accept(),
         Step("order_rectification", N_("Order rectification"), _s(State.ACCEPTED),
@@ -249,7 +303,8 @@ ENERGY = Workflow(
              clears_deadline=True),
         Step("order_shutdown", N_("Order shutdown and exit"), _s(State.OVERDUE),
              State.SHUTDOWN_ORDERED, needs=(Need.EVIDENCE,), clears_deadline=True),
-        *_exit_steps(_EXIT_MEASURES),
+        # 依法关停退出: the shutdown and exit of （九）, not （八）'s dismantling list.
+        *_shutdown_exit_steps(_s(State.SHUTDOWN_ORDERED)),
         *_review_steps(),
     ),
 )
@@ -278,6 +333,11 @@ ENVIRONMENT = Workflow(
         Step("order_restriction", N_("Order restricted production or stop and rectify"),
              _s(State.ACCEPTED), State.RECTIFYING, needs=(Need.EVIDENCE, Need.FUTURE_DATE),
              sets_deadline_from_date=True),
+        # 情节严重的，报经有批准权的人民政府批准，责令停业、关闭: no restriction first.
+        Step("request_closure_serious", N_("Serious case: submit closure for government "
+                                           "approval"),
+             _s(State.ACCEPTED), State.CLOSURE_REQUESTED, needs=(Need.EVIDENCE, Need.NOTE),
+             clears_deadline=True),
         _rectified_step(),
         _overdue_step(),
         *_closure_steps(),
@@ -342,12 +402,9 @@ TECHNOLOGY = Workflow(
     ),
 )
 
-_EXIT_ONLY_MEASURES = (Measure.ENTERPRISE_CLOSED, Measure.POWER_WATER_CUT,
-                       Measure.POWER_UNITS_REMOVED, Measure.LINE_SEALED)
-
 EXIT = Workflow(
     clause="九", title=N_("Capacity exit"), initial_deadline_months=None,
-    measures=_EXIT_ONLY_MEASURES, failing_exit=False,
+    measures=_SHUTDOWN_MEASURES, ways=SHUTDOWN_WAYS, failing_exit=False,
     steps=(
         _accept(),
         Step("order_shutdown", N_("Order shutdown and exit"), _s(State.ACCEPTED),
@@ -355,10 +412,7 @@ EXIT = Workflow(
              sets_deadline_from_date=True),
         Step("mark_overdue", N_("Mark overdue"), _s(State.SHUTDOWN_ORDERED),
              State.OVERDUE, actor=Actor.SYSTEM, requires_overdue=True),
-        *_measure_steps(_EXIT_ONLY_MEASURES, _s(State.SHUTDOWN_ORDERED, State.OVERDUE)),
-        Step("confirm_exit", N_("Confirm exit"), _s(State.SHUTDOWN_ORDERED, State.OVERDUE),
-             State.EXITED, needs=(Need.CAPACITY, Need.NOTE), joint=True,
-             requires_all_measures=True, clears_deadline=True),
+        *_shutdown_exit_steps(_s(State.SHUTDOWN_ORDERED, State.OVERDUE)),
         *_review_steps(),
     ),
 )
@@ -380,6 +434,63 @@ def workflow_for(clause: str) -> Workflow:
 
 
 # ---------------------------------------------------------------------------------------------
+# The periods of the text, from the catalog
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The periods a clause's text sets for its workflow: the rectification period (a case's
+    first deadline, from its registration) and the cap of the one extension."""
+
+    rectification_months: int | None = None
+    rectification_days: int | None = None
+    extension_max_months: int | None = None
+
+    def initial_deadline(self, registered_on: date) -> date | None:
+        if self.rectification_months is not None:
+            return add_months(registered_on, self.rectification_months)
+        if self.rectification_days is not None:
+            return registered_on + timedelta(days=self.rectification_days)
+        return None
+
+
+def terms_from(workflow: Workflow, deadlines: Iterable[Deadline]) -> Terms:
+    """The workflow's periods as the clause's parsed deadlines state them: the first
+    ``within`` in months or days is the rectification period, the first ``extension_max`` in
+    months the extension cap. Only periods the workflow has are read (（四）（六） rectify in a
+    period, （四） alone has an extension); what the text does not state keeps the workflow's
+    own number (6 months, 3 months)."""
+    found = tuple(deadlines)
+    months, days = workflow.initial_deadline_months, None
+    if months is not None:
+        within = next((d for d in found if d.kind == "within"
+                       and (d.months or d.days) and not d.years), None)
+        if within is not None:
+            months, days = (within.months, None) if within.months else (None, within.days)
+    cap = workflow.extension_max_months
+    if cap is not None:
+        cap = next((d.months for d in found if d.kind == "extension_max" and d.months), cap)
+    return Terms(rectification_months=months, rectification_days=days,
+                 extension_max_months=cap)
+
+
+def clause_terms(catalog: Catalog | None, clause: str) -> Terms:
+    """The periods of case clause ``clause`` read from the loaded catalog (a reviewed
+    catalog changes them without code); the workflow's own numbers when the catalog has no
+    such clause or says nothing."""
+    workflow = workflow_for(clause)
+    deadlines: tuple[Deadline, ...] = ()
+    if catalog is not None:
+        try:
+            found = catalog.find_clause(clause)
+        except PolicyError:
+            found = None
+        if found is not None:
+            deadlines = tuple(d for p in found.paragraphs for d in p.deadlines)
+    return terms_from(workflow, deadlines)
+
+
+# ---------------------------------------------------------------------------------------------
 # Deciding a step
 
 
@@ -396,6 +507,9 @@ class CaseFacts:
     measures_done: frozenset[Measure] = frozenset()
     step_counts: Mapping[str, int] = field(default_factory=dict)
     pending_extension_months: int | None = None
+    #: The extension cap the catalog's text sets (:func:`clause_terms`); ``None``: the
+    #: workflow's own.
+    extension_max_months: int | None = None
     #: The organisation reviews closings: a closing confirmation waits in ``review``.
     review_before_closing: bool = False
     #: In ``review``: the confirmed closing step and the state it was confirmed in.
@@ -499,18 +613,24 @@ def decide(facts: CaseFacts, action: StepInput, today: date) -> Outcome:
     step = workflow.step(action.step)
     check_state(step, facts.state)
     _check_actor(step, action, facts)
-    _check_needs(step, action, today, workflow)
+    _check_needs(step, action, today, facts.extension_max_months
+                 or workflow.extension_max_months or 3)
     check_times(step, facts.step_counts.get(step.name, 0))
     if step.requires_overdue and (facts.deadline is None or today <= facts.deadline):
         raise DubanError(N_("The deadline has not passed yet."))
     if step.measure is not None and step.measure in facts.measures_done:
         raise DubanError(N_("This measure is already confirmed."))
-    if step.requires_all_measures:
-        missing = [m for m in workflow.measures if m not in facts.measures_done]
-        if missing:
-            raise DubanError(N_("Confirm every exit measure first; missing: {missing}."),
+    if step.requires_all_measures and not workflow.way_done(facts.measures_done):
+        if workflow.ways:
+            missing = [m for m in workflow.ways[-1] if m not in facts.measures_done]
+            raise DubanError(N_("Confirm one way of exit first: the whole enterprise closed "
+                                "down, or all of the equipment measures (missing: {missing})."),
                              missing=tuple(MEASURE_LABELS[m] for m in missing),
                              translate=("missing",))
+        missing = [m for m in workflow.measures if m not in facts.measures_done]
+        raise DubanError(N_("Confirm every exit measure first; missing: {missing}."),
+                         missing=tuple(MEASURE_LABELS[m] for m in missing),
+                         translate=("missing",))
 
     deadline = _new_deadline(step, action, facts)
     if step.joint:
@@ -562,7 +682,7 @@ def _check_actor(step: Step, action: StepInput, facts: CaseFacts) -> None:
             )
 
 
-def _check_needs(step: Step, action: StepInput, today: date, workflow: Workflow) -> None:
+def _check_needs(step: Step, action: StepInput, today: date, limit: int) -> None:
     for need in step.needs:
         if need is Need.EVIDENCE and not action.evidence:
             raise DubanError(N_("This step needs evidence: a photo or a document."))
@@ -589,7 +709,6 @@ def _check_needs(step: Step, action: StepInput, today: date, workflow: Workflow)
             if not text or not text.strip():
                 raise DubanError(N_("This step needs a note or a reason."))
         if need is Need.MONTHS:
-            limit = workflow.extension_max_months or 3
             if action.months is None or not 1 <= action.months <= limit:
                 raise DubanError(N_("An extension is 1 to {limit} months."), limit=limit)
     for text in (action.note, action.reason):

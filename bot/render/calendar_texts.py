@@ -14,6 +14,7 @@ from babel.dates import format_time
 from bot.core.buttons import ButtonCodec, ConfirmDuty, ConfirmSummons, NoticeDecision, Rsvp
 from bot.core.departments import AliasTable
 from bot.core.i18n import N_, Translator
+from bot.render import tasks as task_texts
 from bot.render import texts
 from bot.render.cards import Button, Reply
 from bot.render.reports import Paragraph, Table
@@ -64,6 +65,11 @@ CASE_LINK = N_("Details: /case {ref}")
 CONFIRM_DUTY = N_("Confirm: {duty}")
 
 
+def duty_words(kind: str, tr: Translator) -> str:
+    """A yearly duty's kind in words, or a task's (its report rows: ``督办任务5：…``)."""
+    return task_texts.duty_label(kind, tr) or tr.gettext(OBLIGATION_LABELS.get(kind, kind))
+
+
 def _line(entry: Mapping[str, Any], ctx: DigestContext) -> str:
     tr = ctx.tr
     deadline = date.fromisoformat(entry["deadline"]) if entry.get("deadline") else None
@@ -73,7 +79,7 @@ def _line(entry: Mapping[str, Any], ctx: DigestContext) -> str:
         kind, year = str(entry["obligation"]).split("/")
         overdue = entry["step"] != "" and not str(entry["step"]).startswith("T-")
         template = LINES["obligation_overdue" if overdue else "obligation"]
-        return tr.gettext(template, duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)),
+        return tr.gettext(template, duty=duty_words(kind, tr),
                           year=year, **common)
     refs = list(entry.get("case_refs") or [])
     ref = refs[0] if refs else "?"
@@ -158,7 +164,7 @@ def digest(entries: Sequence[Mapping[str, Any]], ctx: DigestContext,
             if entry.get("obligation_id"):
                 kind = str(entry["obligation"]).split("/")[0]
                 label = tr.gettext(CONFIRM_DUTY,
-                                   duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)))
+                                   duty=duty_words(kind, tr))
                 buttons.append((Button(label[:60], ctx.codec.pack(
                     ctx.chat_id, ConfirmDuty(int(entry["obligation_id"])))),))
     return Reply("\n".join(lines), tuple(dict.fromkeys(buttons)))
@@ -245,7 +251,7 @@ def _duty_line(entry: NoticeEntry, tr: Translator) -> str:
     assert entry.obligation is not None
     kind, year = entry.obligation.split("/")
     return tr.gettext(N_("Overdue: {duty} ({year}), due {deadline}."),
-                      duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)), year=year,
+                      duty=duty_words(kind, tr), year=year,
                       deadline=texts.fmt_date(entry.deadline, tr))
 
 
@@ -255,7 +261,7 @@ def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> s
         return "、".join(refs)
     if obligation:
         kind, year = obligation.split("/")
-        return tr.gettext(N_("{duty} ({year})"), duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)),
+        return tr.gettext(N_("{duty} ({year})"), duty=duty_words(kind, tr),
                           year=year)
     return ""
 
@@ -329,7 +335,9 @@ def notice_draft_reply(notice: Notice, sections: Sequence[NoticeSection], *, tr:
 
 def duties_text(obligations: Sequence[Obligation], year: int, party_name: Any,
                 tr: Translator) -> str:
-    """``/duties``: per yearly duty, who has submitted and who has not."""
+    """``/duties``: per yearly duty, who has submitted and who has not. A joint duty (the
+    work plan of （十九）: leads and the departments with them) is shown once, with its leads
+    and participants."""
     lines = [tr.gettext(N_("📅 Yearly duties {year}"), year=year)]
     if not obligations:
         lines.append(tr.gettext(N_("No yearly duty is open for {year} yet."), year=year))
@@ -338,16 +346,64 @@ def duties_text(obligations: Sequence[Obligation], year: int, party_name: Any,
         by_kind.setdefault(obligation.kind, []).append(obligation)
     separator = texts.separator(tr)
     for kind, found in by_kind.items():
+        if any(o.role == "lead" for o in found):
+            lines += _joint_duty_lines(kind, found, party_name, tr)
+            continue
         done = [party_name(o) for o in found if o.confirmed_at is not None]
         missing = [party_name(o) for o in found if o.confirmed_at is None]
         lines.append(tr.gettext(N_("{duty}, due {deadline}: {done} of {total} submitted"),
-                                duty=tr.gettext(OBLIGATION_LABELS.get(kind, kind)),
+                                duty=duty_words(kind, tr),
                                 deadline=texts.fmt_date(found[0].due, tr), done=len(done),
                                 total=len(found)))
         if missing:
             lines.append(tr.gettext(N_("  not yet: {parties}"),
                                     parties=separator.join(missing)))
     return "\n".join(lines)
+
+
+def _joint_duty_lines(kind: str, found: Sequence[Obligation], party_name: Any,
+                      tr: Translator) -> list[str]:
+    """One joint duty: submitted when its leads have all submitted; who leads, who works
+    with them, each marked when it has submitted its part."""
+    separator = texts.separator(tr)
+    leads = [o for o in found if o.role == "lead"]
+    partners = [o for o in found if o.role != "lead"]
+
+    def named(rows: Sequence[Obligation]) -> str:
+        return separator.join(
+            tr.gettext(N_("{party} (submitted)"), party=party_name(o))
+            if o.confirmed_at is not None else party_name(o) for o in rows)
+
+    submitted = all(o.confirmed_at is not None for o in leads)
+    lines = [tr.gettext(
+        N_("{duty}, due {deadline}: one joint plan, submitted") if submitted
+        else N_("{duty}, due {deadline}: one joint plan, {done} of {total} leads submitted"),
+        duty=duty_words(kind, tr),
+        deadline=texts.fmt_date(found[0].due, tr),
+        done=sum(1 for o in leads if o.confirmed_at is not None), total=len(leads))]
+    lines.append(tr.gettext(N_("  led by: {parties}"), parties=named(leads)))
+    if partners:
+        lines.append(tr.gettext(N_("  with: {parties}"), parties=named(partners)))
+    return lines
+
+
+LETTER_CAPTION = N_("📨 Year-end letter (函告) from {department} for {year}: the enterprises, "
+                    "equipment and capacity closed and exited by law this year, to be counted "
+                    "in the year's exit of backward capacity. File {n} of {total}.")
+LETTER_FILE_MISSING = N_("The file cannot be attached: {problem}")
+
+
+def letter_reply(*, department: str, year: int, number: int, total: int, kind: str,
+                 name: str, content: bytes | None, problem: str | None,
+                 tr: Translator) -> Reply:
+    """A department's confirmed year-end letter as it reaches the departments it writes to:
+    who, which year, what it is, and the file (or why the file is missing)."""
+    text = tr.gettext(LETTER_CAPTION, department=department, year=year, n=number, total=total)
+    if content is None:
+        return Reply("\n".join([text, tr.gettext(LETTER_FILE_MISSING, problem=problem or "")]))
+    if kind == "photo":
+        return Reply(text, photo=content)
+    return Reply(text, document=(name or tr.gettext(N_("letter")), content))
 
 
 # -- summonses (约谈) -----------------------------------------------------------------------------

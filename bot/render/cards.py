@@ -27,6 +27,7 @@ from bot.core.policy.catalog import Clause
 from bot.core.routing import AssignmentStatus
 from bot.core.workflow import (
     CLOSED_STATES,
+    SHUTDOWN_WAYS_HINT,
     Actor,
     State,
     Step,
@@ -120,10 +121,14 @@ def card(view: CaseView, ctx: CardContext) -> Reply:
                                                                 tr.locale),
                                     status=tr.gettext(texts.STATUS_LABELS[assignment.status])))
     done = texts.measures_done(view.events)
-    wanted = workflow_for(case.clause).measures
-    if done and wanted:
+    workflow = workflow_for(case.clause)
+    if (workflow.ways and State(case.state) in workflow.step("confirm_exit").sources
+            and not workflow.way_done(done)):
+        lines.append(tr.gettext(SHUTDOWN_WAYS_HINT))  # the ways are alternatives
+    if done and workflow.measures:
+        confirmed, needed = workflow.exit_progress(done)
         lines.append(tr.gettext(N_("Exit measures: {done} of {total} confirmed"),
-                                done=len(done & set(wanted)), total=len(wanted)))
+                                done=confirmed, total=needed))
     lines.append(tr.gettext(N_("{region} · {industry} · {capacity}"), region=case.region_name,
                             industry=texts.industry_label(case.industry, tr),
                             capacity=texts.capacity_text(case, tr)))
@@ -226,6 +231,8 @@ def available_steps(view: CaseView, department: str) -> list[Step]:
             continue
         if step.name == "accept" or (step.measure and step.measure in done_measures):
             continue
+        if step.measure and workflow.ways and workflow.way_done(done_measures):
+            continue  # one way of exit is complete: the other's measures are not needed
         if step.joint and step.name in confirmed:
             continue
         if not times_left(step, taken[step.name]):
@@ -292,7 +299,9 @@ def question_reply(question: Question, tr: Translator, codec: ButtonCodec,
         return Reply(text + "\n" + tr.gettext(N_("(/cancel to stop; nothing is changed)")),
                      ask=True)
     space = " " if tr.locale.startswith("en") else ""
-    buttons = [Button((texts.clause_label(c.clause, tr) + space if c.clause else "") + c.prefix
+    buttons = [Button((texts.clause_label(c.clause, tr) + space if c.clause else "")
+                      + (texts.fmt_date(date.fromisoformat(c.day), tr) + " " if c.day else "")
+                      + c.prefix
                       + (tr.gettext(c.label) if c.translate else c.label),
                       codec.pack(chat_id, DialogChoice(c.value))) for c in question.choices]
     rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
@@ -304,6 +313,8 @@ def _summary_line(line: SummaryLine, tr: Translator) -> str:
     value = tr.gettext(line.value) if line.translate else line.value
     if line.clauses:
         value = texts.separator(tr).join(texts.clause_label(c, tr) for c in line.clauses)
+    if line.day:
+        value = texts.fmt_date(date.fromisoformat(line.day), tr)
     if line.label is None:
         return "· " + value
     return "· " + tr.gettext(N_("{label}: {value}"), label=tr.gettext(line.label), value=value)

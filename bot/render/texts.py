@@ -34,6 +34,7 @@ INDUSTRY_LABELS: Mapping[str, str] = {
     "cement": N_("cement"),
     "electrolytic_aluminium": N_("electrolytic aluminium"),
     "flat_glass": N_("flat glass"),
+    "power": N_("power"),
     "other": N_("other"),
 }
 
@@ -148,6 +149,9 @@ def step_label(clause: str, step: str, tr: Translator) -> str:
     try:
         return tr.gettext(workflow_for(clause).step(step).label)
     except Exception:  # an event of a step no longer in the workflow still renders
+        measure = step.split(":", 1)[1] if step.startswith("measure:") else None
+        if measure in set(Measure):  # e.g. （四）'s dismantling, before its exit was （九）'s
+            return tr.gettext(MEASURE_LABELS[Measure(measure)])
         return step
 
 
@@ -205,10 +209,11 @@ def case_detail(view: CaseView, tr: Translator, aliases: AliasTable, tz: tzinfo)
     if view.needs_coordinator:
         lines.append(tr.gettext(N_("⚠ Waiting in the coordinators' queue.")))
     measures = measures_done(view.events)
-    wanted = workflow_for(case.clause).measures
-    if measures and wanted:
+    workflow = workflow_for(case.clause)
+    if measures and workflow.measures:
+        done, total = workflow.exit_progress(measures)
         lines.append(tr.gettext(N_("Exit measures: {done} of {total} confirmed"),
-                                done=len(measures & set(wanted)), total=len(wanted)))
+                                done=done, total=total))
     lines.append("")
     lines.append(tr.gettext(N_("Timeline:")))
     lines.extend(event_line(case, e, tr, aliases, tz) for e in view.events)
@@ -407,10 +412,23 @@ HELP_COORDINATOR = N_("/bind <department|county|coordination>, /unbind — bind 
                       "/outcome N — record how a summons went\n"
                       "Draft notices (通报) and proposed summonses come with their buttons: "
                       "签发 / 修改 / 暂缓, 确认并发出.")
+HELP_TASKS = N_("/tasks — the supervised tasks (督办任务) of the document and of the cases' "
+                "measures (in a department's chat: its own)\n"
+                "/task N — one task and its reports; its owners report progress with the "
+                "button")
+HELP_TASK_REVIEW = N_("/tasks review — review the tasks read from the document: accept, do "
+                      "not supervise, merge; /tasks owners N 牵头：…；配合：…, "
+                      "/tasks schedule N 每季度, /tasks all")
 HELP_SUPERVISION = N_("/board — the board: red, yellow and green lights per county, park "
                       "and department, worst first\n"
                       "/ledger [year] — the ledger of the year's cases and duties as a "
                       "spreadsheet")
+HELP_INSPECTIONS = N_("/inspection — record an inspection held: in a county's or park's chat "
+                      "its joint inspection, elsewhere (coordinators) the commission's; each "
+                      "problem found is fed back or opened as a case\n"
+                      "/inspection plan DATE COUNTIES DEPARTMENTS — schedule a commission "
+                      "inspection (coordinators)\n"
+                      "/inspections [county] [year] — the inspections and the problems found")
 HELP_OUTSIDER = N_("To take part, ask a coordinator for an invite code, then send /join CODE "
                    "in your department's or county's chat.")
 
@@ -427,10 +445,12 @@ def help_text(tr: Translator, *, coordinator: bool, liaison: bool) -> str:
     """``/help``: headings per role, every command the reader may use."""
     sections = [(N_("Everyone"), HELP_EVERYONE)]
     if liaison or coordinator:
-        sections += [(N_("Cases and figures"), HELP_READERS), (N_("Liaisons"), HELP_LIAISON)]
+        sections += [(N_("Cases and figures"), HELP_READERS), (N_("Liaisons"), HELP_LIAISON),
+                     (N_("Inspections"), HELP_INSPECTIONS), (N_("Tasks"), HELP_TASKS)]
     if coordinator:
         sections.append((N_("Coordinators"), HELP_COORDINATOR))
         sections.append((N_("The board and the ledger"), HELP_SUPERVISION))
+        sections.append((N_("Reviewing the tasks"), HELP_TASK_REVIEW))
     if not (liaison or coordinator):
         sections.append((N_("Taking part"), HELP_OUTSIDER))
     return "\n\n".join([tr.gettext(HELP_TITLE)] + [

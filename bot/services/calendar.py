@@ -51,6 +51,7 @@ from bot.services.access import SYSTEM, Who, require_coordinator, require_party
 from bot.services.cases import CaseService
 from bot.services.metrics import Metrics
 from bot.services.outbox import Kind, enqueue, enqueue_many
+from bot.services.tasks import TaskService, open_measures
 from models import queries
 from models.db import transaction
 from models.tables import (
@@ -147,6 +148,8 @@ class CalendarService:
     #: Counts the notices signed (once their transaction is committed).
     metrics: Metrics = field(default_factory=Metrics, repr=False)
     _warned_years: set[int] = field(default_factory=set, repr=False)
+    #: The tasks (督办任务): their report rows are opened before each sweep; None: no tasks.
+    tasks: TaskService | None = field(default=None, repr=False)
 
     @cached_property
     def _immediate(self) -> frozenset[str]:
@@ -191,7 +194,7 @@ class CalendarService:
             except IntegrityError:
                 log.info("sweep raced another sweep (attempt %d); reading again", attempt + 1)
                 continue
-            await self._note_waiting(held)
+            await self._note_waiting(held, await self._letters_waiting(org, today, snap.bound))
             await self._warn_uncovered_years(snap, now)
             await self._remind_summonses(now)
             return SweepReport(tuple(marked), tuple(ready),
@@ -253,9 +256,11 @@ class CalendarService:
                          "check_day": day})
         return rows
 
-    async def _note_waiting(self, held: Sequence[DueItem]) -> None:
-        """Keep, for ``/mine`` and ``duban doctor``, which parties the sweep held items for."""
-        counts = Counter((i.recipient_kind, i.recipient) for i in held)
+    async def _note_waiting(self, held: Sequence[DueItem],
+                            letters: Counter[tuple[str, str]] | None = None) -> None:
+        """Keep, for ``/mine`` and ``duban doctor``, which parties the sweep held items for
+        (and the year-end letters that wait for a recipient's chat, ``letters``)."""
+        counts = Counter((i.recipient_kind, i.recipient) for i in held) + (letters or Counter())
         value = [{"kind": kind, "party": party, "items": n}
                  for (kind, party), n in sorted(counts.items())]
         async with transaction(self.sessions) as session:
@@ -342,6 +347,9 @@ class CalendarService:
         add the duties a sweep would open, unless ``unopened`` is False."""
         if create:
             await self._open_years(today, org)
+            if self.tasks is not None:
+                await self.tasks.open_periods(today)
+                await self.tasks.load_titles()
         async with self.sessions() as session:
             # the day the rules answer for: the first moment the bot may send (a sweep on
             # Saturday answers for Monday)
@@ -489,6 +497,7 @@ class CalendarService:
                     if item.kind == rules.KIND_CREDIT_FLAG:
                         await self._case_event(session, item.case_refs, "credit_flag", now,
                                                {"deadline": _iso(item.deadline)})
+                        await self._exit_missed(session, item.case_refs, org, now)
                     digests[(item.recipient_kind, item.recipient)].append(entry)
             await enqueue_many(session, [
                 {"key": f"digest:{kind}:{name}:{stamp}:{_fingerprint(entries)}",
@@ -680,6 +689,16 @@ class CalendarService:
                           kind=Kind.SUMMONS, recipient_kind=kind, recipient=name, now=now,
                           payload={"summons_id": summons.id})
 
+    async def _exit_missed(self, session: AsyncSession, refs: Sequence[str], org: Org,
+                           now: datetime) -> None:
+        """An exit deadline passed without the exit: the measures that follow (（十三） credit,
+        （十七） the credit platform), in the sweep's transaction."""
+        today = now.astimezone(self.clock.tz).date()
+        for ref in refs:
+            case = await queries.case_by_ref(session, ref=ref)
+            if case is not None:
+                await open_measures(session, self.catalog, org, case, "exit_missed", today, now)
+
     async def _case_event(self, session: AsyncSession, refs: Sequence[str], kind: str,
                           now: datetime, payload: dict[str, Any]) -> None:
         for ref in refs:
@@ -805,12 +824,56 @@ class CalendarService:
                                    "params": {"party": party, "year": obligation.year},
                                    "translate": {"duty": rules.OBLIGATION_LABELS.get(
                                        obligation.kind, obligation.kind)}})
+            if obligation.kind == rules.DEPARTMENT_LETTER:
+                await _queue_letter(session, obligation, self.letter_recipients(org, obligation),
+                                    await _bound_parties(session), now)
         return obligation
+
+    def letter_recipients(self, org: Org, letter: Obligation) -> tuple[str, ...]:
+        """The departments a year-end letter goes to (工信、能源、煤炭 in the seed: the
+        catalog's tag, :func:`rules.duty_owners`), those the organisation has, not its
+        writer."""
+        return tuple(key for key in rules.duty_owners(self.catalog).letter_recipients
+                     if key != letter.party and org.department(key) is not None)
+
+    async def _letters_waiting(self, org: Org, today: date,
+                               bound: frozenset[tuple[str, str]]) -> Counter[tuple[str, str]]:
+        """The confirmed year-end letters (this year's and last year's) whose recipient has
+        no bound chat, per recipient: they wait for it, as reminders do."""
+        async with self.sessions() as session:
+            letters = (await session.exec(select(Obligation).where(
+                col(Obligation.kind) == rules.DEPARTMENT_LETTER,
+                col(Obligation.year).in_([today.year - 1, today.year]),
+                col(Obligation.confirmed_at).is_not(None)))).all()
+        return Counter((rules.DEPARTMENT, key) for letter in letters
+                       for key in self.letter_recipients(org, letter)
+                       if (rules.DEPARTMENT, key) not in bound)
+
+    async def queue_letters(self, department: str) -> int:
+        """A chat was just bound for ``department``: queue the year-end letters confirmed for
+        it (this year's and last year's) that could not go out for want of a chat. Each file
+        goes once (the outbox key); returns how many were queued now."""
+        org = await self.org()
+        now = self.clock.now()
+        year = now.astimezone(self.clock.tz).year
+        queued = 0
+        async with transaction(self.sessions) as session:
+            letters = (await session.exec(select(Obligation).where(
+                col(Obligation.kind) == rules.DEPARTMENT_LETTER,
+                col(Obligation.year).in_([year - 1, year]),
+                col(Obligation.confirmed_at).is_not(None)).order_by(col(Obligation.id)))).all()
+            for letter in letters:
+                if department in self.letter_recipients(org, letter):
+                    queued += await _queue_letter(
+                        session, letter, (department,),
+                        frozenset({(rules.DEPARTMENT, department)}), now)
+        return queued
 
     async def obligations(self, *, party: str | None = None,
                           year: int | None = None) -> list[Obligation]:
+        """The yearly duties (a task's report rows are the task's: ``bot.services.tasks``)."""
         async with self.sessions() as session:
-            statement = select(Obligation)
+            statement = select(Obligation).where(~col(Obligation.kind).startswith("task-"))
             if party is not None:
                 statement = statement.where(col(Obligation.party) == party)
             if year is not None:
@@ -959,6 +1022,26 @@ async def _bound_parties(session: AsyncSession) -> frozenset[tuple[str, str]]:
                col(ChatBinding.kind).in_([rules.DEPARTMENT, rules.REGION])))).all()
     return frozenset((kind, department if kind == rules.DEPARTMENT else region)
                      for kind, department, region in rows)
+
+
+async def _queue_letter(session: AsyncSession, letter: Obligation, recipients: Sequence[str],
+                        bound: frozenset[tuple[str, str]], now: datetime) -> int:
+    """Queue each file of a confirmed year-end letter for each recipient with a bound chat,
+    once (the key names the duty, the recipient and the file). A recipient without a chat
+    waits, as reminders do: nothing is queued, and binding its chat queues it
+    (:meth:`CalendarService.queue_letters`). Returns how many rows were queued now."""
+    files = list(letter.evidence or [])
+    queued = 0
+    for recipient in recipients:
+        if (rules.DEPARTMENT, recipient) not in bound:
+            continue
+        for number in range(1, len(files) + 1):
+            queued += await enqueue(
+                session, key=f"duty-letter:{letter.id}:{recipient}:{number}",
+                kind=Kind.DUTY_LETTER, recipient_kind=rules.DEPARTMENT, recipient=recipient,
+                now=now, payload={"obligation_id": letter.id, "file": number,
+                                  "files": len(files)})
+    return queued
 
 
 def _numbered(summons: Summons) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from bot.core.casefile import CaseInput
 from bot.core.clock import Clock, local_today
 from bot.core.i18n import N_, DubanError
 from bot.core.matching import search_names
-from bot.core.org import EscalationSettings, Org, ReviewSettings
+from bot.core.org import EscalationSettings, Org, ReviewSettings, RoutingSettings
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus, PlannedAssignment, route
 from bot.core.workflow import (
@@ -35,10 +35,11 @@ from bot.core.workflow import (
     Review,
     State,
     StepInput,
+    Terms,
+    clause_terms,
     confirmations,
     decide,
     under_review,
-    workflow_for,
 )
 from bot.services.access import (
     SYSTEM,
@@ -50,6 +51,7 @@ from bot.services.access import (
     require_department,
 )
 from bot.services.outbox import Kind, enqueue, enqueue_many
+from bot.services.tasks import open_measures
 from models import queries
 from models.db import in_transaction, transaction
 from models.tables import Assignment, Case, Event
@@ -114,6 +116,7 @@ class CaseService:
     org: Callable[[], Awaitable[Org]] | None = None
     _max_retries: int = field(default=3, repr=False)
     _immediate: frozenset[str] | None = field(default=None, repr=False)
+    _terms: dict[str, Terms] = field(default_factory=dict, repr=False)
 
     # -- creating -------------------------------------------------------------------------
 
@@ -122,15 +125,21 @@ class CaseService:
         inputs: Sequence[CaseInput],
         who: Who,
         progress: Callable[[int], None] | None = None,
+        *,
+        own_region: bool = False,
     ) -> ImportReport:
         """Create the cases in ``inputs`` that do not exist yet, all in one transaction.
 
         Rows are written in batches (cases first, for their ids; then their assignments and
         first events), so a large file costs a few statements per batch, not per row.
         """
-        require_coordinator(who)
-        by_clauses = {c: route(self.catalog, c) for c in {item.clauses for item in inputs}}
-        plans = {item.ref: by_clauses[item.clauses] for item in inputs}
+        if not (own_region and who.role == "liaison" and who.region
+                and all(item.region == who.region for item in inputs)):
+            require_coordinator(who)
+        settings = await self._routing()
+        by_kind = {(c, industry): route(self.catalog, c, industry, settings)
+                   for c, industry in {(item.clauses, item.industry) for item in inputs}}
+        plans = {item.ref: by_kind[(item.clauses, item.industry)] for item in inputs}
         created: list[str] = []
         async with transaction(self.sessions) as session:
             existing = await queries.existing_refs(session, refs=[i.ref for i in inputs])
@@ -151,8 +160,11 @@ class CaseService:
         return ImportReport(created=tuple(created),
                             unchanged=tuple(i.ref for i in inputs if i.ref not in made))
 
-    async def create_case(self, item: CaseInput, who: Who) -> CaseView:
-        report = await self.import_cases([item], who)
+    async def create_case(self, item: CaseInput, who: Who, *,
+                          own_region: bool = False) -> CaseView:
+        """``own_region``: a liaison of the case's county or park may open it too (a problem
+        its joint inspection found, ``bot.services.inspections``); else coordinators only."""
+        report = await self.import_cases([item], who, own_region=own_region)
         if not report.created:
             raise DubanError(N_("A case with reference {ref} already exists."), ref=item.ref)
         return await self.get(item.ref)
@@ -165,7 +177,7 @@ class CaseService:
         a multi-row INSERT in a guaranteed order.)
         """
         now = self.clock.now()
-        deadlines = {item.ref: workflow_for(item.clauses[0]).initial_deadline(item.registered_on)
+        deadlines = {item.ref: self.terms(item.clauses[0]).initial_deadline(item.registered_on)
                      for item in items}
         await session.exec(insert(Case), params=[
             {
@@ -217,6 +229,13 @@ class CaseService:
                                      "recipient_kind": "coordinators", "recipient": "*",
                                      "payload": {"case_id": case_id, "group": p.as_written}})
         await enqueue_many(session, messages, now)
+
+    def terms(self, clause: str) -> Terms:
+        """The periods of ``clause`` as the loaded catalog states them (6 months to rectify,
+        an extension of at most 3 months, unless a reviewed catalog says otherwise)."""
+        if clause not in self._terms:
+            self._terms[clause] = clause_terms(self.catalog, clause)
+        return self._terms[clause]
 
     # -- reading --------------------------------------------------------------------------
 
@@ -359,7 +378,20 @@ class CaseService:
                                    "deadline": outcome.deadline.isoformat()
                                    if outcome.deadline else None})
         await self._announce_review(session, case, outcome, action, event)
+        await self._open_measures(session, case, outcome)
         return StepResult(CaseView(case, view.assignments, (*view.events, event)), outcome)
+
+    async def _open_measures(self, session: AsyncSession, case: Case, outcome: Outcome) -> None:
+        """The measures that follow the step (the catalog's ``measures``): accepted failing
+        capacity, an exit, still failing after rectifying."""
+        if not outcome.completes or self.org is None:
+            return
+        event = ("exited" if outcome.to_state is State.EXITED
+                 else "failing" if outcome.step.name == "report_failed"
+                 else "accepted" if outcome.step.name == "accept" else None)
+        if event is not None:
+            await open_measures(session, self.catalog, await self.org(), case, event,
+                                local_today(self.clock), self.clock.now())
 
     async def _announce_review(self, session: AsyncSession, case: Case, outcome: Outcome,
                                action: StepInput, event: Event) -> None:
@@ -375,6 +407,16 @@ class CaseService:
             await enqueue(session, key=f"sent-back:{case.id}:{event.seq}", kind=Kind.SENT_BACK,
                           recipient_kind="case", recipient=str(case.id), now=self.clock.now(),
                           payload={"case_id": case.id, "reason": action.reason})
+
+    async def _routing(self) -> RoutingSettings:
+        """Who must confirm by industry (``[routing]`` in the org file); the defaults without
+        an organisation."""
+        if self.org is None:
+            return RoutingSettings()
+        try:
+            return (await self.org()).routing
+        except DubanError:  # no organisation loaded yet: the defaults
+            return RoutingSettings()
 
     async def _reviews_closings(self) -> bool:
         """Whether the organisation reviews closings (``[review] before_closing``, on by
@@ -408,6 +450,7 @@ class CaseService:
             confirmed=confirmations(view.events),
             measures_done=frozenset(measures), step_counts=dict(counts),
             pending_extension_months=view.case.pending_extension_months,
+            extension_max_months=self.terms(view.case.clause).extension_max_months,
             review_before_closing=review,
             under_review=under_review(view.events) if state is State.REVIEW else None,
         )

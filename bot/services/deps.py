@@ -28,12 +28,14 @@ from bot.services.dialogs import DialogService
 from bot.services.evidence import EvidenceStore
 from bot.services.health import HealthService
 from bot.services.inbox import InboxStore
+from bot.services.inspections import InspectionService
 from bot.services.ledger import LedgerService
 from bot.services.metrics import Metrics
 from bot.services.org import OrgService
 from bot.services.outbox import OutboxStore
 from bot.services.reports import ReportService
 from bot.services.status import StatusService
+from bot.services.tasks import TaskService
 
 
 @dataclass
@@ -65,6 +67,10 @@ class Deps:
     inbox: InboxStore
     #: Answers committed with the change they report (``bot.services.answers``).
     answers: AnswerStore
+    #: Tasks (督办任务): the document's duties and the measures that follow cases.
+    tasks: TaskService
+    #: Joint and commission inspections (``bot.services.inspections``).
+    inspections: InspectionService
     #: Set when something was queued: the delivery task wakes at once instead of polling.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     #: The application's Prometheus metrics (its own registry).

@@ -19,6 +19,9 @@ Flows, each started by a method that checks who may start it (``bot.services.acc
 * ``send_back`` (coordinators, 退回重办): the reason, confirm.
 * ``duty`` (a department or county): the document that fulfils a yearly duty.
 * ``outcome`` (coordinators): how an interview summons went.
+* ``inspection`` (a county's or park's liaisons in its chat; coordinators for the
+  commission's own): an inspection held, its day, departments, enterprises checked and each
+  problem found, fed back or opened as a case (``bot.services.inspections``).
 
 ``/cancel`` ends any dialog; a dialog left alone expires after ``DIALOG_TTL``.
 """
@@ -47,7 +50,19 @@ from bot.core.commands import SummonsNumber, clean_text
 from bot.core.dates import parse_date
 from bot.core.evidence import EvidenceRef
 from bot.core.i18n import N_, DubanError
+from bot.core.inspections import (
+    CASE,
+    COMMISSION,
+    FED_BACK,
+    JOINT,
+    MAX_ENTERPRISES,
+    MAX_NAMES,
+    MAX_PROBLEMS,
+    match_names,
+    split_names,
+)
 from bot.core.org import Org
+from bot.core.tasks import TaskStatus
 from bot.core.workflow import (
     CASE_CLAUSES,
     MAX_CAPACITY,
@@ -61,12 +76,21 @@ from bot.core.workflow import (
     check_times,
     workflow_for,
 )
-from bot.services.access import Who, require_coordinator, require_department, require_party
+from bot.services.access import (
+    NOT_ALLOWED,
+    Who,
+    require_coordinator,
+    require_department,
+    require_party,
+)
 from bot.services.calendar import CalendarService
 from bot.services.cases import CaseService, CaseView
 from bot.services.evidence import EvidenceStore, FetchFailed
+from bot.services.inspections import InspectionInput, InspectionService, ProblemInput
+from bot.services.tasks import MAX_REPORT, TaskService
 from models.db import transaction
 from models.tables import Dialog
+from scheduler import rules
 
 log = logging.getLogger(__name__)
 DIALOG_TTL = timedelta(hours=24)
@@ -90,6 +114,9 @@ class Flow(StrEnum):
     NOTE = "note"  # a reply to a case's card, recorded as a note once confirmed
     REVIEW_CLOSE = "review_close"  # a coordinator closes a reviewed case (办结)
     SEND_BACK = "send_back"  # a coordinator sends a reviewed case back (退回重办)
+    TASK_REPORT = "task_report"  # a department reports progress on a task (进展反馈)
+    TASK_BACK = "task_back"  # a coordinator sends a task's final report back (退回重办)
+    INSPECTION = "inspection"  # an inspection held and the problems it found (联合检查, 督促检查)
 
 
 @dataclass(frozen=True)
@@ -136,6 +163,7 @@ class Choice:
     translate: bool = True
     prefix: str = ""
     clause: str | None = None  # shown before the label as the reader writes clauses
+    day: str | None = None  # an ISO day, shown before the label in the reader's date style
 
 
 @dataclass(frozen=True)
@@ -162,6 +190,7 @@ class SummaryLine:
     translate: bool = False
     label: str | None = None
     clauses: tuple[str, ...] = ()  # clause numbers, shown as the reader writes them
+    day: str | None = None  # an ISO day, shown (instead of ``value``) in the reader's style
 
 
 @dataclass(frozen=True)
@@ -279,6 +308,30 @@ class DutyDraft(Draft):
     FLOW: ClassVar[Flow] = Flow.DUTY
     obligation_id: int
     evidence: list[str] = field(default_factory=list)
+    kind: str = ""  # the duty's kind: what the question asks for ("" in older drafts)
+
+
+@dataclass
+class TaskReportDraft(Draft):
+    """A progress report on a task's period; ``lead``: the reporter's department leads it
+    (it may send the final report), ``linked``: a measure of a case (its date is asked)."""
+
+    FLOW: ClassVar[Flow] = Flow.TASK_REPORT
+    obligation_id: int
+    number: int
+    lead: bool = False
+    linked: bool = False
+    text: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    final: bool = False
+    done_on: str | None = None
+
+
+@dataclass
+class TaskBackDraft(Draft):
+    FLOW: ClassVar[Flow] = Flow.TASK_BACK
+    number: int
+    reason: str | None = None
 
 
 @dataclass
@@ -306,13 +359,37 @@ class NoteDraft(Draft):
     note: str
 
 
+@dataclass
+class InspectionDraft(Draft):
+    """An inspection being recorded; ``problems`` are the problems answered so far (each a
+    dict of ``region``, ``enterprise``, ``text``, ``disposition``, ``industry``,
+    ``clauses``, ``evidence``), ``current`` the one being answered."""
+
+    FLOW: ClassVar[Flow] = Flow.INSPECTION
+    kind: str  # joint | commission
+    regions: list[str] = field(default_factory=list)
+    inspection_id: int | None = None  # the scheduled commission inspection recorded
+    scheduled_on: str | None = None
+    #: the scheduled commission inspections offered: id, day, regions, departments
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    date: str | None = None
+    departments: list[str] = field(default_factory=list)
+    department_names: list[str] = field(default_factory=list)
+    enterprises: list[str] = field(default_factory=list)
+    enterprise_count: int | None = None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    current: dict[str, Any] = field(default_factory=dict)
+
+
 DRAFTS: Mapping[Flow, type[Draft]] = {cls.FLOW: cls for cls in (
     NewCaseDraft, StepDraft, HandBackDraft, DenyExtensionDraft, DutyDraft, OutcomeDraft,
-    NoticeEditDraft, NoteDraft, ReviewCloseDraft, SendBackDraft)}
+    NoticeEditDraft, NoteDraft, ReviewCloseDraft, SendBackDraft, InspectionDraft,
+    TaskReportDraft, TaskBackDraft)}
 
 INDUSTRY_CHOICES = (("steel", N_("steel")), ("coal", N_("coal")), ("cement", N_("cement")),
                     ("electrolytic_aluminium", N_("electrolytic aluminium")),
-                    ("flat_glass", N_("flat glass")), ("other", N_("other")))
+                    ("flat_glass", N_("flat glass")), ("power", N_("power")),
+                    ("other", N_("other")))
 CONFIRM_CHOICES = (Choice(N_("Confirm"), "yes"),)  # the cancel button is added to every question
 
 
@@ -327,6 +404,10 @@ class DialogService:
     evidence: EvidenceStore | None = None
     #: The largest file accepted (``DUBAN_MAX_UPLOAD_MB``).
     max_upload_bytes: int = MAX_FILE_BYTES
+    #: Where inspections are recorded; None (tests of other flows): ``/inspection`` refused.
+    inspections: InspectionService | None = None
+    #: Tasks (督办任务): a task's report rows start a progress report instead of a duty's.
+    tasks: TaskService | None = None
 
     # -- starting: each flow checks who may start it ----------------------------------------
 
@@ -351,7 +432,7 @@ class DialogService:
         case = view.case
         return await self._start(chat_id, who, StepDraft(
             ref=case.ref, clause=clause, step=step, department=department, needs=needs,
-            max_months=workflow.extension_max_months or 0,
+            max_months=self.cases.terms(clause).extension_max_months or 0,
             registered_on=case.registered_on.isoformat(),
             registered_capacity=str(case.capacity) if case.capacity is not None else None,
             unit=case.unit), update_id)
@@ -393,7 +474,23 @@ class DialogService:
         obligation = await self.calendar.obligation(obligation_id)
         kind = "department" if obligation.party_kind == "department" else "region"
         require_party(who, **{kind: obligation.party})
-        return await self._start(chat_id, who, DutyDraft(obligation_id), update_id)
+        task = await self.tasks.duty_task(obligation_id) if self.tasks else None
+        if task is not None:
+            return await self._start(chat_id, who, TaskReportDraft(
+                obligation_id, task.number, lead=obligation.party in task.task.lead,
+                linked=task.task.case_id is not None), update_id)
+        return await self._start(chat_id, who, DutyDraft(obligation_id, kind=obligation.kind),
+                                 update_id)
+
+    async def start_task_back(self, chat_id: int, who: Who, number: int,
+                              update_id: int = 0) -> Question:
+        """退回重办 of a task's final report: the reason first (the leads are told it)."""
+        require_coordinator(who)
+        assert self.tasks is not None
+        view = await self.tasks.get(number)
+        if view.task.status != TaskStatus.REVIEW:
+            raise DubanError(N_("Task {number} has no final report to review."), number=number)
+        return await self._start(chat_id, who, TaskBackDraft(number), update_id)
 
     async def start_outcome(self, chat_id: int, who: Who, wanted: SummonsNumber,
                             update_id: int = 0) -> Question:
@@ -423,6 +520,30 @@ class DialogService:
         view = await self.cases.get_by_id(case_id)
         return await self._start(chat_id, who, NoteDraft(case_id, view.case.ref, note),
                                  update_id)
+
+    async def start_inspection(self, chat_id: int, who: Who, chat_region: str | None,
+                               update_id: int = 0) -> Question:
+        """``/inspection``: in a county's or park's chat its joint inspection (its liaisons, or
+        coordinators); elsewhere, for coordinators, a commission inspection (a scheduled one,
+        or another)."""
+        if self.inspections is None:
+            raise DubanError(NOT_ALLOWED)
+        if chat_region is not None:
+            require_party(who, region=chat_region)
+            return await self._start(chat_id, who, InspectionDraft(
+                kind=JOINT, regions=[chat_region]), update_id)
+        if not who.is_coordinator:
+            if who.role == "liaison" and who.region:
+                raise DubanError(N_("Record the joint inspection in the chat of {region}."),
+                                 region=who.region)
+            raise DubanError(NOT_ALLOWED)
+        org = await self.org()
+        planned = [{"id": i.id, "day": i.scheduled_on.isoformat() if i.scheduled_on else None,
+                    "regions": list(i.regions), "departments": list(i.departments),
+                    "department_names": [_department_name(org, k) for k in i.departments]}
+                   for i in await self.inspections.planned()][:MAX_CHOICES]
+        return await self._start(chat_id, who, InspectionDraft(kind=COMMISSION,
+                                                               planned=planned), update_id)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -532,7 +653,11 @@ class DialogService:
             question = _need_question(Need(step), draft.max_months, draft)
             return dataclasses.replace(question, title=workflow_for(draft.clause).step(
                 draft.step).label)
+        if isinstance(draft, TaskReportDraft):
+            return _TASK_QUESTIONS[step](draft)
         if isinstance(draft, DutyDraft):
+            if draft.kind in DUTY_QUESTIONS:
+                return Question(DUTY_QUESTIONS[draft.kind])
             return _need_question(Need.EVIDENCE, 0)
         if isinstance(draft, OutcomeDraft):
             return Question(_OUTCOME_QUESTIONS[step], {"limit": MAX_NOTE})
@@ -540,6 +665,8 @@ class DialogService:
             return Question(N_("A comment for the case's record (at most {limit} characters), "
                                "or skip."), {"limit": MAX_NOTE},
                             choices=(Choice(N_("Skip"), "skip"),))
+        if isinstance(draft, InspectionDraft):
+            return _inspection_question(step, draft, local_today(self.clock))
         if isinstance(draft, NoticeEditDraft):
             return Question(N_("The new opening of the notice (at most {limit} characters)? "
                                "It replaces the standard wording; the laggards and their "
@@ -562,13 +689,16 @@ class DialogService:
         elif isinstance(draft, StepDraft):
             _need_answer(Need(step), draft, answer, local_today(self.clock))
             order = tuple(draft.needs)
+        elif isinstance(draft, TaskReportDraft):
+            return _task_answer(step, draft, answer, local_today(self.clock))
         elif isinstance(draft, DutyDraft):
             draft.evidence.append(_evidence(answer).ref())
             return "confirm"
         elif isinstance(draft, OutcomeDraft):
             setattr(draft, step, _text(answer, MAX_NOTE))
             order = tuple(_OUTCOME_QUESTIONS)
-        elif isinstance(draft, HandBackDraft | DenyExtensionDraft | SendBackDraft):
+        elif isinstance(draft, HandBackDraft | DenyExtensionDraft | SendBackDraft
+                        | TaskBackDraft):
             draft.reason = _text(answer, MAX_NOTE)
             return "confirm"
         elif isinstance(draft, ReviewCloseDraft):
@@ -577,6 +707,9 @@ class DialogService:
         elif isinstance(draft, NoticeEditDraft):
             draft.remark = _text(answer, MAX_REMARK)
             return "confirm"
+        elif isinstance(draft, InspectionDraft):
+            return _inspection_answer(step, draft, answer, await self.org(),
+                                      local_today(self.clock))
         else:  # pragma: no cover - every flow is handled above
             raise AssertionError(draft)
         index = order.index(step)
@@ -655,8 +788,28 @@ class DialogService:
             await self.cases.hand_back(draft.ref, draft.department, draft.reason or "", who)
             return Finished(N_("Handed back to the coordinators with your reason."),
                             case_ref=draft.ref)
+        if isinstance(draft, TaskBackDraft):
+            assert self.tasks is not None
+            await self.tasks.decide(draft.number, False, draft.reason, who)
+            return Finished(N_("Task {number} is sent back for rework; its lead departments "
+                               "are told."), {"number": draft.number})
+        if isinstance(draft, TaskReportDraft):
+            assert self.tasks is not None and draft.text
+            await self.tasks.report(draft.obligation_id, draft.text, draft.evidence,
+                                    draft.final, date.fromisoformat(draft.done_on)
+                                    if draft.done_on else None, who)
+            return Finished(N_("Report recorded for task {number}; the coordinators are "
+                               "told."), {"number": draft.number})
         if isinstance(draft, DutyDraft):
-            await self.calendar.confirm_obligation(draft.obligation_id, draft.evidence, who)
+            duty = await self.calendar.confirm_obligation(draft.obligation_id, draft.evidence,
+                                                          who)
+            if duty.kind == rules.DEPARTMENT_LETTER:
+                org = await self.org()
+                names = [found.name for key in self.calendar.letter_recipients(org, duty)
+                         if (found := org.department(key)) is not None]
+                if names:
+                    return Finished(N_("Confirmed, with the letter as evidence; it goes to "
+                                       "{recipients}."), {"recipients": "、".join(names)})
             return Finished(N_("Confirmed, with the document as evidence."))
         if isinstance(draft, OutcomeDraft):
             await self.calendar.record_outcome(draft.summons_id, draft.attendees or "",
@@ -672,6 +825,8 @@ class DialogService:
             return Finished(N_("The draft notice is revised; it comes again for sign-off."))
         if isinstance(draft, ReviewCloseDraft | SendBackDraft):
             return await self._finish_review(draft, who)
+        if isinstance(draft, InspectionDraft):
+            return await self._finish_inspection(draft, who)
         assert isinstance(draft, DenyExtensionDraft)
         await self.cases.take_step(draft.ref, StepInput(
             step="deny_extension", actor=Actor.COORDINATOR, reason=draft.reason), who)
@@ -688,6 +843,54 @@ class DialogService:
             step="send_back", actor=Actor.COORDINATOR, reason=draft.reason), who)
         return Finished(N_("Case {ref} is sent back for rework; its departments are told."),
                         {"ref": draft.ref}, draft.ref)
+
+    async def _finish_inspection(self, draft: InspectionDraft, who: Who) -> Finished:
+        """Open the cases (the same intake as ``/newcase``), then record the inspection and
+        queue what was fed back: one transaction (the dialog's)."""
+        assert self.inspections is not None and draft.date is not None
+        today = local_today(self.clock)
+        opened = [p for p in draft.problems if p["disposition"] == CASE]
+        refs = iter(await self._next_refs(today, len(opened)))
+        problems: list[ProblemInput] = []
+        made: list[str] = []
+        for p in draft.problems:
+            ref = None
+            if p["disposition"] == CASE:
+                ref = next(refs)
+                # Liaisons open their own county's cases from its joint inspection.
+                view = await self.cases.create_case(CaseInput(
+                    ref=ref, region=p["region"], enterprise=p["enterprise"],
+                    industry=p["industry"], clauses=tuple(p["clauses"]), capacity=None,
+                    unit=None, equipment=None, registered_on=today, description=p["text"],
+                    row=0, evidence=tuple(p["evidence"])), who, own_region=draft.kind == JOINT)
+                made.append(view.case.ref)
+            problems.append(ProblemInput(
+                region=p["region"], enterprise=p["enterprise"], text=p["text"],
+                disposition=p["disposition"], case_ref=ref, evidence=tuple(p["evidence"])))
+        await self.inspections.record(InspectionInput(
+            kind=draft.kind, regions=tuple(draft.regions),
+            held_on=date.fromisoformat(draft.date), departments=tuple(draft.departments),
+            enterprises=tuple(draft.enterprises), enterprise_count=draft.enterprise_count,
+            problems=tuple(problems), inspection_id=draft.inspection_id), who)
+        fed_back = len(problems) - len(made)
+        if made:
+            return Finished(N_("The inspection is recorded. Problems fed back: {fed_back}; "
+                               "cases opened and routed: {refs}."),
+                            {"fed_back": fed_back, "refs": "、".join(made)}, made[0])
+        return Finished(N_("The inspection is recorded. Problems fed back: {fed_back}."),
+                        {"fed_back": fed_back})
+
+    async def _next_refs(self, today: date, count: int) -> list[str]:
+        """``count`` new case references of this year, in order."""
+        existing = {c.ref for c in await self.cases.find()} if count else set()
+        refs: list[str] = []
+        n = 1
+        while len(refs) < count:
+            ref = f"CZ-{today.year}-{n:03d}"
+            if ref not in existing:
+                refs.append(ref)
+            n += 1
+        return refs
 
     async def _next_ref(self, today: date) -> str:
         existing = {c.ref for c in await self.cases.find()}
@@ -742,6 +945,19 @@ def _summary(draft: Draft) -> tuple[SummaryLine, ...]:
     elif isinstance(draft, NoteDraft):
         add(N_("Case"), draft.ref)
         add(N_("Note"), draft.note)
+    elif isinstance(draft, InspectionDraft):
+        return _inspection_summary(draft)
+    elif isinstance(draft, TaskBackDraft):
+        add(N_("Task"), draft.number)
+        add(N_("Step"), N_("Send back for rework"), translate=True)
+        add(N_("Reason"), draft.reason)
+    elif isinstance(draft, TaskReportDraft):
+        add(N_("Task"), draft.number)
+        add(N_("Report"), N_("Final report: completed") if draft.final
+            else N_("Progress report"), translate=True)
+        add(N_("Progress"), draft.text)
+        lines.extend([SummaryLine("", label=N_("Carried out on"), day=draft.done_on)]
+                     if draft.done_on else [])
     evidence = getattr(draft, "evidence", None)
     if evidence:
         add(N_("Evidence"), f"📎 ×{len(evidence)}")
@@ -753,6 +969,8 @@ def _first_step(draft: Draft) -> str:
         return NEW_CASE_STEPS[0]
     if isinstance(draft, StepDraft):
         return draft.needs[0] if draft.needs else "confirm"
+    if isinstance(draft, TaskReportDraft):
+        return "text"
     if isinstance(draft, DutyDraft):
         return "evidence"
     if isinstance(draft, OutcomeDraft):
@@ -763,6 +981,10 @@ def _first_step(draft: Draft) -> str:
         return "confirm"
     if isinstance(draft, ReviewCloseDraft):
         return "note"
+    if isinstance(draft, InspectionDraft):
+        if draft.kind == JOINT:
+            return "date"
+        return "plan" if draft.planned else "regions"
     return "reason"
 
 
@@ -810,6 +1032,14 @@ def step_needs(step_name: str, clause: str) -> list[str]:
              Need.REASON, Need.NOTE)
     return [need.value for need in order if need in step.needs]
 
+
+#: What a yearly duty's confirmation asks for, where it is a particular document.
+DUTY_QUESTIONS: Mapping[str, str] = {
+    rules.REGION_WORK_PLAN: N_("Send the government's approval of your work plan (a scan or "
+                               "the document): it is the evidence of this duty."),
+    rules.DEPARTMENT_LETTER: N_("Send the letter (函告) as signed (a scan or the document): "
+                                "it goes to the departments it is addressed to."),
+}
 
 _NEED_QUESTIONS: Mapping[Need, str] = {
     Need.EVIDENCE: N_("Send a photo or a document as evidence."),
@@ -950,3 +1180,288 @@ def _capacity(text: str) -> tuple[str, str]:
         raise Retry(N_("Add the unit, e.g. 60 万吨/年."))
     return str(value), unit[:40]
 
+
+
+# -- inspections (bot.services.inspections) ------------------------------------------------------
+
+#: At most this many buttons for a list of names (planned inspections, enterprises, places).
+MAX_CHOICES = 12
+INSPECTION_KIND_LABELS: Mapping[str, str] = {
+    JOINT: N_("Joint inspection"),
+    COMMISSION: N_("Commission inspection"),
+}
+_DISPOSITION_CHOICES: Mapping[str, tuple[tuple[str, str], ...]] = {
+    JOINT: ((FED_BACK, N_("Feed back to the commission")), (CASE, N_("Open a case"))),
+    COMMISSION: ((FED_BACK, N_("Record as the commission's finding")),
+                 (CASE, N_("Open a case"))),
+}
+
+
+def _department_name(org: Org, key: str) -> str:
+    found = org.department(key)
+    return found.name if found is not None else key
+
+
+def _inspection_question(step: str, draft: InspectionDraft, today: date) -> Question:
+    number = len(draft.problems) + 1
+    title = INSPECTION_KIND_LABELS[draft.kind]
+    if step == "plan":
+        planned = [Choice("、".join(p["regions"]), str(p["id"]), translate=False, day=p["day"])
+                   for p in draft.planned]
+        return Question(N_("Which scheduled inspection are you recording?"), choices=(
+            *planned, Choice(N_("Another inspection"), "new")), title=title)
+    if step == "regions":
+        return Question(N_("Which counties or parks were inspected? Write their names "
+                           "separated by 、 (e.g. 玛纳斯县、昌吉市)."), title=title)
+    if step == "date":
+        choices = [Choice(N_("Today"), "today")]
+        if draft.scheduled_on and date.fromisoformat(draft.scheduled_on) <= today:
+            choices.insert(0, Choice(N_("On the scheduled day"), "scheduled"))
+        return Question(N_("On what day was the inspection held? (e.g. 2026-11-28 or "
+                           "2026年11月28日)"), choices=tuple(choices), title=title)
+    if step == "departments":
+        return Question(N_("Which departments took part? Write their names separated by 、 "
+                           "(e.g. 工信、环保、安监)."),
+                        choices=(Choice(N_("As scheduled"), "scheduled"),)
+                        if draft.inspection_id and draft.departments else (), title=title)
+    if step == "enterprises":
+        return Question(N_("Which enterprises were checked? Write their names separated by "
+                           "、, or only how many (e.g. 5)."), title=title)
+    if step == "problem":
+        return Question(N_("Problem {number}: what was found (at most {limit} characters)? "
+                           "Press “No more problems” when there is none left."),
+                        {"number": number, "limit": MAX_NOTE},
+                        choices=(Choice(N_("No more problems"), "none"),), title=title)
+    if step == "problem_enterprise":
+        return Question(N_("Which enterprise is problem {number} about? Choose it or write "
+                           "its name."), {"number": number}, choices=tuple(
+                               Choice(name, str(i), translate=False)
+                               for i, name in enumerate(draft.enterprises[:MAX_CHOICES])),
+                        title=title)
+    if step == "problem_region":
+        return Question(N_("In which county or park?"), choices=tuple(
+            Choice(name, str(i), translate=False) for i, name in enumerate(draft.regions)),
+            title=title)
+    if step == "disposition":
+        return Question(N_("What is to be done with problem {number}?"), {"number": number},
+                        choices=tuple(Choice(label, value)
+                                      for value, label in _DISPOSITION_CHOICES[draft.kind]),
+                        title=title)
+    if step == "industry":
+        return dataclasses.replace(_NEW_CASE_QUESTIONS["industry"](NewCaseDraft()), title=title)
+    if step == "clause":
+        return dataclasses.replace(_clause_choices(NewCaseDraft()), title=title)
+    assert step == EVIDENCE_STEP, step
+    return Question(N_("Send photos or documents about problem {number}, one at a time, or "
+                       "press “Next”."), {"number": number},
+                    choices=(Choice(N_("Next"), "next"),), title=title)
+
+
+def _inspection_answer(step: str, draft: InspectionDraft, answer: Answer, org: Org,
+                       today: date) -> str:
+    """Validate an answer of the inspection flow, store it; the next step."""
+    current = draft.current
+    if step == "plan":
+        chosen = next((p for p in draft.planned if str(p["id"]) == answer.choice), None)
+        if answer.choice == "new":
+            return "regions"
+        if chosen is None:
+            raise Retry(N_("Please choose one of the buttons."))
+        draft.inspection_id, draft.scheduled_on = int(chosen["id"]), chosen["day"]
+        draft.regions = list(chosen["regions"])
+        draft.departments = list(chosen["departments"])
+        draft.department_names = list(chosen["department_names"])
+        return "date"
+    if step == "regions":
+        draft.regions = list(_matched(org, _text(answer, 500), regions=True).regions)
+        if not draft.regions:
+            raise Retry(N_("Name at least one county or park to inspect."))
+        return "date"
+    if step == "date":
+        if answer.choice == "scheduled" and draft.scheduled_on:
+            day = date.fromisoformat(draft.scheduled_on)
+        elif answer.choice == "today":
+            day = today
+        elif answer.choice is not None:
+            raise Retry(N_("Please choose one of the buttons."))
+        else:
+            value = _text(answer, 40)
+            try:
+                day = today if value.lower() in _TODAY else parse_date(value)
+            except DubanError:
+                raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."),
+                            text=value) from None
+        if day > today:
+            raise Retry(N_("That day is still to come; give the day the inspection was "
+                           "held."))
+        if day.year < 2000:
+            raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."),
+                        text=answer.text or "")
+        draft.date = day.isoformat()
+        return "departments"
+    if step == "departments":
+        if answer.choice == "scheduled" and draft.inspection_id and draft.departments:
+            return "enterprises"
+        if answer.choice is not None:
+            raise Retry(N_("Please choose one of the buttons."))
+        keys = _matched(org, _text(answer, 500), regions=False).departments
+        if not keys:
+            raise Retry(N_("Please answer with text."))
+        draft.departments = list(keys)
+        draft.department_names = [_department_name(org, key) for key in keys]
+        return "enterprises"
+    if step == "enterprises":
+        text = _text(answer, 4000).translate(_FULLWIDTH_DIGITS)
+        if text.isdecimal():
+            if not 1 <= int(text) <= MAX_ENTERPRISES:
+                raise Retry(N_("Write the enterprises' names separated by 、, or how many were "
+                               "checked (1 to {limit})."), limit=MAX_ENTERPRISES)
+            draft.enterprises, draft.enterprise_count = [], int(text)
+            return "problem"
+        names = list(dict.fromkeys(  # a name may hold spaces: only these separate names
+            name.strip() for name in re.split(r"[、,，;；\n]+", text) if name.strip()))
+        if not names or len(names) > MAX_NAMES or any(len(n) > MAX_ENTERPRISE for n in names):
+            raise Retry(N_("Write the enterprises' names separated by 、, or how many were "
+                           "checked (1 to {limit})."), limit=MAX_ENTERPRISES)
+        draft.enterprises, draft.enterprise_count = names, len(names)
+        return "problem"
+    if step == "problem":
+        if answer.choice == "none":
+            return "confirm"
+        if answer.choice is not None:
+            raise Retry(N_("Please choose one of the buttons."))
+        if len(draft.problems) >= MAX_PROBLEMS:
+            raise Retry(N_("At most {limit} problems are recorded at a time; press “No more "
+                           "problems”."), limit=MAX_PROBLEMS)
+        draft.current = {"text": _text(answer, MAX_NOTE), "evidence": []}
+        return "problem_enterprise"
+    if step == "problem_enterprise":
+        if answer.choice is not None:
+            if not answer.choice.isdecimal() or int(answer.choice) >= min(
+                    len(draft.enterprises), MAX_CHOICES):
+                raise Retry(N_("Please choose one of the buttons."))
+            current["enterprise"] = draft.enterprises[int(answer.choice)]
+        else:
+            current["enterprise"] = _text(answer, MAX_ENTERPRISE)
+        if len(draft.regions) > 1:
+            return "problem_region"
+        current["region"] = draft.regions[0]
+        return "disposition"
+    if step == "problem_region":
+        if (answer.choice is None or not answer.choice.isdecimal()
+                or int(answer.choice) >= len(draft.regions)):
+            raise Retry(N_("Please choose one of the buttons."))
+        current["region"] = draft.regions[int(answer.choice)]
+        return "disposition"
+    if step == "disposition":
+        if answer.choice not in (FED_BACK, CASE):
+            raise Retry(N_("Please choose one of the buttons."))
+        current["disposition"] = answer.choice
+        return "industry" if answer.choice == CASE else EVIDENCE_STEP
+    if step == "industry":
+        industry = answer.choice or parse_industry(_text(answer, 40))
+        if industry not in dict(INDUSTRY_CHOICES):
+            raise Retry(N_("Please choose the industry from the buttons."))
+        current["industry"] = industry
+        return "clause"
+    if step == "clause":
+        parsed = parse_clauses(answer.choice or _text(answer, 40))
+        if not parsed or any(c not in CASE_CLAUSES for c in parsed):
+            raise Retry(N_("Please choose the clause from the buttons."))
+        current["clauses"] = list(parsed)
+        return EVIDENCE_STEP
+    assert step == EVIDENCE_STEP, step
+    if answer.choice == "next":
+        draft.problems.append(dict(current))
+        draft.current = {}
+        return "problem"
+    if answer.choice is not None:
+        raise Retry(N_("Please choose one of the buttons."))
+    current.setdefault("evidence", []).append(_evidence(answer).ref())
+    return EVIDENCE_STEP
+
+
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def _matched(org: Org, text: str, *, regions: bool) -> Any:
+    """The places (``regions``) or departments named in ``text``; a name that is not one is
+    asked again."""
+    names = split_names(text)
+    if len(names) > MAX_NAMES:
+        raise Retry(N_("The text is too long: at most {limit} characters."), limit=500)
+    try:
+        return match_names(org, names, regions=regions, departments=not regions)
+    except DubanError as error:
+        raise Retry(error.message, **error.params) from None
+
+
+def _inspection_summary(draft: InspectionDraft) -> tuple[SummaryLine, ...]:
+    lines = [SummaryLine(INSPECTION_KIND_LABELS[draft.kind], True, N_("Inspection")),
+             SummaryLine("、".join(draft.regions), label=N_("County or park")),
+             SummaryLine("", label=N_("Date"), day=draft.date)]
+    if draft.department_names:
+        lines.append(SummaryLine("、".join(draft.department_names), label=N_("Departments")))
+    if draft.enterprises:
+        lines.append(SummaryLine("、".join(draft.enterprises), label=N_("Enterprises checked")))
+    elif draft.enterprise_count:
+        lines.append(SummaryLine(str(draft.enterprise_count), label=N_("Enterprises checked")))
+    for number, problem in enumerate(draft.problems, start=1):
+        lines.append(SummaryLine(f"{number}. {problem['enterprise']}：{problem['text']}",
+                                 label=N_("Problem")))
+        if problem["disposition"] == CASE:
+            lines.append(SummaryLine("", label=N_("Open a case under clause"),
+                                     clauses=tuple(problem["clauses"])))
+        else:
+            lines.append(SummaryLine(dict(_DISPOSITION_CHOICES[draft.kind])[FED_BACK], True,
+                                     N_("To be done")))
+        if problem.get("evidence"):
+            lines.append(SummaryLine(f"📎 ×{len(problem['evidence'])}", label=N_("Evidence")))
+    if not draft.problems:
+        lines.append(SummaryLine(N_("No problems found"), True, N_("Problem")))
+    return tuple(lines)
+
+
+# -- task reports (进展反馈) ----------------------------------------------------------------------
+
+_TASK_QUESTIONS: Mapping[str, Callable[[TaskReportDraft], Question]] = {
+    "text": lambda draft: Question(
+        N_("Your progress report on task {number}: what was done, what remains (at most "
+           "{limit} characters)."), {"number": draft.number, "limit": MAX_REPORT}),
+    "evidence": lambda draft: Question(
+        N_("Send a photo or document as evidence, or skip."),
+        choices=(Choice(N_("Skip"), "skip"),)),
+    "final": lambda draft: Question(
+        N_("Is the task completed with this report?"),
+        choices=(Choice(N_("Progress report"), "progress"),
+                 Choice(N_("Final report: completed"), "final"))),
+    "date": lambda draft: Question(
+        N_("On which date was the measure carried out? (e.g. 2026-11-20, or today)")),
+}
+
+
+def _task_answer(step: str, draft: TaskReportDraft, answer: Answer, today: date) -> str:
+    """Store the answer to ``step``; the next step (the final question for a lead only, the
+    date for a linked measure's final report only)."""
+    if step == "text":
+        draft.text = _text(answer, MAX_REPORT)
+        return "evidence"
+    if step == "evidence":
+        if answer.choice != "skip":
+            draft.evidence.append(_evidence(answer).ref())
+        return "final" if draft.lead else "confirm"
+    if step == "final":
+        if answer.choice not in ("progress", "final"):
+            raise Retry(N_("Please choose one of the buttons."))
+        draft.final = answer.choice == "final"
+        return "date" if draft.final and draft.linked else "confirm"
+    value = answer.choice or _text(answer, 40)
+    try:
+        day = today if value.strip().lower() in _TODAY else parse_date(value)
+    except DubanError:
+        raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."), text=value) from None
+    if day > today:
+        raise Retry(N_("The date {date} is in the future; give the date it happened."),
+                    date=day.isoformat())
+    draft.done_on = day.isoformat()
+    return "confirm"

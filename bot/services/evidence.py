@@ -152,13 +152,19 @@ def evidence_item(view: CaseView, number: int) -> CaseEvidence:
 
 async def evidence_file(store: EvidenceStore, item: CaseEvidence) -> bytes:
     """The stored bytes of one evidence item (checked), or a clear DubanError."""
-    if item.ref.name:
-        name, translate = item.ref.name, False
+    return await stored_file(store, item.ref)
+
+
+async def stored_file(store: EvidenceStore, ref: EvidenceRef) -> bytes:
+    """The stored bytes of one evidence reference (a case's or a duty's; checked), or a
+    clear DubanError."""
+    if ref.name:
+        name, translate = ref.name, False
     else:  # a photo has no name: "photo", in the reader's words
-        name, translate = (PHOTO if item.ref.kind == "photo" else DOCUMENT), True
-    if item.ref.sha256 is None:
+        name, translate = (PHOTO if ref.kind == "photo" else DOCUMENT), True
+    if ref.sha256 is None:
         raise DubanError(NOT_STORED, name=name, translate=("name",) if translate else ())
-    return await store.open(item.ref.sha256, name=name, name_is_message=translate)
+    return await store.open(ref.sha256, name=name, name_is_message=translate)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.i18n import N_, DubanError
+from bot.services.inspections import InspectionView, year_views
+from bot.services.tasks import TaskView, year_tasks
 from models.tables import Assignment, Case, Event, Notice, NoticeEntry, Obligation, Summons
 from scheduler.rules import is_overdue
 
@@ -127,6 +129,10 @@ class Ledger:
     summonses: tuple[LedgerSummons, ...]
     #: The cases of the year, in chunks (read when called; once per file written).
     cases: Callable[[], AsyncIterator[list[LedgerCase]]]
+    #: The year's inspections with the problems they found (``bot.services.inspections``).
+    inspections: tuple[InspectionView, ...] = ()
+    #: The tasks supervised in the year, with their reports (``bot.services.tasks``).
+    tasks: tuple[TaskView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,10 @@ class LedgerService:
             summonses = await self._summonses(session, year)
             named = self._named(notices, summonses)
             duties = await self._duties(session, year, named)
-        return Ledger(year=year, today=today, duties=duties,
+            inspections = tuple(await year_views(session, year=year))
+            tasks = tuple(await year_tasks(session, year))
+        return Ledger(year=year, today=today, duties=duties, inspections=inspections,
+                      tasks=tasks,
                       notices=tuple(notice for notice, _ in notices),
                       summonses=tuple(summons for summons, _ in summonses),
                       cases=lambda: self._case_chunks(year, today, named, chunk))
@@ -282,7 +291,8 @@ class LedgerService:
     async def _duties(self, session: AsyncSession, year: int,
                       named: _Named) -> tuple[LedgerDuty, ...]:
         rows = (await session.exec(
-            select(Obligation).where(col(Obligation.year) == year)
+            select(Obligation).where(col(Obligation.year) == year,
+                                     ~col(Obligation.kind).startswith("task-"))
             .order_by(col(Obligation.due), col(Obligation.kind), col(Obligation.party)))).all()
         return tuple(LedgerDuty(
             kind=o.kind, party=o.party, party_kind=o.party_kind, role=o.role,

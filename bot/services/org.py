@@ -22,7 +22,9 @@ from bot.core.org import (
     Person,
     Prefecture,
     Region,
+    RequiredRule,
     ReviewSettings,
+    RoutingSettings,
 )
 from models import queries
 from models.db import transaction
@@ -53,6 +55,15 @@ def _escalation_from_json(data: dict[str, Any] | None) -> EscalationSettings:
     start, end = values.get("office_hours", ("09:00", "17:30"))
     values["office_hours"] = (time.fromisoformat(start), time.fromisoformat(end))
     return EscalationSettings(**values)
+
+
+def _routing_from_json(data: object) -> RoutingSettings:
+    """The stored ``[routing]`` rules; an organisation loaded before they existed has the
+    defaults."""
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        return RoutingSettings()
+    return RoutingSettings(tuple(
+        RequiredRule(r["clause"], r["industry"], tuple(r["departments"])) for r in data["rules"]))
 
 
 @dataclass
@@ -96,6 +107,7 @@ class OrgService:
             await session.merge(Setting(key="escalation",
                                         value=_escalation_to_json(org.escalation)))
             await session.merge(Setting(key="review", value=asdict(org.review)))
+            await session.merge(Setting(key="routing", value=asdict(org.routing)))
         self._cached = None
         return OrgLoadReport(len(org.departments), len(org.regions), len(org.people))
 
@@ -108,6 +120,7 @@ class OrgService:
                                     "(or `duban demo`) first."))
             escalation = await queries.setting(session, key="escalation")
             review = await queries.setting(session, key="review")
+            routing = await queries.setting(session, key="routing")
             return Org(
                 prefecture=Prefecture(**prefecture),
                 regions=tuple(Region(r.name, r.kind, tuple(r.aliases), r.leader)
@@ -120,4 +133,5 @@ class OrgService:
                 escalation=_escalation_from_json(
                     escalation if isinstance(escalation, dict) else None),
                 review=ReviewSettings(**review) if isinstance(review, dict) else ReviewSettings(),
+                routing=_routing_from_json(routing),
             )

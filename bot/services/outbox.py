@@ -99,13 +99,15 @@ class Kind(StrEnum):
     NOTICE_DRAFT = "notice_draft"  # coordinators: a round's 通报 to sign off, edit or hold
     SUMMONS = "summons"  # an interview summons (约谈), with RSVP buttons for the summoned
     ANSWER = "answer"  # the answer to an update, if its handler died before sending it
+    TASK = "task"  # a task (督办任务): live for its owners, a report, a review, a decision
+    DUTY_LETTER = "duty_letter"  # a department's confirmed 31 December letter, one file
 
 
 #: Kinds whose sent rows may be pruned: their keys name something that never comes again (a
 #: case version, an update, a sweep's instant, an event's number), so a pruned key can never be
 #: queued a second time. The others' keys are the "once" of docs/outbox.md and stay: a card per
 #: case and chat, "no chat" and "name the departments" once per case, a notice's or summons's
-#: copy per recipient, a duty's confirmation once.
+#: copy per recipient, a duty's confirmation once, a year-end letter's file per recipient.
 PRUNABLE = frozenset({Kind.REFRESH, Kind.ANSWER, Kind.DIGEST, Kind.EXTENSION,
                       Kind.EXTENSION_DECIDED, Kind.HANDED_BACK, Kind.DELIVER, Kind.BOT_REMOVED,
                       Kind.REVIEW, Kind.SENT_BACK})

@@ -47,10 +47,11 @@ from scheduler import rules
 INDUSTRY_ORDER: tuple[str, ...] = (
     "steel", "coal", "cement", "electrolytic_aluminium", "flat_glass", "other",
 )
-# The departments that write the 31 December letter (clause （十九）).
-LETTER_DEPARTMENTS: tuple[str, ...] = ("development_reform", "environment", "quality", "safety")
+# The departments that write the 31 December letter (clause （十九）) when the catalog does
+# not say (``rules.duty_owners`` reads them from its tags) …
+LETTER_DEPARTMENTS: tuple[str, ...] = rules.LETTER_DEPARTMENTS
 # … and the ones they write to, at the same level.
-LETTER_RECIPIENTS: tuple[str, ...] = ("industry", "energy", "coal")
+LETTER_RECIPIENTS: tuple[str, ...] = rules.LETTER_RECIPIENTS
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
@@ -332,11 +333,13 @@ class AnnualSummary:
     recipients: Recipients = field(default_factory=Recipients)
 
 
-def letter_department(org: Org, query: str) -> OrgDepartment:
-    """The department ``query`` names, if it is one of those that write the letter."""
+def letter_department(org: Org, query: str, catalog: Catalog | None = None) -> OrgDepartment:
+    """The department ``query`` names, if it is one of those that write the letter (as the
+    catalog's tags name them, :func:`scheduler.rules.duty_owners`)."""
     department = org.resolve_department(query)
-    if department.key not in LETTER_DEPARTMENTS:
-        names = "、".join(_department_name(org, key) for key in LETTER_DEPARTMENTS)
+    senders = rules.duty_owners(catalog).letter_senders
+    if department.key not in senders:
+        names = "、".join(_department_name(org, key) for key in senders)
         raise DubanError(N_("{department} does not write the year-end letter; only {names} "
                             "do."), department=department.name, names=names)
     return department
@@ -348,11 +351,12 @@ def _department_name(org: Org, key: str) -> str:
 
 
 async def load_letter(sessions: async_sessionmaker[AsyncSession], org: Org, department: str,
-                      *, year: int, today: date) -> Letter:
-    sender = letter_department(org, department)
+                      *, year: int, today: date, catalog: Catalog | None = None) -> Letter:
+    sender = letter_department(org, department, catalog)
     exited = await year_exits(sessions, org=org, year=check_year(year), department=sender.key)
+    recipients = rules.duty_owners(catalog).letter_recipients
     return Letter(department=sender,
-                  recipients=tuple(_department_name(org, k) for k in LETTER_RECIPIENTS),
+                  recipients=tuple(_department_name(org, k) for k in recipients),
                   year=year, today=today, exited=exited)
 
 

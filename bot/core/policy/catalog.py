@@ -340,12 +340,45 @@ class ParseWarning:
         return DubanError(self.message, **dict(self.params))
 
 
+#: The case events a linked measure can follow (see :class:`MeasureRule`).
+MEASURE_EVENTS = ("accepted", "exited", "exit_missed", "failing")
+
+
+@dataclass(frozen=True)
+class MeasureRule:
+    """A measure that follows a case (linked measure): when a case of ``case_clauses`` (any,
+    when empty) has event ``on``, the paragraph of clause ``clause`` becomes a task for the
+    departments its tag names, due ``months`` months later.
+
+    Events: ``accepted`` (a department accepted the case: its capacity fails the standard),
+    ``exited`` (the enterprise or line is closed and exited), ``exit_missed`` (an exit,
+    dismantling or shutdown deadline passed without the exit), ``failing`` (still failing
+    after the rectification period)."""
+
+    on: str
+    clause: str
+    case_clauses: tuple[str, ...] = ()
+    months: int = 3
+
+    def __post_init__(self) -> None:
+        if self.on not in MEASURE_EVENTS:
+            raise CatalogFormatError(N_("unknown measure event {event}"), event=self.on)
+        if not 1 <= self.months <= 24:
+            raise CatalogFormatError(N_("a measure is due within 1 to 24 months"))
+
+    def applies_to(self, case_clause: str) -> bool:
+        return not self.case_clauses or case_clause in self.case_clauses
+
+
 @dataclass(frozen=True)
 class Catalog:
     clauses: tuple[Clause, ...]
     documents: tuple[Document, ...] = (Document(),)
     main: int = 0
     warnings: tuple[ParseWarning, ...] = field(default=())
+    #: Which case event opens which measure; None: the defaults of the guiding opinion
+    #: (``bot.core.tasks.DEFAULT_MEASURES``). Written by the reviewer in the catalog file.
+    measures: tuple[MeasureRule, ...] | None = None
 
     @property
     def document(self) -> Document:
@@ -406,6 +439,9 @@ class Catalog:
             "documents": [_document_to_dict(d) for d in self.documents],
             "clauses": [_clause_to_dict(c) for c in self.clauses],
             "warnings": [_warning_to_dict(w) for w in self.warnings],
+            **({} if self.measures is None else {"measures": [
+                {"on": m.on, "clause": m.clause, "case_clauses": list(m.case_clauses),
+                 "months": m.months} for m in self.measures]}),
         }
 
     @classmethod
@@ -429,6 +465,11 @@ class Catalog:
             documents=documents,
             main=main,
             warnings=tuple(_warning_from_dict(w) for w in data.get("warnings") or ()),
+            measures=None if data.get("measures") is None else tuple(
+                MeasureRule(on=str(m["on"]), clause=str(m["clause"]),
+                            case_clauses=tuple(str(c) for c in m.get("case_clauses") or ()),
+                            months=int(m.get("months", 3)))
+                for m in data["measures"]),
         )
 
     def to_json(self) -> str:

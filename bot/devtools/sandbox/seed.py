@@ -203,8 +203,8 @@ STAGES: dict[str, list[Act]] = {
     # （八） sealed, dismantling due in December.
     "CZ-2026-001": [
         Act(D(2026, 1, 13), "resolve", group="相关部门", departments=("environment",)),
-        *_accept(D(2026, 1, 14), "industry", "development_reform", "energy", "coal", "quality",
-                 "environment"),
+        # A steel line: 工信, 发改 and 质监 must confirm; 能源 and 煤炭 are told ([routing]).
+        *_accept(D(2026, 1, 14), "industry", "development_reform", "quality", "environment"),
         *_measures(D(2026, 2, 2), "industry", "power_water_cut", "power_units_removed",
                    "line_sealed", "public_commitment", "website_announcement"),
         Act(D(2026, 2, 12), "set_dismantling_date", "industry", on=D(2026, 12, 20)),
@@ -263,10 +263,10 @@ STAGES: dict[str, list[Act]] = {
         Act(D(2026, 6, 25), "order_rectification", "industry", evidence="document:整改通知书.pdf"),
         Act(D(2026, 10, 10), "report_failed", "industry", evidence="document:复检报告.pdf",
             note="能耗复检仍超标"),
+        # （九）'s second way: power and water cut, power units removed, equipment sealed.
         *_measures(D(2026, 10, 15), "industry", "power_water_cut", "power_units_removed",
-                   "line_sealed", "equipment_dismantled", "public_commitment",
-                   "website_announcement"),
-        Act(D(2026, 11, 2), "confirm_exit", "industry", capacity=9.0, note="主体设备已拆除"),
+                   "line_sealed"),
+        Act(D(2026, 11, 2), "confirm_exit", "industry", capacity=9.0, note="主体设备已封存"),
         Act(D(2026, 11, 3), "confirm_exit", "development_reform", capacity=9.0, note="已核实"),
     ],
     # （五） accepted, waiting for the order.
@@ -280,7 +280,7 @@ STAGES: dict[str, list[Act]] = {
             on=D(2026, 9, 1)),
         Act(D(2026, 9, 5), "set_rectification_date", "safety", on=D(2026, 12, 4)),
     ],
-    # （八）（九） partly accepted: three departments have not acknowledged.
+    # （八）（九） partly accepted: 发改 has not acknowledged (a steel line: 工信、发改、质监).
     "CZ-2026-011": [*_accept(D(2026, 10, 12), "industry", "quality")],
     # CZ-2026-012 （六）: just routed, nobody has accepted yet.
 }

@@ -23,10 +23,15 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.core.i18n import N_, Translator
 from bot.core.org import Org
+from bot.core.tasks import STATUS_LABELS as TASK_STATUS_LABELS
+from bot.render import inspections as inspection_texts
+from bot.render import tasks as task_texts
 from bot.render import texts
+from bot.render.calendar_texts import duty_words
 from bot.render.reports import Cell
 from bot.render.reports.cells import display_width
 from bot.render.reports.xlsx_util import date_format, excel_value, sheet_title
+from bot.services.inspections import InspectionView
 from bot.services.ledger import (
     Ledger,
     LedgerCase,
@@ -36,7 +41,7 @@ from bot.services.ledger import (
     LedgerSummons,
     Summoned,
 )
-from scheduler.rules import OBLIGATION_LABELS
+from bot.services.tasks import TaskView
 
 _HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
 _MIN_WIDTH, _MAX_WIDTH = 8, 60
@@ -59,6 +64,14 @@ SUMMONS_STATUSES = {"proposed": N_("proposed, waiting for confirmation"),
                     "confirmed": N_("confirmed")}
 RSVP_WORDS = {"accept": N_("will attend"), "decline": N_("declined")}
 PART = N_("{department} ({role}, {status})")
+INSPECTION_HEADERS = (N_("Day"), N_("Inspection"), N_("County or park"), N_("Status"),
+                      N_("Departments"), N_("Enterprises checked"), N_("Problems found"),
+                      N_("Cases opened"), N_("Evidence"))
+INSPECTION_STATUSES = {"planned": N_("scheduled, not yet recorded"), "recorded": N_("recorded")}
+TASK_HEADERS = (N_("Task"), N_("Clause"), N_("Title"), N_("Status"), N_("Lead"),
+                N_("With"), N_("Reports due"), N_("Live since"), N_("Next report due"),
+                N_("Not yet reported"), N_("Reports"), N_("Evidence"), N_("Case"),
+                N_("Carried out on"))
 
 
 def ledger_file_name(year: int, tr: Translator) -> str:
@@ -147,7 +160,7 @@ def _case_row(case: LedgerCase, words: _Words) -> list[Cell]:
 def _duty_row(duty: LedgerDuty, today: date, words: _Words) -> list[Cell]:
     tr = words.tr
     state = ("submitted" if duty.confirmed_on else "overdue" if duty.due < today else "open")
-    return [tr.gettext(OBLIGATION_LABELS.get(duty.kind, duty.kind)),
+    return [duty_words(duty.kind, tr),
             words.party(duty.party_kind, duty.party),
             tr.gettext(texts.ROLE_LABELS.get(duty.role, duty.role)), duty.opened_on,
             duty.due, duty.confirmed_on, tr.gettext(DUTY_STATES[state]),
@@ -171,6 +184,37 @@ def _summons_row(summons: LedgerSummons, words: _Words) -> list[Cell]:
             summons.held, summons.notice, words.lines(summons.case_refs)]
 
 
+def _inspection_row(view: InspectionView, words: _Words) -> list[Cell]:
+    tr, inspection = words.tr, view.inspection
+    enterprises: Cell = (words.lines(inspection.enterprises) if inspection.enterprises
+                         else inspection.enterprise_count)
+    return [inspection.held_on or inspection.scheduled_on,
+            tr.gettext(inspection_texts.KIND_LABELS.get(inspection.kind, inspection.kind)),
+            words.lines(inspection.regions),
+            tr.gettext(INSPECTION_STATUSES.get(inspection.status, inspection.status)),
+            words.lines(words.party("department", key) for key in inspection.departments),
+            enterprises,
+            words.lines(inspection_texts.problem_line(inspection, p, tr) for p in view.problems),
+            words.lines(p.case_ref for p in view.problems if p.case_ref),
+            words.evidence([ref for p in view.problems for ref in p.evidence])]
+
+
+def _task_row(view: TaskView, words: _Words) -> list[Cell]:
+    tr, task = words.tr, view.task
+    pending = sorted((d for d in view.duties if d.confirmed_at is None), key=lambda d: d.due)
+    return [task.number, f"（{task.clause}）", task.title,
+            tr.gettext(TASK_STATUS_LABELS.get(task.status, task.status)),
+            words.lines(words.party("department", key) for key in task.lead),
+            words.lines(words.party("department", key) for key in task.participants),
+            task_texts.schedule_words(view.schedule, tr), task.live_on,
+            pending[0].due if pending else None,
+            words.lines(words.party("department", d.party) for d in pending),
+            words.lines(task_texts.report_line(r, tr, words.org.alias_table(), words.tz)
+                        for r in view.reports),
+            words.evidence([ref for r in view.reports for ref in r.evidence]),
+            view.case_ref, task.done_on]
+
+
 async def write_ledger(ledger: Ledger, tr: Translator, org: Org, tz: tzinfo,
                        target: Path | IO[bytes]) -> int:
     """Write the ledger to ``target``; how many cases it holds."""
@@ -189,7 +233,10 @@ async def write_ledger(ledger: Ledger, tr: Translator, org: Org, tz: tzinfo,
              (_duty_row(d, ledger.today, words) for d in ledger.duties)),
             (N_("Notices"), NOTICE_HEADERS, (_notice_row(n, words) for n in ledger.notices)),
             (N_("Summonses"), SUMMONS_HEADERS,
-             (_summons_row(s, words) for s in ledger.summonses))):
+             (_summons_row(s, words) for s in ledger.summonses)),
+            (N_("Inspections"), INSPECTION_HEADERS,
+             (_inspection_row(i, words) for i in ledger.inspections)),
+            (N_("Tasks"), TASK_HEADERS, (_task_row(t, words) for t in ledger.tasks))):
         sheet = _Sheet(book, tr.gettext(title), [tr.gettext(h) for h in headers], tr)
         for values in rows:
             sheet.add(values)
