@@ -112,7 +112,7 @@ async def test_joint_inspection_feeds_back_once_and_opens_a_routed_case(bot: Bot
     found = await deps.ledger.ledger(2026, date(2026, 6, 1))
     buffer = io.BytesIO()
     await write_ledger(found, get_translator("zh_CN"), await deps.org(), deps.tz, buffer)
-    sheet = load_workbook(buffer).worksheets[-1]
+    sheet = load_workbook(buffer)[get_translator("zh_CN").gettext("Inspections")]
     values = list(sheet.iter_rows(values_only=True))
     assert len(values) == 2
     cells = [str(v) for v in values[1] if v is not None]

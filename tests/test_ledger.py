@@ -76,7 +76,8 @@ async def test_ledger_matches_the_database(services: Services, demo_org: Org) ->
         duties = (await session.exec(select(func.count()).select_from(Obligation)
                                      .where(col(Obligation.year) == 2026))).one()
     book = load_workbook(await ledger_book(services, demo_org, chunk=2))  # chunks of 2
-    assert book.sheetnames == ["Cases", "Yearly duties", "Notices", "Summonses", "Inspections"]
+    assert book.sheetnames == ["Cases", "Yearly duties", "Notices", "Summonses", "Inspections",
+                              "Tasks"]
     for sheet in book.worksheets:
         assert sheet.freeze_panes == "A2"
         assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}" \
@@ -126,7 +127,7 @@ async def test_a_year_without_cases_still_has_its_sheets(services: Services,
     buffer = io.BytesIO()
     assert await write_ledger(found, get_translator("zh_CN"), demo_org, TZ, buffer) == 0
     book = load_workbook(buffer)
-    assert len(book.worksheets) == 5 and all(s.max_row == 1 for s in book.worksheets)
+    assert len(book.worksheets) == 6 and all(s.max_row == 1 for s in book.worksheets)
 
 
 async def test_ledger_command_sends_the_workbook_to_coordinators(bot: Bot) -> None:

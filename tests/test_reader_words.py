@@ -43,8 +43,8 @@ ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
 FULL_WIDTH = re.compile(r"[，：。；（）、！？【】]")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ZH_ONLY_KEYS = re.compile(r"\b(?:cement|steel|flat glass|industry|environment)\b")
-#: English texts that show the Chinese syntax a person must type.
-QUOTES_CHINESE_SYNTAX = ("role：bodies",)
+#: English texts that show the Chinese syntax a person must type (the punctuation is it).
+QUOTES_CHINESE_SYNTAX = ("role：bodies", "separated by 、")
 
 
 def problems(text: str, english: bool) -> list[str]:
