@@ -21,7 +21,7 @@ from bot.core import commands as parse
 from bot.core.buttons import TaskPress
 from bot.core.clock import local_today
 from bot.core.i18n import N_, DubanError
-from bot.core.tasks import TaskStatus, parse_schedule
+from bot.core.tasks import OPEN_STATUSES, TaskStatus, parse_schedule
 from bot.render import tasks as task_texts
 from bot.render.cards import CardContext, Reply
 from bot.services.access import Reader
@@ -127,9 +127,13 @@ async def _list(update: Update, context: DubanContext, identity: Identity) -> No
         identity.who(0).department)
     if not reader.everything and department is None:
         raise DubanError(TASKS_NOT_VISIBLE)
-    views = await context.deps.tasks.find(department=department)
+    tasks = context.deps.tasks
+    views = await tasks.find(department=department, statuses=[TaskStatus.PROPOSED,
+                                                              *OPEN_STATUSES])
     ctx = await _context(update, context, identity)
-    await say(update, context, task_texts.tasks_list(views, ctx, department=department))
+    await say(update, context, task_texts.tasks_list(
+        views, ctx, department=department,
+        closed=(0, 0) if department else await tasks.closed_counts()))
 
 
 async def _accept_all(update: Update, context: DubanContext, identity: Identity) -> None:

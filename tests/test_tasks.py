@@ -472,3 +472,15 @@ async def test_the_owners_read_the_task_in_chinese_words(bot: Bot) -> None:
     assert "州发改委" in live.text and live.buttons()[0][0] == "📝 进展反馈"
     for text in (live.text, bot.last(COORDINATION).text):
         assert "task-" not in text and "every:" not in text and "doc1" not in text
+
+
+def test_a_task_duty_is_named_in_words_even_when_this_process_has_not_read_it() -> None:
+    from bot.core.i18n import get_translator
+    from bot.core.tasks import TITLES, task_kind
+    from bot.render.calendar_texts import duty_words
+
+    zh = get_translator("zh_CN")
+    TITLES.set(9001, 41, "严格执法监管：加大节能监察力度")
+    assert duty_words(task_kind(9001, 2), zh) == "督办任务41：严格执法监管：加大节能监察力度"
+    assert duty_words(task_kind(9002, 1), zh) == "督办任务"  # unknown here: no key, no id
+    assert duty_words("work_plan", zh) != "work_plan"

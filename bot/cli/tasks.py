@@ -20,7 +20,7 @@ from bot.core.clock import local_today
 from bot.core.i18n import N_, DubanError
 from bot.core.policy.catalog import Catalog, load_catalog
 from bot.core.policy.parser import parse_policy_file
-from bot.core.tasks import TaskStatus
+from bot.core.tasks import OPEN_STATUSES, TaskStatus
 from bot.render import tasks as task_texts
 from bot.render.cards import CardContext
 from bot.services.deps import Deps
@@ -74,7 +74,8 @@ def tasks_command(app: App) -> None:
     """The tasks (督办任务): open ones, and how many wait for review."""
 
     async def work(deps: Deps) -> str:
-        views = await deps.tasks.find()
-        return task_texts.tasks_list(views, await _context(app, deps)).text
+        views = await deps.tasks.find(statuses=[TaskStatus.PROPOSED, *OPEN_STATUSES])
+        return task_texts.tasks_list(views, await _context(app, deps),
+                                     closed=await deps.tasks.closed_counts()).text
 
     click.echo(app.run(work))

@@ -402,11 +402,10 @@ class TaskTitles:
         self.by_id[task_id] = (number, title)
 
     def get(self, kind: str) -> tuple[int, str] | None:
-        """``(number, title)`` of a task duty's kind, None when ``kind`` is not a task's."""
+        """``(number, title)`` of a task duty's kind; None when ``kind`` is not a task's or
+        the task is not known here."""
         parsed = parse_task_kind(kind)
-        if parsed is None:
-            return None
-        return self.by_id.get(parsed[0], (parsed[0], ""))
+        return None if parsed is None else self.by_id.get(parsed[0])
 
 
 #: The titles of this process (see :class:`TaskTitles`).

@@ -15,13 +15,13 @@ from bot.core.tasks import (
     TITLES,
     Schedule,
     TaskStatus,
+    is_task_kind,
 )
 from bot.render import texts
 from bot.render.cards import Button, CardContext, Reply
 from bot.services.tasks import TaskView
 from models.tables import TaskReport
 
-TASK_NAME = N_("Task {number}")
 TASK_TITLE = N_("Task {number}: {title}")
 MAX_TEXT = 600
 MAX_REPORT_SHOWN = 300
@@ -33,12 +33,12 @@ MAX_LISTED = 20
 def duty_label(kind: str, tr: Translator) -> str | None:
     """A task duty row's kind in words (``督办任务5：严格执法监管：…``), None for a yearly
     duty's kind."""
-    found = TITLES.get(kind)
-    if found is None:
+    if not is_task_kind(kind):
         return None
+    found = TITLES.get(kind)
+    if found is None or not found[1]:  # a task this process has not read (closed long ago)
+        return tr.gettext(N_("a supervised task (督办任务)"))
     number, title = found
-    if not title:
-        return tr.gettext(TASK_NAME, number=number)
     return tr.gettext(TASK_TITLE, number=number, title=title)
 
 
@@ -102,9 +102,10 @@ def task_line(view: TaskView, ctx: CardContext) -> str:
     return line
 
 
-def tasks_list(views: Sequence[TaskView], ctx: CardContext, *, department: str | None = None
-               ) -> Reply:
-    """``/tasks``: the open tasks (a department chat: its own), how many wait for review."""
+def tasks_list(views: Sequence[TaskView], ctx: CardContext, *, department: str | None = None,
+               closed: tuple[int, int] = (0, 0)) -> Reply:
+    """``/tasks``: the open tasks (a department chat: its own), how many wait for review, and
+    (``closed``) how many were completed and not supervised."""
     tr = ctx.tr
     by_status: dict[str, list[TaskView]] = {}
     measures: dict[str, list[TaskView]] = {}
@@ -135,11 +136,10 @@ def tasks_list(views: Sequence[TaskView], ctx: CardContext, *, department: str |
         lines.append("")
         lines.append(tr.gettext(N_("{n} task(s) read from the document wait for review: "
                                    "/tasks review"), n=len(proposed)))
-    closed = len(by_status.get(TaskStatus.DONE, []))
-    dropped = len(by_status.get(TaskStatus.DROPPED, []))
-    if closed or dropped:
+    done, dropped = closed
+    if done or dropped:
         lines.append(tr.gettext(N_("Completed: {done}; not supervised: {dropped}."),
-                                done=closed, dropped=dropped))
+                                done=done, dropped=dropped))
     if len(lines) == 1:
         lines.append(tr.gettext(N_("No tasks yet.")))
     lines.append(tr.gettext(N_("Details: /task N")))

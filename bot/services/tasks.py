@@ -111,11 +111,21 @@ class TaskService:
     # -- reading ------------------------------------------------------------------------------
 
     async def load_titles(self) -> None:
-        """Fill :data:`bot.core.tasks.TITLES` (how the calendar's texts name a task's duty)."""
+        """Fill :data:`bot.core.tasks.TITLES` (how the calendar's texts name a task's duty):
+        the tasks with report rows (a closed measure of a case no longer needs its name)."""
         async with self.sessions() as session:
-            rows = (await session.exec(select(Task.id, Task.number, Task.title))).all()
+            rows = (await session.exec(select(Task.id, Task.number, Task.title).where(
+                col(Task.status).in_(list(OPEN_STATUSES)) | col(Task.case_id).is_(None)))).all()
         for task_id, number, title in rows:
             TITLES.set(task_id or 0, number, title)
+
+    async def closed_counts(self) -> tuple[int, int]:
+        """(done, dropped): how many tasks were completed and how many not supervised."""
+        async with self.sessions() as session:
+            rows = dict((await session.exec(select(Task.status, func.count()).where(
+                col(Task.status).in_([TaskStatus.DONE, TaskStatus.DROPPED]))
+                .group_by(col(Task.status)))).all())
+        return int(rows.get(TaskStatus.DONE, 0)), int(rows.get(TaskStatus.DROPPED, 0))
 
     async def find(self, *, statuses: Iterable[str] | None = None,
                    department: str | None = None, case_id: int | None = None
@@ -176,7 +186,8 @@ class TaskService:
         now = self.clock.now()
         new = 0
         async with transaction(self.sessions) as session:
-            known = {t.source: t for t in (await session.exec(select(Task))).all()}
+            known = {t.source: t for t in (await session.exec(select(Task).where(
+                col(Task.case_id).is_(None)))).all()}  # the document's, not the measures
             number = await _last_number(session)
             for spec in specs:
                 task = known.get(spec.source)
