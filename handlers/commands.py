@@ -20,7 +20,7 @@ from bot.core.buttons import BindChat, region_code
 from bot.core.clock import local_today
 from bot.core.i18n import DubanError
 from bot.core.tasks import TaskStatus
-from bot.core.workflow import State
+from bot.core.workflow import CASE_CLAUSES, State, clause_terms
 from bot.render import board as board_texts
 from bot.render import calendar_texts, cards, texts
 from bot.render import evidence as evidence_texts
@@ -454,7 +454,8 @@ async def policy(update: Update, context: DubanContext) -> None:
     if not query:
         raise DubanError(texts.POLICY_USAGE)
     clause = context.deps.catalog.find_clause(query)
-    await say(update, context, cards.policy_text(clause, tr))
+    terms = clause_terms(context.deps.catalog, clause.ref) if clause.ref in CASE_CLAUSES else None
+    await say(update, context, cards.policy_text(clause, tr, terms))
 
 
 # -- inspections (clause 三 of the cover letter) ------------------------------------------------

@@ -339,3 +339,19 @@ async def test_exit_card_says_the_two_ways(services: Services) -> None:
     assert [b.label for row in shown.buttons for b in row] == ["Confirm exit"]
     assert "Exit in one of two ways" not in shown.text
     assert "Exit measures: 1 of 1 confirmed" in shown.text
+
+
+def test_policy_gist_states_the_catalog_s_periods() -> None:
+    from bot.core.i18n import get_translator
+    from bot.core.policy.catalog import load_default_catalog
+    from bot.core.workflow import Terms
+    from bot.render.cards import policy_text
+
+    clause = load_default_catalog().find_clause("四")
+    zh = get_translator("zh_CN")
+    assert "自立案起6个月内整改" in policy_text(clause, zh)
+    four = policy_text(clause, zh, Terms(rectification_months=4, extension_max_months=2))
+    assert "自立案起4个月内整改" in four and "不超过2个月的延期" in four
+    english = policy_text(clause, get_translator("en"), Terms(rectification_months=4,
+                                                                extension_max_months=2))
+    assert "within 4 months" in english or "within 4 month(s)" in english

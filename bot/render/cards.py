@@ -31,6 +31,7 @@ from bot.core.workflow import (
     Actor,
     State,
     Step,
+    Terms,
     confirmations,
     times_left,
     workflow_for,
@@ -60,11 +61,12 @@ class Reply:
 
 
 REQUIREMENTS: Mapping[str, str] = {
-    "四": N_("Energy: rectify within 6 months of registration (one extension of at most "
-            "3 months on application); not rectified or still failing: shut down and exit."),
+    "四": N_("Energy: rectify within {period} of registration (one extension of at most "
+            "{extension} months on application); not rectified or still failing: shut down "
+            "and exit."),
     "五": N_("Environment: restricted production or stop and rectify; serious cases are "
             "suspended or closed with the approval of the government that has the power."),
-    "六": N_("Quality: stop and rectify; not rectified within 6 months or still failing: "
+    "六": N_("Quality: stop and rectify; not rectified within {period} or still failing: "
             "closed with government approval."),
     "七": N_("Safety: stop at once for rectification; still unsafe: close and revoke "
             "licences."),
@@ -93,13 +95,18 @@ class CardContext:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-def policy_text(clause: Clause, tr: Translator) -> str:
-    """``/policy 四``: the clause's gist in the reader's language, then its text as written."""
+def policy_text(clause: Clause, tr: Translator, terms: Terms | None = None) -> str:
+    """``/policy 四``: the clause's gist in the reader's language (its periods as the loaded
+    catalog states them: ``terms``), then its text as written."""
     number = clause.ref
     lines = [tr.gettext(N_("Clause {clause}"), clause=texts.clause_label(number, tr))]
     gist = REQUIREMENTS.get(number)
     if gist:
-        lines.append(tr.gettext(gist))
+        terms = terms or Terms(rectification_months=6, extension_max_months=3)
+        period = (tr.gettext(N_("{n} month(s)"), n=terms.rectification_months)
+                  if terms.rectification_months is not None
+                  else tr.gettext(N_("{n} day(s)"), n=terms.rectification_days or 0))
+        lines.append(tr.gettext(gist, period=period, extension=terms.extension_max_months or 0))
     lines.append("")
     lines.extend(p.text for p in clause.paragraphs)
     return "\n".join(lines)
