@@ -181,6 +181,8 @@ async def test_a_joint_task_is_chased_as_one_the_leads_escalated_the_others_remi
     await bot.deliver()
     digest = bot.last_with(INDUSTRY, f"Task {number}")
     assert "加强监督检查" in digest and "task-" not in digest
+    line = next(x for x in digest.splitlines() if f"Task {number}" in x)
+    assert f"Task {number}: 加强监督检查" in line and "(2026)" not in line  # its date says
 
 
 async def test_review_commands_drop_merge_owners_schedule_and_their_errors(bot: Bot) -> None:

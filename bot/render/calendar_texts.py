@@ -50,8 +50,8 @@ LINES: Mapping[str, str] = {
                      "review message"),
     "credit_flag": N_("· ⛔ {ref} ({enterprise}) missed its exit deadline {deadline}: flag it "
                       "for the joint credit measures of clause (17)"),
-    "obligation": N_("· 📅 {duty} ({year}): due {deadline}"),
-    "obligation_overdue": N_("· ⚠ {duty} ({year}) of {party}: overdue since {deadline}"),
+    "obligation": N_("· 📅 {what}: due {deadline}"),
+    "obligation_overdue": N_("· ⚠ {what} of {party}: overdue since {deadline}"),
 }
 #: What a deadline of a wait (a state without a date of its own) is for.
 WAITS: Mapping[str, str] = {
@@ -70,17 +70,25 @@ def duty_words(kind: str, tr: Translator) -> str:
     return task_texts.duty_label(kind, tr) or tr.gettext(OBLIGATION_LABELS.get(kind, kind))
 
 
+def duty_of(obligation: str, tr: Translator) -> str:
+    """A duty row (``kind/year``) in words: a yearly duty with its year (2026年…工作方案), a
+    task's period by the task (督办任务5：…; its date says which period)."""
+    kind, year = obligation.split("/")
+    task = task_texts.duty_label(kind, tr)
+    if task is not None:
+        return task
+    return tr.gettext(N_("{duty} ({year})"), duty=duty_words(kind, tr), year=year)
+
+
 def _line(entry: Mapping[str, Any], ctx: DigestContext) -> str:
     tr = ctx.tr
     deadline = date.fromisoformat(entry["deadline"]) if entry.get("deadline") else None
     party = _party(entry, ctx)
     common: dict[str, Any] = {"deadline": texts.fmt_date(deadline, tr), "party": party}
     if entry.get("obligation"):
-        kind, year = str(entry["obligation"]).split("/")
         overdue = entry["step"] != "" and not str(entry["step"]).startswith("T-")
         template = LINES["obligation_overdue" if overdue else "obligation"]
-        return tr.gettext(template, duty=duty_words(kind, tr),
-                          year=year, **common)
+        return tr.gettext(template, what=duty_of(str(entry["obligation"]), tr), **common)
     refs = list(entry.get("case_refs") or [])
     ref = refs[0] if refs else "?"
     enterprise = ctx.enterprises.get(ref, "")
@@ -249,9 +257,8 @@ def notice_document(notice: Notice, sections: Sequence[NoticeSection], *, commis
 
 def _duty_line(entry: NoticeEntry, tr: Translator) -> str:
     assert entry.obligation is not None
-    kind, year = entry.obligation.split("/")
-    return tr.gettext(N_("Overdue: {duty} ({year}), due {deadline}."),
-                      duty=duty_words(kind, tr), year=year,
+    return tr.gettext(N_("Overdue: {what}, due {deadline}."),
+                      what=duty_of(entry.obligation, tr),
                       deadline=texts.fmt_date(entry.deadline, tr))
 
 
@@ -260,9 +267,7 @@ def items_text(refs: Sequence[str], obligation: str | None, tr: Translator) -> s
     if refs:
         return "、".join(refs)
     if obligation:
-        kind, year = obligation.split("/")
-        return tr.gettext(N_("{duty} ({year})"), duty=duty_words(kind, tr),
-                          year=year)
+        return duty_of(obligation, tr)
     return ""
 
 
