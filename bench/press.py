@@ -126,6 +126,12 @@ async def seed(url: str, stored: int, presses: int) -> list[int]:
     began = time.perf_counter()
     print(f"seeding {stored:,} stored cases …", file=sys.stderr, flush=True)
     await sweep.seed(url, stored, 0)
+    if url.startswith("postgresql"):  # the bulk rows carry their ids: move the sequence on
+        bulk = create_engine(url)
+        async with bulk.begin() as connection:
+            await connection.execute(text("SELECT setval(pg_get_serial_sequence('cases', "
+                                          "'id'), (SELECT max(id) FROM cases))"))
+        await bulk.dispose()
     print(f"  bulk rows in {time.perf_counter() - began:.0f} s; importing {presses:,} cases "
           "to press …", file=sys.stderr, flush=True)
     engine = create_engine(url)

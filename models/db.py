@@ -27,11 +27,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import delete, event, insert
+from sqlalchemy import bindparam, delete, event, insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import onehop
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///duban.db"
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
@@ -56,7 +58,11 @@ def normalize_url(url: str | None) -> str:
 
 def create_engine(url: str | None = None) -> AsyncEngine:
     url = normalize_url(url)
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if url.startswith("sqlite+aiosqlite"):
+        # one thread hand-off per statement, not four (models.onehop)
+        engine = create_async_engine(url, module=onehop.dbapi())
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -210,13 +216,20 @@ async def _record_update(session: AsyncSession, hand: UpdateInHand) -> None:
     from models.tables import InboxUpdate, ProcessedUpdate
 
     await session.flush()  # the work's own conflicts are the work's, not "already handled"
+    global _RECORD
+    if _RECORD is None:  # built once, at the first update handled
+        _RECORD = (insert(ProcessedUpdate),
+                   delete(InboxUpdate).where(InboxUpdate.update_id == bindparam("update_id"))  # type: ignore[arg-type]
+                   .execution_options(synchronize_session=False))
     try:
-        await session.exec(insert(ProcessedUpdate).values(
-            update_id=hand.update_id, processed_at=hand.at))
+        await session.exec(_RECORD[0], params={"update_id": hand.update_id,
+                                               "processed_at": hand.at})
     except IntegrityError:
         raise AlreadyHandled(hand.update_id) from None
-    await session.exec(delete(InboxUpdate).where(
-        InboxUpdate.update_id == hand.update_id))  # type: ignore[arg-type]
+    await session.exec(_RECORD[1], params={"update_id": hand.update_id})
+
+
+_RECORD: tuple[Any, Any] | None = None
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -135,18 +135,26 @@ async def queue_case_ids(session: AsyncSession, *, states: Sequence[str],
     return [case_id for case_id in rows.all() if case_id is not None]
 
 
+# A press reads and writes a case with these: built once, not per call (issue 13).
+_ASSIGNMENTS_FOR = (select(Assignment).where(col(Assignment.case_id) == bindparam("case_id"))
+                    .order_by(col(Assignment.id)))
+_EVENTS_FOR = (select(Event).where(col(Event.case_id) == bindparam("case_id"))
+               .order_by(col(Event.seq)))
+_EVENT_HASH = select(col(Event.hash)).where(col(Event.case_id) == bindparam("case_id"),
+                                            col(Event.seq) == bindparam("seq"))
+_MOVE_HEAD = (update(Case.__table__)  # type: ignore[attr-defined]
+              .where(Case.__table__.c.id == bindparam("head_case"))  # type: ignore[attr-defined]
+              .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash"),
+                      next_due=DUE_NOW))
+
+
 async def assignments_for(session: AsyncSession, *, case_id: int) -> list[Assignment]:
-    rows = await session.exec(
-        select(Assignment).where(col(Assignment.case_id) == case_id)
-        .order_by(col(Assignment.id))
-    )
+    rows = await session.exec(_ASSIGNMENTS_FOR, params={"case_id": case_id})
     return list(rows.all())
 
 
 async def events_for(session: AsyncSession, *, case_id: int) -> list[Event]:
-    rows = await session.exec(
-        select(Event).where(col(Event.case_id) == case_id).order_by(col(Event.seq))
-    )
+    rows = await session.exec(_EVENTS_FOR, params={"case_id": case_id})
     return list(rows.all())
 
 
@@ -204,19 +212,15 @@ async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
 async def _event_hash(session: AsyncSession, *, case_id: int, seq: int) -> str | None:
     if seq < 1:
         return None
-    found = await session.exec(select(col(Event.hash)).where(
-        col(Event.case_id) == case_id, col(Event.seq) == seq))
+    found = await session.exec(_EVENT_HASH, params={"case_id": case_id, "seq": seq})
     return found.one_or_none()
 
 
 async def _move_heads(session: AsyncSession, heads: Sequence[tuple[int, int, str]]) -> None:
     """Each case's chain head: its last event's number and hash (same transaction). A new
     event may change what falls due: the next sweep looks at the case again."""
-    table = Case.__table__  # type: ignore[attr-defined]
     await session.exec(
-        update(table).where(table.c.id == bindparam("head_case"))
-        .values(chain_seq=bindparam("head_seq"), chain_hash=bindparam("head_hash"),
-                next_due=DUE_NOW),
+        _MOVE_HEAD,
         params=[{"head_case": case_id, "head_seq": seq, "head_hash": digest}
                 for case_id, seq, digest in heads])
 

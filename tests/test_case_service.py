@@ -7,13 +7,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.casefile import CaseInput
 from bot.core.i18n import DubanError
 from bot.core.workflow import Actor, State, StepInput
 from bot.services.cases import Who
+from models.db import transaction
 from tests.conftest import COORDINATOR, Services
 
 INDUSTRY = Who(role="liaison", name="工信联络员", telegram_id=20001, department="industry")
@@ -58,6 +60,38 @@ async def test_import_again_changes_nothing(services: Services) -> None:
     cases = await services.cases.find()
     assert [c.ref for c in cases] == ["MNS-001", "MNS-002"]
     assert len((await services.cases.get("MNS-001")).events) == 1
+
+
+async def test_a_step_takes_the_view_its_caller_read_in_the_same_unit_of_work(
+        services: Services, engine: AsyncEngine) -> None:
+    """A button's press reads the case, then steps: inside one unit of work the step uses
+    that view instead of reading the case's events again; outside one it reads its own."""
+    cases = services.cases
+    await cases.import_cases([case_input(), case_input("MNS-002")], COORDINATOR)
+    reads: list[str] = []
+
+    def on_execute(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT events.id"):
+            reads.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    try:
+        async with transaction(cases.sessions):
+            view = await cases.get("MNS-001")
+            first = await cases.take_step("MNS-001", step("accept", "industry"), INDUSTRY,
+                                          read=view)
+        assert len(reads) == 1
+        other = await cases.get("MNS-002")
+        reads.clear()
+        second = await cases.take_step("MNS-001", step("accept", "development_reform"),
+                                       REFORM, read=other)  # not in a unit of work: ignored
+        assert len(reads) == 1
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+    assert [e.kind for e in first.view.events] == ["created", "accept"]
+    assert second.view.case.ref == "MNS-001" and second.view.case.state == State.ACCEPTED
+    assert [e.seq for e in (await cases.get("MNS-001")).events] == [1, 2, 3]
+    assert len((await cases.get("MNS-002")).events) == 1
 
 
 async def test_only_coordinators_import(services: Services) -> None:

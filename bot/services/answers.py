@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -94,7 +94,12 @@ class AnswerStore:
             return
         self._queued.discard(update_id)
         async with self.sessions() as session:
-            await session.exec(update(Outbox).where(
-                col(Outbox.key) == answer_key(update_id), col(Outbox.sent_at).is_(None))
-                .values(sent_at=self.clock.now()))
+            await session.exec(_SENT, params={"answer_key": answer_key(update_id),
+                                              "now": self.clock.now()})
             await session.commit()
+
+
+_SENT = (update(Outbox)
+         .where(col(Outbox.key) == bindparam("answer_key"), col(Outbox.sent_at).is_(None))
+         .values(sent_at=bindparam("now"))
+         .execution_options(synchronize_session=False))  # built once: every press sends one

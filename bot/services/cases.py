@@ -321,14 +321,21 @@ class CaseService:
 
     # -- workflow -------------------------------------------------------------------------
 
-    async def take_step(self, ref: str | int, action: StepInput, who: Who) -> StepResult:
+    async def take_step(self, ref: str | int, action: StepInput, who: Who, *,
+                        read: CaseView | None = None) -> StepResult:
         """Take one workflow step on the case (by reference, or id); records an event whether
-        it completes or waits for other departments."""
-        return await self._retrying(lambda session: self._take_step(session, ref, action, who))
+        it completes or waits for other departments.
+
+        ``read``: the case as the caller has just read it in the unit of work this step joins
+        (a button's press), so it is not read again; outside a unit of work it is ignored (the
+        step reads the case in its own transaction, and again on each retry)."""
+        known = read if in_transaction() else None
+        return await self._retrying(
+            lambda session: self._take_step(session, ref, action, who, known))
 
     async def _take_step(self, session: AsyncSession, ref: str | int, action: StepInput,
-                         who: Who) -> StepResult:
-        view = await self._view(session, ref)
+                         who: Who, known: CaseView | None = None) -> StepResult:
+        view = known if known is not None else await self._view(session, ref)
         case = view.case
         if action.actor is Actor.DEPARTMENT:
             require_department(who, action.department or "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -66,8 +67,8 @@ class DeliveryStore:
         another message: a copy posted by an attempt whose outcome was unknown (its message id
         was never learnt), then posted again. Only the recorded card is kept current."""
         async with self.sessions() as session:
-            shown = (await session.exec(select(col(Card.message_id)).where(
-                col(Card.case_id) == case_id, col(Card.chat_id) == chat_id))).first()
+            shown = (await session.exec(_CARD_MESSAGE, params={
+                "case_id": case_id, "chat_id": chat_id})).first()
         return shown is not None and shown != message_id
 
     async def record_card(self, case_id: int, binding: ChatBinding, message_id: int,
@@ -82,12 +83,9 @@ class DeliveryStore:
 
     async def shown(self, case_id: int, departments_only: bool = False) -> list[ShownCard]:
         """Every chat that shows the case's card (only departments' chats if asked)."""
-        statement = select(col(Card.chat_id), col(Card.message_id)).where(
-            col(Card.case_id) == case_id)
-        if departments_only:
-            statement = statement.where(col(Card.department_key).is_not(None))
+        statement = _SHOWN[departments_only]
         async with self.sessions() as session:
-            rows = (await session.exec(statement.order_by(col(Card.chat_id)))).all()
+            rows = (await session.exec(statement, params={"case_id": case_id})).all()
         return [ShownCard(chat_id, message_id) for chat_id, message_id in rows]
 
     async def waiting_for(self, binding: ChatBinding) -> list[str]:
@@ -112,3 +110,12 @@ class DeliveryStore:
             await enqueue(session, key=f"nochat:{case_id}:{department}", kind=Kind.NO_CHAT,
                           recipient_kind="coordinators", recipient="*", now=now,
                           payload={"case_id": case_id, "department": department})
+
+
+# Every press reads these (the pressed card, the cards to edit): built once.
+_CARD_MESSAGE = select(col(Card.message_id)).where(col(Card.case_id) == bindparam("case_id"),
+                                                   col(Card.chat_id) == bindparam("chat_id"))
+_SHOWN = {departments_only: select(col(Card.chat_id), col(Card.message_id))
+          .where(col(Card.case_id) == bindparam("case_id"),
+                 *([col(Card.department_key).is_not(None)] if departments_only else []))
+          .order_by(col(Card.chat_id)) for departments_only in (False, True)}

@@ -426,7 +426,7 @@ class DialogService:
         needs = step_needs(step, clause)
         if not needs:  # the workflow checks the step against the case itself
             await self.cases.take_step(case_id, StepInput(
-                step=step, actor=Actor.DEPARTMENT, department=department), who)
+                step=step, actor=Actor.DEPARTMENT, department=department), who, read=view)
             return Finished(DONE, case_ref=view.case.ref)
         _check_possible(workflow.step(step), view)  # before any question is asked
         case = view.case
@@ -453,7 +453,7 @@ class DialogService:
             raise DubanError(N_("This extension request is already decided."))
         if approve:
             await self.cases.take_step(view.case.ref, StepInput(
-                step="approve_extension", actor=Actor.COORDINATOR), who)
+                step="approve_extension", actor=Actor.COORDINATOR), who, read=view)
             return Finished(DONE, case_ref=view.case.ref)
         return await self._start(chat_id, who, DenyExtensionDraft(view.case.ref), update_id)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -39,6 +39,21 @@ log = logging.getLogger(__name__)
 #: a claim older than this belongs to a process that died; another takes the row over
 CLAIM_LEASE = timedelta(minutes=1)
 MAX_ATTEMPTS = 5
+
+
+_HANDLED = select(col(ProcessedUpdate.update_id)).where(
+    col(ProcessedUpdate.update_id).in_(bindparam("ids", expanding=True)))
+_FREE = or_(col(InboxUpdate.claimed_at).is_(None),
+            col(InboxUpdate.claimed_at) < bindparam("expired"))
+#: ``claim``'s statement, built once (it runs for every update).
+_CLAIM = (update(InboxUpdate)
+          .where(col(InboxUpdate.update_id).in_(
+              select(col(InboxUpdate.update_id)).where(_FREE)
+              .order_by(col(InboxUpdate.update_id)).limit(bindparam("limit"))
+              .scalar_subquery()), _FREE)
+          .values(claimed_at=bindparam("now"), attempts=InboxUpdate.attempts + 1)
+          .returning(col(InboxUpdate.update_id), col(InboxUpdate.payload),
+                     col(InboxUpdate.attempts)))
 
 
 @dataclass(frozen=True)
@@ -59,8 +74,7 @@ class InboxStore:
         if not wanted:
             return 0
         async with transaction(self.sessions) as session:
-            handled = set((await session.exec(select(col(ProcessedUpdate.update_id)).where(
-                col(ProcessedUpdate.update_id).in_(list(wanted))))).all())
+            handled = set((await session.exec(_HANDLED, params={"ids": list(wanted)})).all())
             rows = [{"update_id": update_id, "payload": payload, "received_at": now,
                      "attempts": 0}
                     for update_id, payload in sorted(wanted.items()) if update_id not in handled]
@@ -78,18 +92,10 @@ class InboxStore:
         Two processes claiming at once cannot both take a row: PostgreSQL re-checks the
         condition on a row another transaction has just claimed (and skips it), SQLite has one
         writer at a time."""
-        free = or_(col(InboxUpdate.claimed_at).is_(None),
-                   col(InboxUpdate.claimed_at) < now - CLAIM_LEASE)
-        oldest = (select(col(InboxUpdate.update_id)).where(free)
-                  .order_by(col(InboxUpdate.update_id)).limit(limit))
-        statement = (update(InboxUpdate)
-                     .where(col(InboxUpdate.update_id).in_(oldest.scalar_subquery()), free)
-                     .values(claimed_at=now, attempts=InboxUpdate.attempts + 1)
-                     .returning(col(InboxUpdate.update_id), col(InboxUpdate.payload),
-                                col(InboxUpdate.attempts)))
         async with transaction(self.sessions) as session:
             connection = await session.connection()  # Core: no ORM bookkeeping for this
-            rows = (await connection.execute(statement)).all()
+            rows = (await connection.execute(_CLAIM, {
+                "now": now, "expired": now - CLAIM_LEASE, "limit": limit})).all()
         return [Stored(update_id, dict(payload), attempts)
                 for update_id, payload, attempts in sorted(rows, key=lambda r: r[0])]
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, delete, or_, update
+from sqlalchemy import bindparam, case, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -56,14 +56,18 @@ async def enqueue(session: AsyncSession, *, key: str, kind: str, recipient_kind:
     ``claimed_at``: queued already claimed (its writer sends it itself; see
     ``bot.services.answers``)."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Outbox).values(
-        key=key, kind=kind, recipient_kind=recipient_kind, recipient=recipient,
-        payload=payload or {}, created_at=now, not_before=not_before or now, attempts=0,
-        claimed_at=claimed_at,
-    ).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.exec(statement)
+    await session.flush()  # as the ORM's execution would, before the Core statement
+    connection = await session.connection()
+    result = await connection.execute(_ENQUEUE[dialect == "postgresql"], {
+        "key": key, "kind": kind, "recipient_kind": recipient_kind, "recipient": recipient,
+        "payload": payload or {}, "created_at": now, "not_before": not_before or now,
+        "attempts": 0, "claimed_at": claimed_at})
     return bool(result.rowcount)
+
+
+#: ``enqueue``'s statement (by "is PostgreSQL"), built once: every press queues a row.
+_ENQUEUE = {postgres: (pg_insert if postgres else sqlite_insert)(Outbox)
+            .on_conflict_do_nothing(index_elements=["key"]) for postgres in (False, True)}
 
 
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]],
@@ -144,6 +148,20 @@ def due_statement(now: datetime, limit: int = 100, skip: Collection[int] = ()) -
     return statement.order_by(col(Outbox.id)).limit(limit)
 
 
+# The delivery's statements for each row, built once.
+_CLAIM = (update(Outbox)
+          .where(col(Outbox.id) == bindparam("row_id"), col(Outbox.sent_at).is_(None),
+                 or_(col(Outbox.claimed_at).is_(None),
+                     col(Outbox.claimed_at) < bindparam("expired")))
+          .values(claimed_at=bindparam("now"), attempts=case(
+              (col(Outbox.claimed_at).is_(None), Outbox.attempts + 1),
+              else_=Outbox.attempts))
+          .execution_options(synchronize_session=False))  # no row of it is held as an object
+_DONE = (update(Outbox).where(col(Outbox.id) == bindparam("row_id"))
+         .values(sent_at=bindparam("now"), error=bindparam("row_error"))
+         .execution_options(synchronize_session=False))
+
+
 @dataclass
 class OutboxStore:
     sessions: async_sessionmaker[AsyncSession]
@@ -164,27 +182,19 @@ class OutboxStore:
         not a new attempt: a message is never given up because the processes sending it were
         killed, only after ``MAX_ATTEMPTS`` sends that failed."""
         async with transaction(self.sessions) as session:
-            result = await session.exec(
-                update(Outbox)
-                .where(col(Outbox.id) == row.id, col(Outbox.sent_at).is_(None),
-                       or_(col(Outbox.claimed_at).is_(None),
-                           col(Outbox.claimed_at) < now - CLAIM_LEASE))
-                .values(claimed_at=now, attempts=case(
-                    (col(Outbox.claimed_at).is_(None), Outbox.attempts + 1),
-                    else_=Outbox.attempts))
-            )
+            result = await session.exec(_CLAIM, params={
+                "row_id": row.id, "now": now, "expired": now - CLAIM_LEASE})
             return bool(result.rowcount)
 
     async def done(self, row: Pending, now: datetime, error: str | None = None,
                    session: AsyncSession | None = None) -> None:
         """Record the row as handled (sent, or given up with ``error``)."""
-        statement = (update(Outbox).where(col(Outbox.id) == row.id)
-                     .values(sent_at=now, error=error))
+        params = {"row_id": row.id, "now": now, "row_error": error}
         if session is not None:
-            await session.exec(statement)
+            await session.exec(_DONE, params=params)
             return
         async with transaction(self.sessions) as own:
-            await own.exec(statement)
+            await own.exec(_DONE, params=params)
 
     async def failed(self, row: Pending, error: str, retry_at: datetime,
                      unknown: bool = False) -> None:
