@@ -1433,7 +1433,7 @@ _TASK_QUESTIONS: Mapping[str, Callable[[TaskReportDraft], Question]] = {
         choices=(Choice(N_("Skip"), "skip"),)),
     "final": lambda draft: Question(
         N_("Is the task completed with this report?"),
-        choices=(Choice(N_("Progress report"), "progress"),
+        choices=(Choice(N_("Not yet: a progress report"), "progress"),
                  Choice(N_("Final report: completed"), "final"))),
     "date": lambda draft: Question(
         N_("On which date was the measure carried out? (e.g. 2026-11-20, or today)")),
