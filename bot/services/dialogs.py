@@ -1086,12 +1086,7 @@ def _need_answer(need: Need, draft: StepDraft, answer: Answer, today: date) -> N
     if need is Need.EVIDENCE:
         draft.evidence.append(_evidence(answer).ref())
     elif need in (Need.DATE, Need.FUTURE_DATE):
-        value = answer.choice or _text(answer, 40)
-        try:
-            day = today if value.strip().lower() in _TODAY else parse_date(value)
-        except DubanError:
-            raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."),
-                        text=value) from None
+        day = _typed_day(answer.choice or _text(answer, 40), today)
         if need is Need.DATE and day > today:
             raise Retry(N_("The date {date} is in the future; give the date it happened."),
                         date=day.isoformat())
@@ -1113,6 +1108,15 @@ def _need_answer(need: Need, draft: StepDraft, answer: Answer, today: date) -> N
         draft.note = _text(answer, MAX_NOTE)
     elif need is Need.REASON:
         draft.reason = _text(answer, MAX_NOTE)
+
+
+def _typed_day(value: str, today: date) -> date:
+    """A day as typed: 今天 (today), or a date in any form ``parse_date`` reads; anything else
+    is asked again."""
+    try:
+        return today if value.strip().lower() in _TODAY else parse_date(value)
+    except DubanError:
+        raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."), text=value) from None
 
 
 def _text(answer: Answer, limit: int) -> str:
@@ -1285,12 +1289,7 @@ def _inspection_answer(step: str, draft: InspectionDraft, answer: Answer, org: O
         elif answer.choice is not None:
             raise Retry(N_("Please choose one of the buttons."))
         else:
-            value = _text(answer, 40)
-            try:
-                day = today if value.lower() in _TODAY else parse_date(value)
-            except DubanError:
-                raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."),
-                            text=value) from None
+            day = _typed_day(_text(answer, 40), today)
         if day > today:
             raise Retry(N_("That day is still to come; give the day the inspection was "
                            "held."))
@@ -1455,11 +1454,7 @@ def _task_answer(step: str, draft: TaskReportDraft, answer: Answer, today: date)
             raise Retry(N_("Please choose one of the buttons."))
         draft.final = answer.choice == "final"
         return "date" if draft.final and draft.linked else "confirm"
-    value = answer.choice or _text(answer, 40)
-    try:
-        day = today if value.strip().lower() in _TODAY else parse_date(value)
-    except DubanError:
-        raise Retry(N_("“{text}” is not a date; write it as YYYY-MM-DD."), text=value) from None
+    day = _typed_day(answer.choice or _text(answer, 40), today)
     if day > today:
         raise Retry(N_("The date {date} is in the future; give the date it happened."),
                     date=day.isoformat())
