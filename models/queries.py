@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import (
     literal,
     null,
     or_,
+    tuple_,
     update,
 )
 from sqlalchemy import select as sa_select
@@ -187,11 +189,14 @@ async def append_event(session: AsyncSession, *, case_id: int, seq: int | None =
     return event
 
 
-async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]], *,
+                        heads: Mapping[int, tuple[int, str | None]] | None = None) -> None:
     """Add several events at once (one INSERT; a batch of new cases' first events), each
-    linked into its case's chain, and move the heads."""
+    linked into its case's chain, and move the heads. ``heads``: each case's chain head as
+    the caller read it (its last event's number and hash), so it is not read again."""
     chained: list[dict[str, Any]] = []
-    last: dict[int, tuple[int, str]] = {}
+    last: dict[int, tuple[int, str | None]] = dict(heads or {})
+    moved: dict[int, tuple[int, str]] = {}
     for row in sorted(rows, key=lambda r: (int(r["case_id"]), int(r["seq"]))):
         values = chain.stored_values(row)
         case_id, seq = values["case_id"], values["seq"]
@@ -203,10 +208,13 @@ async def insert_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
         digest = chain.event_hash(values, prev_hash)
         chained.append({**values, "prev_hash": prev_hash, "hash": digest})
         last[case_id] = (seq, digest)
+        moved[case_id] = (seq, digest)
     if chained:
-        await session.exec(insert(Event), params=chained)
+        await session.flush()  # as the ORM's execution would, before the Core statement
+        connection = await session.connection()
+        await connection.execute(insert(Event.__table__), chained)  # type: ignore[attr-defined]
         await _move_heads(session, [(case_id, seq, digest)
-                                    for case_id, (seq, digest) in last.items()])
+                                    for case_id, (seq, digest) in moved.items()])
 
 
 async def _event_hash(session: AsyncSession, *, case_id: int, seq: int) -> str | None:
@@ -238,6 +246,39 @@ async def bump_case_version(session: AsyncSession, *, case: Case,
         .values(**values, version=case.version + 1, next_due=DUE_NOW)
     )
     return bool(result.rowcount)
+
+
+async def bump_case_versions(session: AsyncSession, *, cases: Sequence[Case],
+                             values: Mapping[str, object]) -> bool:
+    """Write the same ``values`` to several cases in one statement, only if nobody changed
+    any of them since they were read (:func:`bump_case_version` for many: False when one
+    was changed meanwhile; the caller rolls back and reads again)."""
+    table = Case.__table__  # type: ignore[attr-defined]
+    result = await session.exec(
+        update(table)
+        .where(tuple_(table.c.id, table.c.version).in_([(c.id, c.version) for c in cases]))
+        .values(**values, version=table.c.version + 1, next_due=DUE_NOW))
+    return result.rowcount == len(cases)
+
+
+async def cases_with_records(session: AsyncSession, *, ids: Sequence[int]
+                             ) -> tuple[dict[int, Case], dict[int, list[Assignment]],
+                                        dict[int, list[Event]]]:
+    """Several cases (by id), their assignments in the order made and their events in
+    order: three reads, whatever the number of cases."""
+    found = {case.id: case for case in (await session.exec(
+        select(Case).where(col(Case.id).in_(list(ids))))).all() if case.id is not None}
+    assignments: dict[int, list[Assignment]] = defaultdict(list)
+    for assignment in (await session.exec(
+            select(Assignment).where(col(Assignment.case_id).in_(list(found)))
+            .order_by(col(Assignment.id)))).all():
+        assignments[assignment.case_id].append(assignment)
+    events: dict[int, list[Event]] = defaultdict(list)
+    for event in (await session.exec(
+            select(Event).where(col(Event.case_id).in_(list(found)))
+            .order_by(col(Event.case_id), col(Event.seq)))).all():
+        events[event.case_id].append(event)
+    return found, dict(assignments), dict(events)
 
 
 async def departments(session: AsyncSession) -> list[Department]:

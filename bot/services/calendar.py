@@ -46,8 +46,8 @@ from bot.core.i18n import N_, DubanError
 from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
-from bot.core.workflow import CLOSED_STATES, Actor, State, StepInput, confirmations
-from bot.services.access import SYSTEM, Who, require_coordinator, require_party
+from bot.core.workflow import CLOSED_STATES, State, confirmations
+from bot.services.access import Who, require_coordinator, require_party
 from bot.services.cases import CaseService
 from bot.services.metrics import Metrics
 from bot.services.outbox import Kind, enqueue, enqueue_many
@@ -328,15 +328,9 @@ class CalendarService:
                     col(Case.state).in_([s.value for s in OVERDUE_FROM]),
                     col(Case.due_on) < today))
             ids = [case_id for case_id in rows.all() if case_id is not None]
-        marked = []
-        for case_id in ids:
-            try:
-                done = await self.cases.take_step(case_id, StepInput("mark_overdue",
-                                                                     Actor.SYSTEM), SYSTEM)
-                marked.append(done.view.case.ref)
-            except DubanError:  # e.g. this clause has no overdue step in this state
-                continue
-        return marked
+        # in batches: a case the step does not apply to (a clause without an overdue step
+        # in this state) is left as it is
+        return await self.cases.take_system_step(ids, "mark_overdue")
 
     # -- snapshots --------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ event together, or raises a :class:`DubanError` and writes nothing.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -59,6 +59,10 @@ from scheduler import rules
 from scheduler.workdays import WorkCalendar
 
 IMPORT_BATCH = 500
+#: How many cases one transaction of :meth:`CaseService.take_system_step` writes, and the
+#: steps it takes so (those that write the case row, an event and a card refresh only).
+SYSTEM_BATCH = 500
+SYSTEM_BATCH_STEPS = frozenset({"mark_overdue"})
 
 
 @dataclass(frozen=True)
@@ -343,19 +347,7 @@ class CaseService:
             require_coordinator(who)
         facts = self._facts(view, await self._reviews_closings())
         outcome = decide(facts, action, local_today(self.clock))
-        values: dict[str, Any] = {"updated_at": self.clock.now()}
-        if outcome.completes:
-            values.update(state=outcome.to_state.value, deadline=outcome.deadline)
-            if outcome.step.name == "request_extension":
-                values["pending_extension_months"] = action.months
-            if outcome.step.name in ("approve_extension", "deny_extension"):
-                values["pending_extension_months"] = None
-            if outcome.to_state in CLOSED_STATES:
-                values["closed_at"] = self.clock.now()
-            capacity = (_reviewed_capacity(view) if outcome.step.review is Review.CLOSE
-                        else action.capacity)
-            if outcome.to_state is State.EXITED and capacity is not None:
-                values["exited_capacity"] = Decimal(str(capacity))
+        values = self._step_values(view, action, outcome)
         if outcome.step.name == "accept" and action.department is not None:
             for assignment in view.assignments:
                 if assignment.department_key == action.department:
@@ -387,6 +379,101 @@ class CaseService:
         await self._announce_review(session, case, outcome, action, event)
         await self._open_measures(session, case, outcome)
         return StepResult(CaseView(case, view.assignments, (*view.events, event)), outcome)
+
+    def _step_values(self, view: CaseView, action: StepInput,
+                     outcome: Outcome) -> dict[str, Any]:
+        """What a step writes to the case row (before its due day, :meth:`_write_case`)."""
+        values: dict[str, Any] = {"updated_at": self.clock.now()}
+        if outcome.completes:
+            values.update(state=outcome.to_state.value, deadline=outcome.deadline)
+            if outcome.step.name == "request_extension":
+                values["pending_extension_months"] = action.months
+            if outcome.step.name in ("approve_extension", "deny_extension"):
+                values["pending_extension_months"] = None
+            if outcome.to_state in CLOSED_STATES:
+                values["closed_at"] = self.clock.now()
+            capacity = (_reviewed_capacity(view) if outcome.step.review is Review.CLOSE
+                        else action.capacity)
+            if outcome.to_state is State.EXITED and capacity is not None:
+                values["exited_capacity"] = Decimal(str(capacity))
+        return values
+
+    async def take_system_step(self, ids: Sequence[int], name: str) -> list[str]:
+        """The system's step ``name`` (``mark_overdue``) on many cases, as :meth:`take_step`
+        takes it on each (the same decision, row values, event and card refresh), written
+        in one transaction per :data:`SYSTEM_BATCH` cases: on the day a batch's deadline
+        passes the sweep marks thousands of cases, and a transaction each cost ~40 ms a
+        case. A case the step does not apply to is left as it is (take_step refuses it); a
+        batch another writer changed meanwhile is read again, and after the last attempt
+        its cases take the step one by one. The references of the cases stepped."""
+        if name not in SYSTEM_BATCH_STEPS:
+            raise ValueError(f"not a step taken in batches: {name}")
+        action = StepInput(name, Actor.SYSTEM)
+        stepped: list[str] = []
+        for start in range(0, len(ids), SYSTEM_BATCH):
+            chunk = list(ids[start:start + SYSTEM_BATCH])
+            for _attempt in range(self._max_retries):
+                try:
+                    async with transaction(self.sessions) as session:
+                        stepped += await self._system_steps(session, chunk, action)
+                    break
+                except (_Conflict, IntegrityError):
+                    continue
+            else:  # contended every time: one case at a time, each with its own retries
+                for case_id in chunk:
+                    try:
+                        done = await self.take_step(case_id, action, SYSTEM)
+                    except DubanError:
+                        continue
+                    stepped.append(done.view.case.ref)
+        return stepped
+
+    async def _system_steps(self, session: AsyncSession, ids: Sequence[int],
+                            action: StepInput) -> list[str]:
+        views = await self._views(session, ids)
+        review = await self._reviews_closings()
+        today, now = local_today(self.clock), self.clock.now()
+        settings = await self._escalation()
+        groups: dict[tuple[tuple[str, Any], ...], list[Case]] = defaultdict(list)
+        events: list[dict[str, Any]] = []
+        heads: dict[int, tuple[int, str | None]] = {}
+        refreshed: list[dict[str, Any]] = []
+        for view in views:
+            case = view.case
+            assert case.id is not None
+            try:
+                outcome = decide(self._facts(view, review), action, today)
+            except DubanError:  # not this case's step now (take_step would refuse it)
+                continue
+            if not outcome.completes:  # a system step never waits for departments
+                continue
+            values = self._with_due_day(case, self._step_values(view, action, outcome),
+                                        today, settings)
+            groups[tuple(sorted(values.items()))].append(case)
+            seq = len(view.events) + 1
+            heads[case.id] = (seq - 1, view.events[-1].hash if view.events else None)
+            events.append({
+                "case_id": case.id, "seq": seq, "at": now, "kind": outcome.step.name,
+                "from_state": outcome.from_state.value, "to_state": outcome.to_state.value,
+                "actor_id": SYSTEM.telegram_id, "actor_name": SYSTEM.name,
+                "actor_role": SYSTEM.role, "department_key": None, "chat_id": SYSTEM.chat_id,
+                "payload": _step_payload(action, outcome)})
+            refreshed.append({"key": f"refresh:{case.id}:{case.version + 1}",
+                              "kind": Kind.REFRESH, "recipient_kind": "case",
+                              "recipient": str(case.id), "payload": {"case_id": case.id}})
+        for items, cases in groups.items():
+            if not await queries.bump_case_versions(session, cases=cases, values=dict(items)):
+                raise _Conflict()
+        await queries.insert_events(session, events, heads=heads)
+        await enqueue_many(session, refreshed, now)
+        return [case.ref for items, cases in groups.items() for case in cases]
+
+    async def _views(self, session: AsyncSession, ids: Sequence[int]) -> list[CaseView]:
+        """Several cases with their assignments and events (three reads), in ``ids``' order;
+        an id with no case is left out."""
+        cases, assignments, events = await queries.cases_with_records(session, ids=ids)
+        return [CaseView(cases[i], tuple(assignments.get(i, ())), tuple(events.get(i, ())))
+                for i in ids if i in cases]
 
     async def _open_measures(self, session: AsyncSession, case: Case, outcome: Outcome) -> None:
         """The measures that follow the step (the catalog's ``measures``): accepted failing
@@ -599,27 +686,44 @@ class CaseService:
 
     async def _write_case(self, session: AsyncSession, case: Case,
                           values: dict[str, Any]) -> None:
-        if "state" in values or "deadline" in values:
-            due = await self.due_on(case.clause, values.get("state", case.state),
-                                    values.get("deadline", case.deadline), local_today(self.clock))
-            if due is not None or State(values.get("state", case.state)) not in CLOSED_STATES:
-                values = {**values, "due_on": due}  # a closed case keeps its last due day
+        values = self._with_due_day(case, values, local_today(self.clock),
+                                    await self._escalation())
         if not await queries.bump_case_version(session, case=case, values=values):
             raise _Conflict()
+
+    def _with_due_day(self, case: Case, values: dict[str, Any], today: date,
+                      settings: EscalationSettings) -> dict[str, Any]:
+        """``values`` with the case's new due day when its state or deadline changes (a
+        closed case keeps its last due day)."""
+        if "state" not in values and "deadline" not in values:
+            return values
+        state = values.get("state", case.state)
+        due = self._due_on(case.clause, state, values.get("deadline", case.deadline), today,
+                           settings)
+        if due is not None or State(state) not in CLOSED_STATES:
+            return {**values, "due_on": due}
+        return values
 
     async def due_on(self, clause: str, state: str, deadline: date | None,
                      since: date) -> date | None:
         """The day a case in ``state`` since ``since`` is due (see :func:`rules.due_on`)."""
+        return self._due_on(clause, state, deadline, since, await self._escalation())
+
+    def _due_on(self, clause: str, state: str, deadline: date | None, since: date,
+                settings: EscalationSettings) -> date | None:
         if self._immediate is None:
             self._immediate = rules.immediate_clauses(self.catalog)
-        settings = EscalationSettings()
-        if self.org is not None:
-            try:
-                settings = (await self.org()).escalation
-            except DubanError:  # no organisation loaded yet: the defaults
-                pass
         return rules.due_on(clause, state, deadline, since, self.calendar, settings,
                             self._immediate)
+
+    async def _escalation(self) -> EscalationSettings:
+        """The organisation's escalation settings; the defaults before one is loaded."""
+        if self.org is not None:
+            try:
+                return (await self.org()).escalation
+            except DubanError:  # no organisation loaded yet: the defaults
+                pass
+        return EscalationSettings()
 
     async def _record(self, session: AsyncSession, case: Case, who: Who, *, kind: str,
                       from_state: State | None = None, to_state: State | None = None,
