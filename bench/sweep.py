@@ -1,12 +1,16 @@
 """The calendar's sweep: 10k cases due among 10k / 100k / 1M stored.
 
-``python bench/sweep.py [--stored 10000 100000 1000000] [--due 10000] [--database URL]``
+``python bench/sweep.py [--stored 10000 100000 1000000] [--due 10000] [--late 0]
+[--database URL]``
 
 Cases are written straight into the tables (bulk inserts: this measures the sweep, not the
 import). The due cases are rectifying energy cases whose deadline is seven days after the
 sweep, so each of their two departments gets its T-7 nudge; the others' deadlines are a year
-away. Reported: the sweep that records and queues everything (one transaction), and a preview
-of the same instant (read only).
+away. ``--late N``: of the due cases, the first N have a deadline that passed the day before
+(a batch imported on one day, all due on one day): the sweep marks them overdue (a workflow
+step each: the case row, its event, its card's refresh) and their departments get the
+overdue reminder. Reported: the sweep that records and queues everything, and a preview of
+the same instant (read only).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ SWEEP_AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Asia/Shan
 BATCH = 20_000
 
 
-async def seed(url: str, stored: int, due: int) -> None:
+async def seed(url: str, stored: int, due: int, late: int = 0) -> None:
     engine = create_engine(url)
     await upgrade(engine)
     await OrgService(session_factory(engine)).load(load_demo_org())
@@ -48,18 +52,23 @@ async def seed(url: str, stored: int, due: int) -> None:
     await bind_chats(engine, load_demo_org())
     created = SWEEP_AT - timedelta(days=200)
     near = (SWEEP_AT + timedelta(days=7)).date()
+    past = (SWEEP_AT - timedelta(days=1)).date()
     far = date(2027, 11, 30)
     # The calendar as a day earlier's sweep left it: each case's next due day stored, the
     # rules it was computed with recorded (else the first sweep reads every case once).
-    checks = {deadline: next_day(deadline, created.date()) for deadline in (near, far)}
+    checks = {deadline: next_day(deadline, created.date()) for deadline in (near, past, far)}
+
+    def deadline_of(i: int) -> date:
+        return past if i <= late else near if i <= due else far
+
     for start in range(0, stored, BATCH):
         ids = range(start + 1, min(stored, start + BATCH) + 1)
         cases = [{"id": i, "ref": f"S{i:08d}", "region_name": regions[i % len(regions)],
                   "enterprise": f"企业{i}", "industry": "cement", "clause": "四",
                   "clauses": ["四"], "capacity": None, "unit": None, "equipment": None,
                   "registered_on": created.date(), "description": "", "state": "rectifying",
-                  "deadline": near if i <= due else far, "due_on": near if i <= due else far,
-                  "next_due": checks[near if i <= due else far], "pending_extension_months": None,
+                  "deadline": deadline_of(i), "due_on": deadline_of(i),
+                  "next_due": checks[deadline_of(i)], "pending_extension_months": None,
                   "exited_capacity": None, "closed_at": None, "created_at": created,
                   "updated_at": created, "version": 1, "paused": False, "skipped_steps": []}
                  for i in ids]
@@ -122,7 +131,7 @@ async def bind_chats(engine: AsyncEngine, org: Org) -> None:
              "updated_at": now} for row in rows])
 
 
-async def measure(url: str) -> tuple[float, float, int]:
+async def measure(url: str) -> tuple[float, float, int, int]:
     engine = create_engine(url)
     sessions = session_factory(engine)
     clock = ManualClock(SWEEP_AT)
@@ -138,25 +147,29 @@ async def measure(url: str) -> tuple[float, float, int]:
     sweep_seconds = time.perf_counter() - start
     await engine.dispose()
     assert len(report.items) == len([i for i in preview if i.send_after <= SWEEP_AT])
-    return sweep_seconds, preview_seconds, len(report.items)
+    return sweep_seconds, preview_seconds, len(report.items), len(report.marked_overdue)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stored", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--late", type=int, default=0,
+                        help="of the due cases, how many passed their deadline yesterday")
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
-    print("| stored cases | due cases | items queued | sweep (record + queue) | preview |")
-    print("|---|---|---|---|---|")
+    print("| stored cases | due cases | marked overdue | items queued | sweep (record + queue) "
+          "| preview |")
+    print("|---|---|---|---|---|---|")
     for stored in args.stored:
         with tempfile.TemporaryDirectory() as folder:
             url = args.database or f"sqlite+aiosqlite:///{Path(folder) / 'sweep.db'}"
             began = time.perf_counter()
-            asyncio.run(seed(url, stored, min(args.due, stored)))
+            due = min(args.due, stored)
+            asyncio.run(seed(url, stored, due, min(args.late, due)))
             print(f"(seeded {stored:,} in {time.perf_counter() - began:.0f} s)", file=sys.stderr)
-            sweep_s, preview_s, items = asyncio.run(measure(url))
-        print(f"| {stored:,} | {min(args.due, stored):,} | {items:,} | {sweep_s:.2f} s | "
+            sweep_s, preview_s, items, marked = asyncio.run(measure(url))
+        print(f"| {stored:,} | {due:,} | {marked:,} | {items:,} | {sweep_s:.2f} s | "
               f"{preview_s:.2f} s |")
 
 

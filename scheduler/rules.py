@@ -580,12 +580,36 @@ class _Sweep:
     items: list[DueItem] = field(default_factory=list)
     #: the dates of a deadline's chain, per (deadline, start): thousands of cases share one
     _plans: dict[tuple[date, date | None], _Plan] = field(default_factory=dict)
+    #: a chain's due steps, per (plan, deadline, skipped steps, nudge kind): see chain()
+    _chains: dict[tuple[int, date, frozenset[str], str],
+                  tuple[tuple[tuple[str, str, date], ...], int | None]] = field(
+        default_factory=dict)
 
     def plan(self, deadline: date, start: date | None) -> _Plan:
         """The days the steps of a deadline's chain fall on (see :func:`_deadline_items`)."""
         found = self._plans.get((deadline, start))
         if found is None:
             found = self._plans[(deadline, start)] = _plan(deadline, start, self)
+        return found
+
+    def chain(self, plan: _Plan, deadline: date, skipped: frozenset[str], nudge_kind: str
+              ) -> tuple[tuple[tuple[str, str, date], ...], int | None]:
+        """The steps of a deadline's chain due by today and not skipped, as (kind, step,
+        day), earliest first, and which of them is the latest still live (a nudge is not,
+        once the deadline has passed); ``None``: none is."""
+        memo = (id(plan), deadline, skipped, nudge_kind)
+        found = self._chains.get(memo)
+        if found is None:
+            chain = [*((step, on, True) for step, on in plan.nudges),
+                     (STEP_OVERDUE, plan.overdue, False), (STEP_REMINDER, plan.reminder, False)]
+            past_deadline = self.today > deadline
+            kinds = {STEP_OVERDUE: KIND_OVERDUE, STEP_REMINDER: KIND_REMINDER}
+            due = [(kinds.get(step, nudge_kind), step, on, nudge) for step, on, nudge in chain
+                   if on <= self.today and step not in skipped]
+            live = [i for i, (*_rest, nudge) in enumerate(due)
+                    if not (nudge and past_deadline)]
+            found = self._chains[memo] = (tuple((kind, step, on) for kind, step, on, _n in due),
+                                          live[-1] if live else None)
         return found
 
     def emit(self, subject: _Subject, step: _Step, *, supersedes: tuple[str, ...] = (),
@@ -664,19 +688,18 @@ def _deadline_items(subject: _Subject, sweep: _Sweep) -> None:
     coordinators = Recipient(COORDINATORS, COORDINATORS)
     plan = sweep.plan(subject.deadline, subject.start)
     today, skipped = sweep.today, subject.skipped
-    chain = [*((step, on, True) for step, on in plan.nudges),
-             (STEP_OVERDUE, plan.overdue, False), (STEP_REMINDER, plan.reminder, False)]
-    past_deadline = today > subject.deadline
-    kinds = {STEP_OVERDUE: KIND_OVERDUE, STEP_REMINDER: KIND_REMINDER}
-    due = [_Step(subject.key(kind, step), kind, step, on, party, nudge=nudge)
-           for step, on, nudge in chain if on <= today and step not in skipped
-           for kind in (kinds.get(step, subject.nudge_kind),)]
-    live = [s for s in due if not (s.nudge and past_deadline)]
-    if live and live[-1].key not in sweep.sent:
-        latest = live[-1]
-        index = due.index(latest)
-        earlier = tuple(s.key for s in due[:index] if s.key not in sweep.sent)
-        sweep.emit(subject, latest, supersedes=earlier)
+    due, latest_at = sweep.chain(plan, subject.deadline, skipped, subject.nudge_kind)
+    if latest_at is not None:
+        # a key is kind:subject:id:party:deadline:step (see _Subject.key)
+        middle = (f":{subject.subject}:{subject.subject_id}:{subject.party}:"
+                  f"{subject.deadline.isoformat()}:")
+        kind, step, on = due[latest_at]
+        key = f"{kind}{middle}{step}"
+        if key not in sweep.sent:
+            earlier = tuple(k for k in (f"{kind}{middle}{step}"
+                                        for kind, step, _on in due[:latest_at])
+                            if k not in sweep.sent)
+            sweep.emit(subject, _Step(key, kind, step, on, party), supersedes=earlier)
 
     if plan.reminder <= today and STEP_REMINDER not in skipped:
         copy = _Step(subject.key(KIND_REMINDER, STEP_REMINDER_CC), KIND_REMINDER,
@@ -753,7 +776,7 @@ def _laggard_items(cases: Sequence[CaseSnapshot], sweep: _Sweep) -> None:
             subject="region", subject_id=region, party=region, party_kind=REGION,
             deadline=min(c.deadline for c, _ in found if c.deadline is not None), start=None,
             nudge_kind=KIND_NUDGE, case_refs=tuple(sorted(c.ref for c, _ in found)))
-        notice = _Step(subject.key(KIND_NOTICE, STEP_LAGGARD, on=month), KIND_NOTICE,
+        notice = _Step(laggard_notice_key(region, sweep.today), KIND_NOTICE,
                        STEP_LAGGARD, sweep.today, Recipient(REGION, region))
         if notice.key in sweep.sent:
             continue
@@ -762,6 +785,12 @@ def _laggard_items(cases: Sequence[CaseSnapshot], sweep: _Sweep) -> None:
                         STEP_LAGGARD, sweep.today, Recipient(REGION, region))
         if summons.key not in sweep.sent and _had_recent_notice(region, sweep):
             sweep.emit(subject, summons, reason=REASON_SECOND_NOTICE)
+
+
+def laggard_notice_key(region: str, today: date) -> str:
+    """The key of the month's 通报 naming ``region`` for its lagging cases: once it is sent,
+    nothing more is due for the region's laggards that month."""
+    return _key(KIND_NOTICE, "region", region, region, today.replace(day=1), STEP_LAGGARD)
 
 
 def _follow_up(subject: _Subject, latest: date | None, party: Recipient, sweep: _Sweep, *,

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from bot.core.casefile import CaseInput
 from bot.core.clock import ManualClock
@@ -22,7 +22,7 @@ from bot.services.calendar import CalendarService
 from bot.services.cases import Who
 from bot.services.outbox import Kind, OutboxStore
 from models.db import transaction
-from models.tables import ChatBinding, Notice, Outbox, SentKey
+from models.tables import Case, ChatBinding, Notice, Outbox, SentKey
 from scheduler.workdays import WorkCalendar
 from tests.conftest import COORDINATOR, Services
 
@@ -229,6 +229,32 @@ async def test_a_lagging_county_is_named_and_then_summoned(
     report = await calendar.sweep()
     summoned = [i for i in report.items if i.kind == "summons" and i.party == "玛纳斯县"]
     assert summoned and summoned[0].reason == "second_notice"
+
+
+async def test_a_county_named_this_month_is_not_read_for_its_laggards_again(
+        services: Services, calendar: CalendarService) -> None:
+    """Once a county is named for its laggards this month, the sweeps of the month do not
+    read its overdue cases for that (they read a case when one of its own steps is due); the
+    next month they count them again."""
+    services.clock.set(at(date(2026, 1, 20)))
+    for ref, registered in (("Q-1", date(2026, 1, 15)), ("Q-2", date(2026, 1, 16)),
+                            ("Q-3", date(2026, 1, 19))):
+        await rectifying(services, ref, registered)
+    services.clock.set(at(date(2026, 7, 21)))
+    await calendar.sweep()  # 玛纳斯县 named in the round's notice
+    async with transaction(services.cases.sessions) as session:  # no step of theirs due
+        await session.exec(update(Case).values(next_due=date(2026, 12, 31)))
+    org = await services.org.current()
+    services.clock.set(at(date(2026, 7, 22)))
+    snap = await calendar._snapshot(date(2026, 7, 22), org, create=False, unopened=False)
+    assert not {c.ref for c in snap.cases} & {"Q-1", "Q-2", "Q-3"}
+    assert not [i for i in await calendar.preview(at(date(2026, 7, 22)))
+                if i.party == "玛纳斯县"]
+    services.clock.set(at(date(2026, 8, 3)))  # a new month: counted again
+    snap = await calendar._snapshot(date(2026, 8, 3), org, create=False, unopened=False)
+    assert {"Q-1", "Q-2", "Q-3"} <= {c.ref for c in snap.cases}
+    assert [i.step for i in await calendar.preview(at(date(2026, 8, 3)))
+            if i.party == "玛纳斯县" and i.kind == "notice"] == ["laggard"]
 
 
 async def test_notice_numbers_have_no_gaps_across_sweeps(services: Services,

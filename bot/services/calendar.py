@@ -30,10 +30,10 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import func, insert, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -84,6 +84,10 @@ WINDOW_AHEAD = timedelta(days=35)  # the first nudge is 30 days before
 OPEN = [s.value for s in State if s not in CLOSED_STATES]
 OVERDUE_FROM = (State.RECTIFYING, State.SEALED, State.SHUTDOWN_ORDERED)
 COMPLETING_STEPS = frozenset({"confirm_rectified", "confirm_exit", "confirm_dismantled"})
+ACCEPTED = AssignmentStatus.ACCEPTED.value
+#: Cases per statement writing their next due day (three parameters each).
+NEXT_DUE_BATCH = 2000
+_ACTIVE = frozenset(s.value for s in ACTIVE_STATUSES)
 SUMMONS_HOUR = time(10, 0)
 SUMMONS_AFTER_WORKING_DAYS = 3
 SUMMONS_REMINDERS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)))
@@ -148,6 +152,7 @@ class CalendarService:
     #: Counts the notices signed (once their transaction is committed).
     metrics: Metrics = field(default_factory=Metrics, repr=False)
     _warned_years: set[int] = field(default_factory=set, repr=False)
+    _days: dict[datetime, date] = field(default_factory=dict, repr=False)
     #: The tasks (督办任务): their report rows are opened before each sweep; None: no tasks.
     tasks: TaskService | None = field(default=None, repr=False)
 
@@ -353,7 +358,8 @@ class CalendarService:
             cases = await self._window_cases(
                 session, rules_day,
                 everything=full or await queries.setting(session, key=RULES_KEY)
-                != self.rules_fingerprint(org))
+                != self.rules_fingerprint(org),
+                notified=await _laggards_notified(session, org, rules_day))
             ids = [c.id for c in cases if c.id is not None]
             assignments = await _assignments(session, ids)
             events = await _event_summaries(session, ids)
@@ -395,10 +401,13 @@ class CalendarService:
         )
 
     async def _window_cases(self, session: AsyncSession, today: date, *,
-                            everything: bool = False) -> list[Any]:
+                            everything: bool = False,
+                            notified: Sequence[str] = ()) -> list[Any]:
         """The cases a sweep on ``today`` must read (columns only): those whose next due day
         (``cases.next_due``) has come, changed ones included, and every open overdue case that
-        is not paused (clause （二十）'s laggards count them, whatever else is due).
+        is not paused (clause （二十）'s laggards count them, whatever else is due) outside
+        the counties and parks ``notified`` (named for their laggards this month already:
+        nothing more is due for them, and their overdue cases are not read every sweep).
         ``everything``: every open case (the ladder or the calendar changed since the days
         were stored; the next sweep stores new ones)."""
         table = Case.__table__  # type: ignore[attr-defined]
@@ -407,7 +416,8 @@ class CalendarService:
             table.c.state.in_(OPEN) if everything else table.c.next_due <= today))
         found = {row.id: row for row in due.all()}
         late = await session.exec(sa_select(*columns).where(  # type: ignore[call-overload]
-            table.c.state.in_(OPEN), table.c.due_on < today, table.c.paused.is_(False)))
+            table.c.state.in_(OPEN), table.c.due_on < today, table.c.paused.is_(False),
+            *([table.c.region_name.not_in(list(notified))] if notified else [])))
         for row in late.all():
             found.setdefault(row.id, row)
         return list(found.values())
@@ -415,16 +425,16 @@ class CalendarService:
     def _case_snapshot(self, case: Any, assignments: Sequence[Any],
                        events: Sequence[EventSummary], overdue_as_of: date | None
                        ) -> CaseSnapshot:
-        tz = self.clock.tz
+        day = self._local_day
         confirmed = {department for kind, department in confirmations(events)
                      if kind in COMPLETING_STEPS}
-        routed_on = case.created_at.astimezone(tz).date()
+        routed_on = day(case.created_at)
         required = tuple(
-            DeptStatus(a.department_key, accepted=a.status == AssignmentStatus.ACCEPTED,
+            DeptStatus(a.department_key, accepted=a.status == ACCEPTED,
                        confirmed=a.department_key in confirmed,
-                       routed_on=max(routed_on, a.created_at.astimezone(tz).date()))
+                       routed_on=max(routed_on, day(a.created_at)))
             for a in assignments
-            if a.required and a.department_key and a.status in ACTIVE_STATUSES)
+            if a.required and a.department_key and a.status in _ACTIVE)
         state = case.state
         if (overdue_as_of is not None and case.due_on is not None
                 and case.due_on < overdue_as_of and State(state) in OVERDUE_FROM):
@@ -436,6 +446,15 @@ class CalendarService:
             routed_on=routed_on, required=required, paused=case.paused,
             skipped_steps=frozenset(case.skipped_steps or ()),
             failing_exit=False)
+
+    def _local_day(self, at: datetime) -> date:
+        """The local day of ``at`` (memoised: the cases of an import share their times)."""
+        found = self._days.get(at)
+        if found is None:
+            if len(self._days) > 100_000:
+                self._days.clear()
+            found = self._days[at] = at.astimezone(self.clock.tz).date()
+        return found
 
     def _duties(self, today: date, org: Org) -> list[ObligationSnapshot]:
         """This year's duties and last year's (whose annual report is due this January)."""
@@ -1006,6 +1025,14 @@ def _waits_for_chat(item: DueItem, bound: frozenset[tuple[str, str]]) -> bool:
     return _to_party_chat(item) and (item.recipient_kind, item.recipient) not in bound
 
 
+async def _laggards_notified(session: AsyncSession, org: Org, today: date) -> list[str]:
+    """The counties and parks already named in a 通报 for their laggards in ``today``'s
+    month."""
+    keys = {rules.laggard_notice_key(r.name, today): r.name for r in org.regions}
+    rows = await session.exec(select(col(SentKey.key)).where(col(SentKey.key).in_(list(keys))))
+    return sorted(keys[key] for key in rows.all())
+
+
 async def _bound_parties(session: AsyncSession) -> frozenset[tuple[str, str]]:
     """The departments and counties or parks with an active bound chat, as ``(kind, key)``
     in the rules' words (``department``/key, ``region``/name)."""
@@ -1067,7 +1094,7 @@ def _entry(item: DueItem, snap: Snapshot) -> dict[str, Any]:
             "case_refs": list(item.case_refs), "obligation": item.obligation,
             "obligation_id": obligation_id, "party": item.party,
             "party_kind": item.party_kind, "deadline": _iso(item.deadline),
-            "due_at": item.due_at.isoformat(), "wait": item.wait}
+            "due_at": _iso(item.due_at), "wait": item.wait}
 
 
 def _fingerprint(entries: Sequence[dict[str, Any]]) -> str:
@@ -1076,6 +1103,7 @@ def _fingerprint(entries: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha1(keys.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
+@lru_cache(maxsize=4096)  # a sweep's thousands of entries share a few dozen days
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -1120,12 +1148,17 @@ async def _assignments(session: AsyncSession, ids: Sequence[int]) -> dict[int, l
 async def _write_next_due(session: AsyncSession, checks: Sequence[dict[str, Any]]) -> None:
     """Each case's next due day, unless the case changed since it was read (a change resets
     the day to "now" in its own transaction; that reset must win)."""
-    if not checks:
-        return
     table = Case.__table__  # type: ignore[attr-defined]
-    await session.exec(
-        update(table).where(table.c.id == bindparam("check_id"),
-                            table.c.version == bindparam("check_version"),
-                            table.c.chain_seq == bindparam("check_seq"))
-        .values(next_due=bindparam("check_day")), params=list(checks))
+    by_day: dict[date | None, list[tuple[int, int, int]]] = defaultdict(list)
+    for check in checks:  # one statement per day (thousands of cases share a few days)
+        by_day[check["check_day"]].append(
+            (check["check_id"], check["check_version"], check["check_seq"]))
+    await session.flush()  # as the ORM's execution would, before the Core statements
+    connection = await session.connection()
+    for day, read in by_day.items():
+        for start in range(0, len(read), NEXT_DUE_BATCH):
+            await connection.execute(
+                update(table).where(tuple_(table.c.id, table.c.version, table.c.chain_seq)
+                                    .in_(read[start:start + NEXT_DUE_BATCH]))
+                .values(next_due=day))
 

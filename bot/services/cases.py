@@ -410,12 +410,16 @@ class CaseService:
             raise ValueError(f"not a step taken in batches: {name}")
         action = StepInput(name, Actor.SYSTEM)
         stepped: list[str] = []
+        if not ids:
+            return stepped
+        review, settings = await self._reviews_closings(), await self._escalation()
         for start in range(0, len(ids), SYSTEM_BATCH):
             chunk = list(ids[start:start + SYSTEM_BATCH])
             for _attempt in range(self._max_retries):
                 try:
                     async with transaction(self.sessions) as session:
-                        stepped += await self._system_steps(session, chunk, action)
+                        stepped += await self._system_steps(session, chunk, action, review,
+                                                            settings)
                     break
                 except (_Conflict, IntegrityError):
                     continue
@@ -429,11 +433,10 @@ class CaseService:
         return stepped
 
     async def _system_steps(self, session: AsyncSession, ids: Sequence[int],
-                            action: StepInput) -> list[str]:
+                            action: StepInput, review: bool,
+                            settings: EscalationSettings) -> list[str]:
         views = await self._views(session, ids)
-        review = await self._reviews_closings()
         today, now = local_today(self.clock), self.clock.now()
-        settings = await self._escalation()
         groups: dict[tuple[tuple[str, Any], ...], list[Case]] = defaultdict(list)
         events: list[dict[str, Any]] = []
         heads: dict[int, tuple[int, str | None]] = {}

@@ -76,11 +76,11 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]],
     if not rows:
         return
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     values = [{"payload": {}, "created_at": now, "not_before": now, "attempts": 0,
-               "claimed_at": None, "sent_at": None, "error": None, **row} for row in rows]
-    await session.exec(insert(Outbox).on_conflict_do_nothing(index_elements=["key"]),
-                       params=values)
+               "claimed_at": None, **row} for row in rows]
+    await session.flush()  # as the ORM's execution would, before the Core statement
+    connection = await session.connection()  # Core: the ORM's bulk path costs ~0.3 ms a row
+    await connection.execute(_ENQUEUE[dialect == "postgresql"], values)
 
 
 class Kind(StrEnum):
