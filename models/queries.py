@@ -25,7 +25,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, delete, select
+from sqlmodel import SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import chain
@@ -262,23 +262,25 @@ async def bump_case_versions(session: AsyncSession, *, cases: Sequence[Case],
 
 
 async def cases_with_records(session: AsyncSession, *, ids: Sequence[int]
-                             ) -> tuple[dict[int, Case], dict[int, list[Assignment]],
-                                        dict[int, list[Event]]]:
+                             ) -> tuple[dict[int, Any], dict[int, list[Any]], dict[int, list[Any]]]:
     """Several cases (by id), their assignments in the order made and their events in
-    order: three reads, whatever the number of cases."""
-    found = {case.id: case for case in (await session.exec(
-        select(Case).where(col(Case.id).in_(list(ids))))).all() if case.id is not None}
-    assignments: dict[int, list[Assignment]] = defaultdict(list)
-    for assignment in (await session.exec(
-            select(Assignment).where(col(Assignment.case_id).in_(list(found)))
-            .order_by(col(Assignment.id)))).all():
-        assignments[assignment.case_id].append(assignment)
-    events: dict[int, list[Event]] = defaultdict(list)
-    for event in (await session.exec(
-            select(Event).where(col(Event.case_id).in_(list(found)))
-            .order_by(col(Event.case_id), col(Event.seq)))).all():
-        events[event.case_id].append(event)
-    return found, dict(assignments), dict(events)
+    order: three reads, whatever the number of cases. Rows with the tables' columns as
+    attributes, not ORM objects (building those cost ~0.2 ms each): to read, never to add
+    to a session."""
+    connection = await session.connection()
+    cases, assignments, events = (SQLModel.metadata.tables[name]
+                                  for name in ("cases", "assignments", "events"))
+    found = {row.id: row for row in await connection.execute(
+        sa_select(cases).where(cases.c.id.in_(list(ids))))}
+    by_case: dict[int, list[Any]] = defaultdict(list)
+    for row in await connection.execute(sa_select(assignments).where(
+            assignments.c.case_id.in_(list(found))).order_by(assignments.c.id)):
+        by_case[row.case_id].append(row)
+    chained: dict[int, list[Any]] = defaultdict(list)
+    for row in await connection.execute(sa_select(events).where(
+            events.c.case_id.in_(list(found))).order_by(events.c.case_id, events.c.seq)):
+        chained[row.case_id].append(row)
+    return found, dict(by_case), dict(chained)
 
 
 async def departments(session: AsyncSession) -> list[Department]:
