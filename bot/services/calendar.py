@@ -24,6 +24,7 @@ The outbox then delivers (see ``bot.services.outbox`` for the claim/send/record 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections import Counter, defaultdict
@@ -170,8 +171,7 @@ class CalendarService:
         today = at.astimezone(self.clock.tz).date()
         snap = await self._snapshot(today, org, create=False, overdue_as_of=today, at=at,
                                     full=full)
-        items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, at,
-                                self.calendar, org.escalation, self.clock.tz)
+        items = await self._due_items(snap, at, org)
         return [i for i in items if i.send_after <= at]  # as the sweep: the rest waits
 
     async def sweep(self) -> SweepReport:
@@ -184,8 +184,7 @@ class CalendarService:
         marked = await self._mark_overdue(today)
         for attempt in range(3):
             snap = await self._snapshot(today, org, create=True)
-            items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, now,
-                                    self.calendar, org.escalation, self.clock.tz)
+            items = await self._due_items(snap, now, org)
             ready = [i for i in items if i.send_after <= now]
             held = [i for i in ready if _waits_for_chat(i, snap.bound)]
             ready = [i for i in ready if not _waits_for_chat(i, snap.bound)]
@@ -207,6 +206,14 @@ class CalendarService:
                                tuple(held))
         raise DubanError(N_("The calendar could not record its sweep; it will try again."))
 
+    async def _due_items(self, snap: Snapshot, at: datetime, org: Org) -> list[DueItem]:
+        """What the rules say is due at ``at``, computed in a worker thread: thousands of due
+        cases take a second or more of pure Python, which would hold up every button press
+        and message meanwhile (the rules read only the snapshot)."""
+        return await asyncio.to_thread(
+            rules.due_items, snap.cases, snap.obligations, snap.notices, snap.sent, at,
+            self.calendar, org.escalation, self.clock.tz)
+
     # -- reminders waiting for a chat -------------------------------------------------------
 
     async def catch_up(self, party_kind: str, party: str) -> tuple[DueItem, ...]:
@@ -224,8 +231,7 @@ class CalendarService:
         today = now.astimezone(self.clock.tz).date()
         for _attempt in range(3):
             snap = await self._snapshot(today, org, create=False, unopened=False)
-            items = rules.due_items(snap.cases, snap.obligations, snap.notices, snap.sent, now,
-                                    self.calendar, org.escalation, self.clock.tz)
+            items = await self._due_items(snap, now, org)
             theirs = [i for i in items if i.send_after <= now
                       and (i.recipient_kind, i.recipient) == (party_kind, party)
                       and _to_party_chat(i)]
