@@ -208,8 +208,10 @@ class CalendarService:
 
     async def _due_items(self, snap: Snapshot, at: datetime, org: Org) -> list[DueItem]:
         """What the rules say is due at ``at``, computed in a worker thread: thousands of due
-        cases take a second or more of pure Python, which would hold up every button press
-        and message meanwhile (the rules read only the snapshot)."""
+        cases take a second or more of pure Python, during which the event loop would not
+        turn (no press or message handled). In the thread it keeps turning; the two share the
+        interpreter, so a press meanwhile is slower, not held up. The rules read only the
+        snapshot."""
         return await asyncio.to_thread(
             rules.due_items, snap.cases, snap.obligations, snap.notices, snap.sent, at,
             self.calendar, org.escalation, self.clock.tz)
@@ -382,9 +384,10 @@ class CalendarService:
                         + sorted({c.region_name for c in cases}))
             sent = await _sent_keys(session, subjects)
             bound = await _bound_parties(session)
-        snapshots = [self._case_snapshot(c, assignments.get(c.id or 0, []),
+        snapshots = await asyncio.to_thread(  # pure Python for thousands: off the loop
+            lambda: [self._case_snapshot(c, assignments.get(c.id or 0, []),
                                          events.get(c.id or 0, []), overdue_as_of)
-                     for c in cases]
+                     for c in cases])
         read = tuple((snapshot, c.id, c.version, c.chain_seq)
                      for snapshot, c in zip(snapshots, cases, strict=True))
         duties = [ObligationSnapshot(
