@@ -498,6 +498,8 @@ class CalendarService:
                     await _write_next_due(session, checks)
             return []
         codes: list[str] = []
+        # the digests' entries, before the transaction (thousands: off the event loop)
+        entries = await asyncio.to_thread(lambda: [_entry(item, snap) for item in items])
         async with transaction(self.sessions) as session:
             await _write_next_due(session, checks)
             stamp = now.isoformat()
@@ -509,8 +511,7 @@ class CalendarService:
                 notice = await self._draft_notice(session, notices, now)
                 if not org.escalation.sign_off:
                     codes.append(await self._sign(session, notice, None, "duban", org, now))
-            for item in items:
-                entry = _entry(item, snap)
+            for item, entry in zip(items, entries, strict=True):
                 if item.kind == rules.KIND_NOTICE:
                     continue
                 if item.kind == rules.KIND_SUMMONS:
