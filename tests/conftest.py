@@ -14,7 +14,9 @@ import asyncio
 import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +61,35 @@ async def _pg_execute(url: str, *statements: str) -> None:
             await connection.execute(statement)
     finally:
         await connection.close()
+
+
+@contextmanager
+def template_copies(names: Sequence[str], *, sqlite: Path | None = None,
+                    postgres: str | None = None) -> Iterator[list[str]]:
+    """Fresh databases copied from the migrated template, one per name, for the property
+    tests that play one history on several databases in step: files in a temporary folder
+    (``sqlite``: the template file) or PostgreSQL databases (``postgres``: the template's
+    name), dropped after."""
+    if sqlite is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            urls = []
+            for name in names:
+                path = Path(folder) / f"{name}.db"
+                shutil.copyfile(sqlite, path)
+                urls.append(f"sqlite+aiosqlite:///{path}")
+            yield urls
+        return
+    assert POSTGRES_URL is not None and postgres is not None  # the template fixture skips
+    databases = [f"duban_{name}{os.getpid()}" for name in names]
+    for database in databases:
+        asyncio.run(_pg_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
+                                f"CREATE DATABASE {database} TEMPLATE {postgres}"))
+    try:
+        yield [_pg_url(POSTGRES_URL, database) for database in databases]
+    finally:
+        for database in databases:
+            asyncio.run(_pg_execute(POSTGRES_URL,
+                                    f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
 
 
 async def _migrate(url: str) -> None:

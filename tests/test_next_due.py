@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +38,7 @@ from models.tables import ChatBinding, Setting
 from scheduler import rules
 from scheduler.rules import CaseSnapshot, DeptStatus
 from scheduler.workdays import WorkCalendar
-from tests.conftest import COORDINATOR, POSTGRES_URL, _pg_execute, _pg_url
+from tests.conftest import COORDINATOR, template_copies
 from tests.test_supervision_property import Move, moves, play_move
 
 WORKDAYS = WorkCalendar()
@@ -198,12 +196,7 @@ TAIL = 30  # working days of sweeps after the history
 @given(histories)
 def test_stored_days_sweep_as_reading_everything_sqlite(
         sqlite_template: Path, history: tuple[list[str], list[Move], set[int]]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        urls = []
-        for name in ("stored", "full"):
-            path = Path(folder) / f"{name}.db"
-            shutil.copyfile(sqlite_template, path)
-            urls.append(f"sqlite+aiosqlite:///{path}")
+    with template_copies(["stored", "full"], sqlite=sqlite_template) as urls:
         asyncio.run(_in_step(*history, urls, TAIL))
 
 
@@ -212,13 +205,5 @@ def test_stored_days_sweep_as_reading_everything_sqlite(
 @given(histories)
 def test_stored_days_sweep_as_reading_everything_postgres(
         postgres_template: str, history: tuple[list[str], list[Move], set[int]]) -> None:
-    assert POSTGRES_URL is not None  # the template fixture skips (or fails) without it
-    names = [f"duban_nd{os.getpid()}_{n}" for n in ("a", "b")]
-    for name in names:
-        asyncio.run(_pg_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-                                f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))
-    try:
-        asyncio.run(_in_step(*history, [_pg_url(POSTGRES_URL, n) for n in names], TAIL // 2))
-    finally:
-        for name in names:
-            asyncio.run(_pg_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with template_copies(["nd_a", "nd_b"], postgres=postgres_template) as urls:
+        asyncio.run(_in_step(*history, urls, TAIL // 2))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +33,7 @@ from bot.services.cases import CaseService
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory
 from models.tables import Case, Event, Outbox
-from tests.conftest import COORDINATOR, POSTGRES_URL, _pg_execute, _pg_url
+from tests.conftest import COORDINATOR, template_copies
 from tests.test_next_due import START, WORKDAYS, at
 from tests.test_supervision_property import Move, moves, play_move
 
@@ -140,12 +138,7 @@ EXAMPLES = int(os.environ.get("DUBAN_PROPERTY_EXAMPLES", "6"))
 @given(histories)
 def test_batches_write_what_steps_one_by_one_write_sqlite(
         sqlite_template: Path, history: tuple[list[str], list[Move], int, set[int]]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        urls = []
-        for name in ("one", "batch"):
-            path = Path(folder) / f"{name}.db"
-            shutil.copyfile(sqlite_template, path)
-            urls.append(f"sqlite+aiosqlite:///{path}")
+    with template_copies(["one", "batch"], sqlite=sqlite_template) as urls:
         asyncio.run(_in_step(*history, urls))
 
 
@@ -154,16 +147,8 @@ def test_batches_write_what_steps_one_by_one_write_sqlite(
 @given(histories)
 def test_batches_write_what_steps_one_by_one_write_postgres(
         postgres_template: str, history: tuple[list[str], list[Move], int, set[int]]) -> None:
-    assert POSTGRES_URL is not None  # the template fixture skips (or fails) without it
-    names = [f"duban_ss{os.getpid()}_{n}" for n in ("a", "b")]
-    for name in names:
-        asyncio.run(_pg_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-                                f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))
-    try:
-        asyncio.run(_in_step(*history, [_pg_url(POSTGRES_URL, n) for n in names]))
-    finally:
-        for name in names:
-            asyncio.run(_pg_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with template_copies(["ss_one", "ss_batch"], postgres=postgres_template) as urls:
+        asyncio.run(_in_step(*history, urls))
 
 
 async def test_a_case_changed_meanwhile_is_read_again(services: Any, database_url: str) -> None:
