@@ -255,10 +255,17 @@ async def bump_case_versions(session: AsyncSession, *, cases: Sequence[Case],
     was changed meanwhile; the caller rolls back and reads again)."""
     table = Case.__table__  # type: ignore[attr-defined]
     result = await session.exec(
-        update(table)
-        .where(tuple_(table.c.id, table.c.version).in_([(c.id, c.version) for c in cases]))
+        update(table).where(read_as(table, [(c.id, c.version) for c in cases]))
         .values(**values, version=table.c.version + 1, next_due=DUE_NOW))
     return result.rowcount == len(cases)
+
+
+def read_as(table: Any, rows: Sequence[tuple[Any, ...]],
+            columns: Sequence[str] = ("id", "version")) -> ColumnElement[bool]:
+    """The rows of ``table`` whose ``columns`` are still as read (``rows``: their values, the
+    id first), found by their primary key: the row values alone make SQLite scan the table."""
+    return and_(table.c.id.in_([row[0] for row in rows]),
+                tuple_(*(table.c[name] for name in columns)).in_(list(rows)))
 
 
 async def cases_with_records(session: AsyncSession, *, ids: Sequence[int]

@@ -32,6 +32,7 @@ from bot.services.access import SYSTEM
 from bot.services.cases import CaseService
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory
+from models.queries import read_as
 from models.tables import Case, Event, Outbox
 from tests.conftest import COORDINATOR, template_copies
 from tests.test_next_due import START, WORKDAYS, at
@@ -194,3 +195,28 @@ async def test_a_case_changed_meanwhile_is_read_again(services: Any, database_ur
         assert view.case.state == "overdue"
         assert [e.kind for e in view.events].count("mark_overdue") == 1
     assert (await cases.get("C-1")).case.description == "另一人改过"
+
+
+async def test_batched_writes_find_their_rows_by_primary_key(engine: AsyncEngine) -> None:
+    """The batches' conditions (cases still as read: the overdue step's version check, the
+    sweep's next due days) use the primary key: the row values alone made SQLite scan every
+    case once per statement."""
+    table = Case.__table__  # type: ignore[attr-defined]
+    statements = [
+        update(table).where(read_as(table, [(1, 3), (2, 5)])).values(state="overdue"),
+        update(table).where(read_as(table, [(1, 3, 2), (2, 5, 4)],
+                                    ("id", "version", "chain_seq"))).values(next_due=None),
+    ]
+    async with engine.begin() as connection:
+        for statement in statements:
+            compiled = statement.compile(engine.sync_engine,
+                                         compile_kwargs={"literal_binds": True})
+            if engine.dialect.name == "sqlite":
+                plan = " ".join(str(row[-1]) for row in (await connection.execute(
+                    text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
+                assert "PRIMARY KEY" in plan and "SCAN cases" not in plan, plan
+            else:  # an empty table is scanned unless scans are priced out
+                await connection.execute(text("SET LOCAL enable_seqscan = off"))
+                plan = " ".join(row[0] for row in (await connection.execute(
+                    text(f"EXPLAIN {compiled}"))).all())
+                assert "cases_pkey" in plan, plan

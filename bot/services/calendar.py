@@ -34,7 +34,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import func, insert, tuple_, update
+from sqlalchemy import func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -1167,8 +1167,7 @@ async def _write_next_due(session: AsyncSession, checks: Sequence[dict[str, Any]
     connection = await session.connection()
     for day, read in by_day.items():
         for start in range(0, len(read), NEXT_DUE_BATCH):
-            await connection.execute(
-                update(table).where(tuple_(table.c.id, table.c.version, table.c.chain_seq)
-                                    .in_(read[start:start + NEXT_DUE_BATCH]))
+            await connection.execute(update(table).where(queries.read_as(
+                table, read[start:start + NEXT_DUE_BATCH], ("id", "version", "chain_seq")))
                 .values(next_due=day))
 
