@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.core.clock import ManualClock
 from bot.core.org import EscalationSettings, Org, load_demo_org
@@ -166,25 +167,43 @@ async def _ticker(stalls: list[float]) -> None:
         last = now
 
 
+async def postgres_database(server: str, name: str, create: bool) -> str:
+    """A fresh database ``name`` on the PostgreSQL ``server`` (dropped first), or only
+    dropped (``create`` False); its URL."""
+    admin = make_url(server).set(drivername="postgresql+asyncpg")
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        if create:
+            await connection.execute(text(f"CREATE DATABASE {name}"))
+    await engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stored", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--late", type=int, default=0,
                         help="of the due cases, how many passed their deadline yesterday")
-    parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--database", default=None,
+                        help="a PostgreSQL server's URL (default: SQLite); each size gets a "
+                             "database of its own there, dropped after")
     args = parser.parse_args()
     print("| stored cases | due cases | marked overdue | items queued | sweep (record + queue) "
           "| its CPU time (all threads) | preview | longest event-loop stall in the sweep |")
     print("|---|---|---|---|---|---|---|---|")
     for stored in args.stored:
         with tempfile.TemporaryDirectory() as folder:
-            url = args.database or f"sqlite+aiosqlite:///{Path(folder) / 'sweep.db'}"
+            url = (asyncio.run(postgres_database(args.database, "duban_bench_sweep", True))
+                   if args.database else f"sqlite+aiosqlite:///{Path(folder) / 'sweep.db'}")
             began = time.perf_counter()
             due = min(args.due, stored)
             asyncio.run(seed(url, stored, due, min(args.late, due)))
             print(f"(seeded {stored:,} in {time.perf_counter() - began:.0f} s)", file=sys.stderr)
             sweep_s, cpu_s, preview_s, items, marked, stall = asyncio.run(measure(url))
+            if args.database:
+                asyncio.run(postgres_database(args.database, "duban_bench_sweep", False))
         print(f"| {stored:,} | {due:,} | {marked:,} | {items:,} | {sweep_s:.2f} s | "
               f"{cpu_s:.2f} s | {preview_s:.2f} s | {stall * 1000:.0f} ms |")
 
