@@ -9,7 +9,9 @@ exited, the rest open in six states; 2 % of the cases are overdue, a tenth of th
 closed late, a tenth of the routed ones wait for an acceptance. PostgreSQL runs when
 ``DUBAN_TEST_POSTGRES_URL`` names a server (a scratch database ``duban_bench_status`` is
 created and dropped). Reported: medians of ``--runs`` runs after one warm-up, from the
-counters, and (``--old``) as counting the cases did before them.
+counters, and (``--old``) as counting the cases did before them. ``--keep DIR`` keeps the
+SQLite databases in ``DIR`` (``status-<stored>.db``) and measures an existing one again after
+migrating it, without seeding (before/after a change on the same data).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from bot.services.reports import (
 )
 from bot.services.status import StatusService
 from models import counters
-from models.db import create_engine, session_factory
+from models.db import create_engine, session_factory, upgrade
 from models.tables import Case
 
 TODAY = date(2026, 12, 1)
@@ -103,6 +105,12 @@ async def prepare(url: str, stored: int) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("ANALYZE"))
     print(f"  spread in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    await engine.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
     await engine.dispose()
 
 
@@ -185,6 +193,8 @@ def main() -> None:
     parser.add_argument("--backend", nargs="+", default=["sqlite", "postgres"])
     parser.add_argument("--old", action="store_true",
                         help="also measure counting the cases (as before the counters)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the SQLite databases here; measure existing ones again")
     args = parser.parse_args()
     server = os.environ.get("DUBAN_TEST_POSTGRES_URL")
     backends = [b for b in args.backend if b == "sqlite" or server]
@@ -196,12 +206,17 @@ def main() -> None:
         for stored in args.stored:
             print(f"{backend}, {stored:,} cases:", file=sys.stderr)
             with tempfile.TemporaryDirectory() as folder:
+                kept = (args.keep / f"status-{stored}.db"
+                        if args.keep is not None and backend == "sqlite" else None)
                 if backend == "sqlite":
-                    url = f"sqlite+aiosqlite:///{Path(folder) / 'status.db'}"
+                    url = f"sqlite+aiosqlite:///{kept or Path(folder) / 'status.db'}"
                 else:
                     assert server is not None
                     url = asyncio.run(_postgres_database(server, "duban_bench_status", True))
-                asyncio.run(prepare(url, stored))
+                if kept is not None and kept.exists():
+                    asyncio.run(_migrate(url))
+                else:
+                    asyncio.run(prepare(url, stored))
                 got = asyncio.run(measure(url, args.runs, args.old))
                 if backend == "postgres":
                     assert server is not None

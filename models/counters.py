@@ -20,27 +20,40 @@ update the same counter row and cannot wait on each other or deadlock, whatever 
 touch keys in. Readers sum over the shards; :func:`fold` moves committed shards into shard 0
 (one statement, keys in order) so the table stays about as small as the number of keys.
 
-What depends on "today" (overdue) is not counted here: it is an indexed query whose cost
-follows the number of overdue cases (``ix_cases_state_due_on``).
+**Overdue, which depends on today.** ``late_counts`` (region × clause) and
+``department_late_counts`` (department × region × status of its part) count the cases late
+*as of a stored local day* (:data:`AS_OF_KEY`): a late state and ``due_on`` before that day.
+The same triggers' writers keep them (installed by migration 0011). A reader at ``today``
+sums the counts and adds the cases in a late state due in [stored day, today) (an index range
+on ``ix_cases_overdue``), in one statement; first it rolls the day forward (:func:`roll`: that
+range becomes counted, one day's worth normally), so the cost follows the keys and the cases
+due since yesterday, not the overdue cases. A reader at a day *before* the stored one (a
+preview, a test) reads the overdue cases at its day by their index instead (right, and as
+slow as before). On PostgreSQL a trigger that moves a late count first takes the shared
+advisory lock :data:`LATE_LOCK` and then reads the stored day; a roll takes it alone (giving
+up after 200 ms): writers that read the old day commit before the roll reads the cases, and
+writers after it read the new day. This needs writers at READ COMMITTED (each trigger
+statement a fresh snapshot), as duban's are.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.sql.elements import TextClause
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.tables import Case  # (and the counters' tables, in SQLModel.metadata)
+import models.tables  # noqa: F401  (the counters' tables, in SQLModel.metadata)
 
 #: ``settings`` row with the UTC offset (minutes) the triggers use for local dates.
 OFFSET_KEY = "counters_utc_offset"
@@ -307,6 +320,211 @@ def drop_statements(dialect: str) -> list[str]:
     return [*statements, "DROP FUNCTION IF EXISTS duban_counts_offset()"]
 
 
+# -- late: overdue, counted as of a stored day ----------------------------------------------------
+
+#: ``settings`` row with the local day the late counts are taken at (a JSON string, ISO date).
+AS_OF_KEY = "counters_late_as_of"
+#: The day the late counts are taken at before any roll: nothing is late as of it.
+NEVER = date(1, 1, 1)
+#: The states a case can be late in: ``bot.core.workflow.LATE_STATES``, copied into the
+#: triggers' SQL (``models`` may not import the core; tests/test_status_late.py checks that
+#: the two agree: changing them needs a migration that installs the late triggers again).
+LATE_STATES = ("accepted", "closure_requested", "extension_requested", "overdue", "rectifying",
+               "routed", "sealed", "shutdown_ordered")
+#: PostgreSQL: the transaction-level advisory lock that writers of late counts share and that
+#: a roll (or a recount) takes alone, so a writer's trigger reads the day its counts move at.
+LATE_LOCK = 0x6475_6261_6E4C  # "dubanL" (the leadership's lock is "duban")
+
+LATE_KEY = ("region_name", "clause")
+DEPARTMENT_LATE_KEY = ("department_key", "region_name", "status")
+LATE_VALUES = ("n",)
+#: The columns of ``cases`` whether a case is late, and where it counts, depend on.
+LATE_CASE_COLUMNS = ("region_name", "clause", "state", "due_on")
+
+
+@dataclass(frozen=True)
+class LateRow:
+    region_name: str
+    clause: str
+    n: int
+
+
+@dataclass(frozen=True)
+class DepartmentLateRow:
+    department_key: str
+    region_name: str
+    status: str
+    n: int
+
+
+def _stored_day(p: str, dialect: str) -> str:
+    """The day in ``{p}value`` (a JSON string), as each dialect compares dates."""
+    if dialect == "sqlite":
+        return f"json_extract({p}value, '$')"
+    return f"CAST(CAST({p}value AS json) #>> '{{}}' AS date)"
+
+
+def _as_of(dialect: str) -> str:
+    """The stored day, in SQL (:data:`NEVER` when none is stored)."""
+    never = f"'{NEVER.isoformat()}'" if dialect == "sqlite" else f"DATE '{NEVER.isoformat()}'"
+    return (f"coalesce((SELECT {_stored_day('', dialect)} FROM settings "
+            f"WHERE key = '{AS_OF_KEY}'), {never})")
+
+
+def _late_states(p: str) -> str:
+    return f"{p}state IN ({', '.join(repr(s) for s in LATE_STATES)})"
+
+
+def _late(p: str, dialect: str) -> str:
+    """Case row ``p`` is late as of the stored day (``queries.overdue_condition`` at it)."""
+    return f"{_late_states(p)} AND {p}due_on < {_as_of(dialect)}"
+
+
+def _sqlite_late(p: str, sign: int) -> str:
+    return _upsert("late_counts", LATE_KEY, LATE_VALUES, "0").format(
+        rows=f"SELECT 0, {p}region_name, {p}clause, {sign} WHERE {_late(p, 'sqlite')}")
+
+
+def _sqlite_department_late_of_case(p: str, sign: int) -> str:
+    return _upsert("department_late_counts", DEPARTMENT_LATE_KEY, LATE_VALUES, "0").format(
+        rows=f"SELECT 0, a.department_key, {p}region_name, a.status, {sign} FROM assignments a "
+             f"WHERE a.case_id = {p}id AND {_counted('a.')} AND {_late(p, 'sqlite')}")
+
+
+def _sqlite_department_late(a: str, sign: int) -> str:
+    return _upsert("department_late_counts", DEPARTMENT_LATE_KEY, LATE_VALUES, "0").format(
+        rows=f"SELECT 0, {a}department_key, c.region_name, {a}status, {sign} FROM cases c "
+             f"WHERE c.id = {a}case_id AND {_counted(a)} AND {_late('c.', 'sqlite')}")
+
+
+SQLITE_LATE_TRIGGERS: dict[str, str] = {
+    "cases_late_insert": _sqlite_trigger(
+        "cases_late_insert", "AFTER INSERT ON cases", [_sqlite_late("NEW.", 1)]),
+    "cases_late_update": _sqlite_trigger(
+        "cases_late_update",
+        f"AFTER UPDATE OF {', '.join(LATE_CASE_COLUMNS)} ON cases "
+        f"WHEN {_changed('OLD.', 'NEW.', LATE_CASE_COLUMNS, 'sqlite')}",
+        [_sqlite_late("OLD.", -1), _sqlite_late("NEW.", 1),
+         _sqlite_department_late_of_case("OLD.", -1),
+         _sqlite_department_late_of_case("NEW.", 1)]),
+    "cases_late_delete": _sqlite_trigger(
+        "cases_late_delete", "AFTER DELETE ON cases", [_sqlite_late("OLD.", -1)]),
+    "assignments_late_insert": _sqlite_trigger(
+        "assignments_late_insert", "AFTER INSERT ON assignments",
+        [_sqlite_department_late("NEW.", 1)]),
+    "assignments_late_update": _sqlite_trigger(
+        "assignments_late_update",
+        f"AFTER UPDATE OF {', '.join(ASSIGNMENT_COLUMNS)} ON assignments "
+        f"WHEN {_changed('OLD.', 'NEW.', ASSIGNMENT_COLUMNS, 'sqlite')}",
+        [_sqlite_department_late("OLD.", -1), _sqlite_department_late("NEW.", 1)]),
+    "assignments_late_delete": _sqlite_trigger(
+        "assignments_late_delete", "AFTER DELETE ON assignments",
+        [_sqlite_department_late("OLD.", -1)]),
+}
+
+
+def _pg_late(rows: str) -> str:
+    return _pg_add("late_counts", LATE_KEY, LATE_VALUES, rows)
+
+
+def _pg_department_late(rows: str) -> str:
+    return _pg_add("department_late_counts", DEPARTMENT_LATE_KEY, LATE_VALUES, rows)
+
+
+def _pg_late_of(p: str, sign: int, source: str, where: str = "") -> str:
+    pg = "postgresql"
+    return (f"SELECT {p}region_name AS region_name, {p}clause AS clause, {sign} AS n "
+            f"FROM {source} WHERE {_late(p, pg)}{where}")
+
+
+def _pg_department_late_of(a: str, c: str, sign: int, source: str, where: str = "") -> str:
+    pg = "postgresql"
+    return (f"SELECT {a}department_key AS department_key, {c}region_name AS region_name, "
+            f"{a}status AS status, {sign} AS n FROM {source} "
+            f"WHERE {_counted(a)} AND {_late(c, pg)}{where}")
+
+
+def _pg_late_case_update() -> tuple[str, list[str]]:
+    pairs = "old_rows o JOIN new_rows r ON r.id = o.id"
+    moved = f" AND {_changed('o.', 'r.', LATE_CASE_COLUMNS, 'postgresql')}"
+    parts = f"{pairs} JOIN assignments a ON a.case_id = o.id"
+    return (f"{pairs} WHERE ({_late_states('o.')} OR {_late_states('r.')}){moved}", [
+        _pg_late(f"{_pg_late_of('o.', -1, pairs, moved)} UNION ALL "
+                 f"{_pg_late_of('r.', 1, pairs, moved)}"),
+        _pg_department_late(f"{_pg_department_late_of('a.', 'o.', -1, parts, moved)} "
+                            f"UNION ALL {_pg_department_late_of('a.', 'r.', 1, parts, moved)}"),
+    ])
+
+
+def _pg_late_assignment_update() -> tuple[str, list[str]]:
+    pairs = "old_rows o JOIN new_rows a ON a.id = o.id"
+    moved = f" AND {_changed('o.', 'a.', ASSIGNMENT_COLUMNS, 'postgresql')}"
+    old = _pg_department_late_of("o.", "c.", -1, f"{pairs} JOIN cases c ON c.id = o.case_id",
+                                 moved)
+    new = _pg_department_late_of("a.", "c.", 1, f"{pairs} JOIN cases c ON c.id = a.case_id",
+                                 moved)
+    return (f"{pairs} WHERE ({_counted('o.')} OR {_counted('a.')}){moved}",
+            [_pg_department_late(f"{old} UNION ALL {new}")])
+
+
+# name -> (table, event, transition tables, (rows that may move a late count, statements))
+_PG_LATE_TRIGGERS: dict[str, tuple[str, str, str, tuple[str, list[str]]]] = {
+    "cases_late_insert": ("cases", "INSERT", "NEW TABLE AS new_rows", (
+        f"new_rows r WHERE {_late_states('r.')}",
+        [_pg_late(_pg_late_of("r.", 1, "new_rows r"))])),
+    "cases_late_update": ("cases", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+                          _pg_late_case_update()),
+    "cases_late_delete": ("cases", "DELETE", "OLD TABLE AS old_rows", (
+        f"old_rows o WHERE {_late_states('o.')}",
+        [_pg_late(_pg_late_of("o.", -1, "old_rows o"))])),
+    "assignments_late_insert": ("assignments", "INSERT", "NEW TABLE AS new_rows", (
+        f"new_rows a WHERE {_counted('a.')}",
+        [_pg_department_late(_pg_department_late_of(
+            "a.", "c.", 1, "new_rows a JOIN cases c ON c.id = a.case_id"))])),
+    "assignments_late_update": ("assignments", "UPDATE",
+                                "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+                                _pg_late_assignment_update()),
+    "assignments_late_delete": ("assignments", "DELETE", "OLD TABLE AS old_rows", (
+        f"old_rows a WHERE {_counted('a.')}",
+        [_pg_department_late(_pg_department_late_of(
+            "a.", "c.", -1, "old_rows a JOIN cases c ON c.id = a.case_id"))])),
+}
+
+
+def _postgres_late_statements() -> list[str]:
+    """Each trigger, when its statement moved a row that may count, first takes the shared
+    :data:`LATE_LOCK` (held to its commit), then reads the stored day in the statements
+    that follow (each with a fresh snapshot: a roll that committed before is seen)."""
+    statements = []
+    for name, (table, event, transitions, (guard, body)) in _PG_LATE_TRIGGERS.items():
+        statements.append(
+            f"CREATE OR REPLACE FUNCTION duban_{name}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN IF EXISTS (SELECT 1 FROM {guard}) THEN "
+            f"PERFORM pg_advisory_xact_lock_shared({LATE_LOCK}); {'; '.join(body)}; "
+            f"END IF; RETURN NULL; END $$")
+        statements.append(
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {transitions} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION duban_{name}()")
+    return statements
+
+
+def late_install_statements(dialect: str) -> list[str]:
+    """What creates the late counts' triggers (migration 0011; like :func:`install_statements`,
+    a migration that copies ``cases`` or ``assignments`` on SQLite must run these again)."""
+    if dialect == "sqlite":
+        return list(SQLITE_LATE_TRIGGERS.values())
+    return _postgres_late_statements()
+
+
+def late_drop_statements(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_LATE_TRIGGERS]
+    statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}"
+                  for name, (table, *_rest) in _PG_LATE_TRIGGERS.items()]
+    return [*statements, *(f"DROP FUNCTION IF EXISTS duban_{name}()"
+                           for name in _PG_LATE_TRIGGERS)]
+
+
 # -- the offset ----------------------------------------------------------------------------------
 
 
@@ -391,15 +609,143 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.0001"))
 
 
-def overdue_cases(overdue: ColumnElement[bool]) -> CTE:
-    """The overdue cases (``id``, ``region_name``, ``clause``; ``overdue`` is
-    ``queries.overdue_condition``), read first by their index and then grouped or filtered.
+def _day(dialect: str, name: str = "today") -> str:
+    return f":{name}" if dialect == "sqlite" else f"CAST(:{name} AS date)"
 
-    Materialized: asked for the count per region (or of one region) in one statement, SQLite's
-    planner walks the region index over every case to save a sort; this way the cost follows
-    the number of overdue cases."""
-    return (select(col(Case.id), col(Case.region_name), col(Case.clause)).where(overdue)
-            .cte("overdue_cases").prefix_with("MATERIALIZED"))
+
+def _late_reading(dialect: str, table: str, key: Sequence[str], range_rows: str,
+                  region: str | None) -> TextClause:
+    """Late as of ``:today`` in one statement (one snapshot: the stored day, the counts and
+    the cases agree): the counts kept as of the stored day plus the cases that came due
+    between it and today (an index range, normally a day's worth), or, for a day before the
+    stored one, the cases late at it (the overdue cases, read by their index)."""
+    as_of, today = _as_of(dialect), _day(dialect)
+    keys = ", ".join(key)
+    in_region = " AND region_name = :region" if region is not None else ""
+    in_case_region = " AND c.region_name = :region" if region is not None else ""
+    lower = f"CASE WHEN {as_of} <= {today} THEN {as_of} ELSE {_day(dialect, 'never')} END"
+    came_due = (f"{_late_states('c.')} AND c.due_on < {today} AND c.due_on >= ({lower})"
+                f"{in_case_region}")
+    return text(
+        f"SELECT {keys}, sum(n) FROM (SELECT {keys}, n FROM {table} "
+        f"WHERE {as_of} <= {today}{in_region} UNION ALL "
+        f"{range_rows.format(came_due=came_due)}) AS d "
+        f"GROUP BY {keys} HAVING sum(n) <> 0 ORDER BY {keys}")
+
+
+def _late_params(dialect: str, today: date, region: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"today": today, "never": NEVER}
+    if dialect == "sqlite":  # dates as SQLite keeps them (ISO text)
+        params = {"today": today.isoformat(), "never": NEVER.isoformat()}
+    if region is not None:
+        params["region"] = region
+    return params
+
+
+async def late_rows(session: AsyncSession, today: date,
+                    region: str | None = None) -> list[LateRow]:
+    """The overdue cases at ``today`` per region and clause (of one region or all): a read
+    whose cost follows the number of keys and of the cases due since the stored day."""
+    dialect = _dialect(session)
+    statement = _late_reading(
+        dialect, "late_counts", LATE_KEY,
+        "SELECT c.region_name, c.clause, count(*) FROM cases c WHERE {came_due} "
+        "GROUP BY c.region_name, c.clause", region)
+    rows = await session.exec(statement,  # type: ignore[call-overload]
+                              params=_late_params(dialect, today, region))
+    return [LateRow(region_name, clause, int(n)) for region_name, clause, n in rows.all()]
+
+
+async def department_late_rows(session: AsyncSession, today: date,
+                               region: str | None = None) -> list[DepartmentLateRow]:
+    """The required assignments of the overdue cases at ``today``, per department, region
+    and status of its part (a case has at most one counted part per department, so these
+    are cases)."""
+    dialect = _dialect(session)
+    statement = _late_reading(
+        dialect, "department_late_counts", DEPARTMENT_LATE_KEY,
+        "SELECT a.department_key, c.region_name, a.status, count(*) FROM cases c "
+        f"JOIN assignments a ON a.case_id = c.id WHERE {_counted('a.')} AND {{came_due}} "
+        "GROUP BY a.department_key, c.region_name, a.status", region)
+    rows = await session.exec(statement,  # type: ignore[call-overload]
+                              params=_late_params(dialect, today, region))
+    return [DepartmentLateRow(d, r, s, int(n)) for d, r, s, n in rows.all()]
+
+
+async def stored_as_of(session: AsyncSession) -> date:
+    """The day the late counts are taken at (:data:`NEVER` before the first roll)."""
+    value = (await session.exec(text(  # type: ignore[call-overload]
+        "SELECT value FROM settings WHERE key = :key"), params={"key": AS_OF_KEY})).first()
+    if value is None:
+        return NEVER
+    return date.fromisoformat(json.loads(value[0]))
+
+
+def _roll_statements(dialect: str) -> list[str]:
+    """Move the late counts from the stored day to ``:today`` (in a roll's transaction): the
+    cases in a late state due in [stored day, today) become late, then the day is stored."""
+    as_of, today = _as_of(dialect), _day(dialect)
+    shard = "0" if dialect == "sqlite" else _SHARD
+    came_due = (f"{_late_states('c.')} AND c.due_on >= {as_of} AND c.due_on < {today}")
+    statements = [
+        _upsert("late_counts", LATE_KEY, LATE_VALUES, shard).format(
+            rows=f"SELECT {shard}, c.region_name, c.clause, count(*) FROM cases c "
+                 f"WHERE {came_due} GROUP BY c.region_name, c.clause "
+                 f"ORDER BY c.region_name, c.clause"),
+        _upsert("department_late_counts", DEPARTMENT_LATE_KEY, LATE_VALUES, shard).format(
+            rows=f"SELECT {shard}, a.department_key, c.region_name, a.status, count(*) "
+                 f"FROM cases c JOIN assignments a ON a.case_id = c.id "
+                 f"WHERE {_counted('a.')} AND {came_due} "
+                 f"GROUP BY a.department_key, c.region_name, a.status "
+                 f"ORDER BY a.department_key, c.region_name, a.status"),
+        f"INSERT INTO settings (key, value) VALUES ('{AS_OF_KEY}', :value) "
+        f"ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+        f"WHERE {_stored_day('settings.', dialect)} < {today}",
+    ]
+    return statements
+
+
+async def roll(sessions: async_sessionmaker[AsyncSession], today: date) -> bool:
+    """Take the late counts forward to ``today`` if they are at an earlier day (one
+    transaction; whether they moved). Readers are right without it (they add the cases due
+    since the stored day), only slower as days pass; a roll that would wait on writers more
+    than a moment is given up (a later reader does it).
+
+    PostgreSQL: the roll takes :data:`LATE_LOCK` alone, so it waits for the writers whose
+    triggers read the old day to commit (and then sees their cases), and writers that come
+    after read the new day; its counts go to its own shard. SQLite: one writer at a time."""
+    async with sessions() as session:
+        if await stored_as_of(session) >= today:
+            return False
+        await session.rollback()  # (the read's transaction: the roll begins its own)
+        dialect = _dialect(session)
+        params = {"today": today.isoformat() if dialect == "sqlite" else today,
+                  "value": json.dumps(today.isoformat())}
+        busy = None
+        try:
+            if dialect == "sqlite":  # wait a moment for a writer, not the 5 s writers do
+                busy = (await session.exec(text(  # type: ignore[call-overload]
+                    "PRAGMA busy_timeout"))).one()[0]
+                await session.exec(text(  # type: ignore[call-overload]
+                    "PRAGMA busy_timeout = 200"))
+                await session.commit()
+            async with session.begin():
+                if dialect == "postgresql":
+                    await session.exec(text(  # type: ignore[call-overload]
+                        "SET LOCAL lock_timeout = '200ms'"))
+                    await session.exec(text(  # type: ignore[call-overload]
+                        f"SELECT pg_advisory_xact_lock({LATE_LOCK})"))
+                for statement in _roll_statements(dialect):
+                    await session.exec(text(statement),  # type: ignore[call-overload]
+                                       params=params)
+        except DBAPIError:
+            return False
+        finally:
+            if busy is not None:
+                await session.exec(text(  # type: ignore[call-overload]
+                    f"PRAGMA busy_timeout = {int(busy)}"))
+                await session.commit()
+    return True
 
 
 # -- folding and rebuilding ----------------------------------------------------------------------
@@ -423,11 +769,13 @@ async def fold(sessions: async_sessionmaker[AsyncSession]) -> None:
             return
         try:
             async with session.begin():
+                await session.exec(text(  # type: ignore[call-overload]
+                    "SET LOCAL lock_timeout = '200ms'"))  # (for the whole transaction)
                 for table, key, values in (
                         ("status_counts", STATUS_KEY, STATUS_VALUES),
-                        ("department_counts", DEPARTMENT_KEY, DEPARTMENT_VALUES)):
-                    await session.exec(text(  # type: ignore[call-overload]
-                        "SET LOCAL lock_timeout = '200ms'"))
+                        ("department_counts", DEPARTMENT_KEY, DEPARTMENT_VALUES),
+                        ("late_counts", LATE_KEY, LATE_VALUES),
+                        ("department_late_counts", DEPARTMENT_LATE_KEY, LATE_VALUES)):
                     await session.exec(text(_fold_statement(  # type: ignore[call-overload]
                         table, key, values)))
         except DBAPIError:
@@ -438,10 +786,11 @@ async def fold(sessions: async_sessionmaker[AsyncSession]) -> None:
 class Recount:
     status_changed: int  # counter rows (keys) that were wrong, missing or left over
     department_changed: int
+    late_changed: int = 0  # of the late counts (both tables), as of the stored day
 
     @property
     def changed(self) -> int:
-        return self.status_changed + self.department_changed
+        return self.status_changed + self.department_changed + self.late_changed
 
 
 def _full_status(dialect: str) -> TextClause:
@@ -472,6 +821,44 @@ async def full_departments(session: AsyncSession) -> list[DepartmentRow]:
     return [_department_row(row) for row in rows.all()]
 
 
+async def kept_late(session: AsyncSession) -> list[LateRow]:
+    """The late counts as kept (summed over shards), as of the stored day."""
+    rows = await session.exec(_summed("late_counts", LATE_KEY, LATE_VALUES, ""))  # type: ignore[call-overload]
+    return [LateRow(r, c, int(n)) for r, c, n in rows.all()]
+
+
+async def kept_department_late(session: AsyncSession) -> list[DepartmentLateRow]:
+    rows = await session.exec(_summed(  # type: ignore[call-overload]
+        "department_late_counts", DEPARTMENT_LATE_KEY, LATE_VALUES, ""))
+    return [DepartmentLateRow(d, r, s, int(n)) for d, r, s, n in rows.all()]
+
+
+def _full_late(dialect: str) -> TextClause:
+    return text(f"SELECT c.region_name, c.clause, count(*) FROM cases c "
+                f"WHERE {_late('c.', dialect)} GROUP BY c.region_name, c.clause "
+                f"ORDER BY c.region_name, c.clause")
+
+
+def _full_department_late(dialect: str) -> TextClause:
+    return text(f"SELECT a.department_key, c.region_name, a.status, count(*) FROM cases c "
+                f"JOIN assignments a ON a.case_id = c.id "
+                f"WHERE {_counted('a.')} AND {_late('c.', dialect)} "
+                f"GROUP BY a.department_key, c.region_name, a.status "
+                f"ORDER BY a.department_key, c.region_name, a.status")
+
+
+async def full_late(session: AsyncSession) -> list[LateRow]:
+    """The late counts as a full count of ``cases`` gives them at the stored day."""
+    rows = await session.exec(_full_late(_dialect(session)))  # type: ignore[call-overload]
+    return [LateRow(r, c, int(n)) for r, c, n in rows.all()]
+
+
+async def full_department_late(session: AsyncSession) -> list[DepartmentLateRow]:
+    rows = await session.exec(  # type: ignore[call-overload]
+        _full_department_late(_dialect(session)))
+    return [DepartmentLateRow(d, r, s, int(n)) for d, r, s, n in rows.all()]
+
+
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
@@ -489,13 +876,18 @@ def _differences(kept: Iterable[Any], counted: Iterable[Any], width: int) -> int
     return sum(1 for key in set(have) | set(want) if have.get(key) != want.get(key))
 
 
-async def recount(session: AsyncSession, offset: int) -> Recount:
-    """Rebuild both counters from the tables (in the caller's transaction), with local dates
-    at UTC ``offset`` minutes; how many counter rows were not what a full count gives."""
+async def recount(session: AsyncSession, offset: int, today: date | None = None) -> Recount:
+    """Rebuild the counters and the late counts (at their stored day) from the tables (in
+    the caller's transaction), with local dates at UTC ``offset`` minutes; how many counter
+    rows were not what a full count gives. With ``today``, the late counts are then taken at
+    it (forward, or back from a day a reader's clock had set in the future: not counted as
+    wrong rows)."""
     dialect = _dialect(session)
     if dialect == "postgresql":  # writers wait until this commits: nothing slips between
         await session.exec(text(  # type: ignore[call-overload]
             "LOCK TABLE cases, assignments IN SHARE MODE"))
+        await session.exec(text(  # type: ignore[call-overload]
+            f"SELECT pg_advisory_xact_lock({LATE_LOCK})"))  # and no roll
     before = await stored_offset(session)
     await session.exec(text(  # type: ignore[call-overload]
         "DELETE FROM settings WHERE key = :key"), params={"key": OFFSET_KEY})
@@ -506,13 +898,30 @@ async def recount(session: AsyncSession, offset: int) -> Recount:
     kept_departments = await department_rows(session)
     status = await full_status(session)
     departments = await full_departments(session)
+    late, department_late = await full_late(session), await full_department_late(session)
+    late_changed = (_differences(await kept_late(session), late, len(LATE_KEY))
+                    + _differences(await kept_department_late(session), department_late,
+                                   len(DEPARTMENT_LATE_KEY)))
     changed = Recount(
         _differences(kept_status, status, len(STATUS_KEY)),
-        _differences(kept_departments, departments, len(DEPARTMENT_KEY)))
-    if changed.changed or before != offset:
+        _differences(kept_departments, departments, len(DEPARTMENT_KEY)), late_changed)
+    if changed.status_changed or changed.department_changed or before != offset:
         await _replace(session, "status_counts", STATUS_KEY, STATUS_VALUES, status)
         await _replace(session, "department_counts", DEPARTMENT_KEY, DEPARTMENT_VALUES,
                        departments)
+    rebuild_late = bool(late_changed)
+    if today is not None and today != await stored_as_of(session):
+        await session.exec(text(  # type: ignore[call-overload]
+            "DELETE FROM settings WHERE key = :key"), params={"key": AS_OF_KEY})
+        await session.exec(text(  # type: ignore[call-overload]
+            "INSERT INTO settings (key, value) VALUES (:key, :value)"),
+            params={"key": AS_OF_KEY, "value": json.dumps(today.isoformat())})
+        late, department_late = await full_late(session), await full_department_late(session)
+        rebuild_late = True
+    if rebuild_late:
+        await _replace(session, "late_counts", LATE_KEY, LATE_VALUES, late)
+        await _replace(session, "department_late_counts", DEPARTMENT_LATE_KEY, LATE_VALUES,
+                       department_late)
     return changed
 
 

@@ -90,7 +90,8 @@ class Case(SQLModel, table=True):
         Index("ix_cases_state_deadline", "state", "deadline"),
         Index("ix_cases_region_state", "region_name", "state"),
         Index("ix_cases_state_due_on", "state", "due_on"),
-        # Covers the overdue counts per region and clause (models.counters.overdue_cases).
+        # Covers the overdue reads per region and clause (models.counters: the late counts'
+        # roll and the cases due since their day, and a day before it).
         Index("ix_cases_overdue", "state", "due_on", "region_name", "clause"),
         Index("ix_cases_next_due", "next_due"),
     )
@@ -205,6 +206,33 @@ class DepartmentCount(SQLModel, table=True):
     state: str = Field(sa_column=Column(String(32), primary_key=True))
     status: str = Field(sa_column=Column(String(16), primary_key=True))
     on_time: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LateCount(SQLModel, table=True):
+    """How many cases of a region and clause are late (a late state, due day passed) as of
+    the local day stored in ``settings`` (``models.counters.AS_OF_KEY``). Kept by triggers as
+    :class:`StatusCount` is (shards alike); readers move the day forward
+    (``models.counters.roll``) and add the cases due since it."""
+
+    __tablename__ = "late_counts"
+
+    shard: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    region_name: str = Field(sa_column=Column(String(100), primary_key=True))
+    clause: str = Field(sa_column=Column(String(8), primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class DepartmentLateCount(SQLModel, table=True):
+    """The required assignments of the late cases (as :class:`LateCount`) per department,
+    region and status of the part."""
+
+    __tablename__ = "department_late_counts"
+
+    shard: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    department_key: str = Field(sa_column=Column(String(64), primary_key=True))
+    region_name: str = Field(sa_column=Column(String(100), primary_key=True))
+    status: str = Field(sa_column=Column(String(16), primary_key=True))
     n: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 

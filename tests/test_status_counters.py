@@ -40,6 +40,7 @@ from models import counters
 from models.db import transaction
 from models.tables import Case
 from tests.conftest import COORDINATOR, Services
+from tests.test_status_late import assert_kept_counts_are_a_full_count, assert_overdue_read_right
 
 TZ = ZoneInfo("Asia/Shanghai")
 REGIONS = ("玛纳斯县", "呼图壁县", "昌吉市", "奇台县")
@@ -106,6 +107,10 @@ async def _assert_counted(services: Services, today: date) -> None:
         async with sessions() as session:
             assert figures.by_clause == await clause_tallies(session, today=today,
                                                              region=region)
+    # Overdue: the late counts (rolled to today by the readers above) == a full count, and
+    # what /status, the ranking and the chart read from them == counting the cases.
+    await assert_kept_counts_are_a_full_count(sessions)
+    await assert_overdue_read_right(sessions, services.org, today, REGIONS)
 
 
 def _summary(summary: object) -> tuple[object, ...]:
@@ -190,16 +195,23 @@ async def test_random_histories_keep_the_counters_equal_to_a_full_count(
 async def test_recount_repairs_spoilt_counters(services: Services) -> None:
     await _random_history(services, 4)
     sessions = services.cases.sessions
+    await StatusService(sessions, TZ).status(services.clock.now().astimezone(TZ).date())
     async with transaction(sessions) as session:  # spoil one row of each, drop another
         await session.exec(text(  # type: ignore[call-overload]
             "UPDATE status_counts SET n = n + 5 WHERE region_name = "
             "(SELECT min(region_name) FROM status_counts)"))
         await session.exec(text(  # type: ignore[call-overload]
             "DELETE FROM department_counts WHERE department_key = 'industry'"))
+        await session.exec(text(  # type: ignore[call-overload]
+            "INSERT INTO late_counts (shard, region_name, clause, n) "
+            "VALUES (0, '玛纳斯县', '四', 3) "
+            "ON CONFLICT (shard, region_name, clause) DO UPDATE SET n = late_counts.n + 3"))
     async with sessions() as session:
         assert await counters.status_rows(session) != await counters.full_status(session)
     report = await StatusService(sessions, TZ).recount()
     assert report.status_changed >= 1 and report.department_changed >= 1
+    assert report.late_changed == 1
+    await assert_kept_counts_are_a_full_count(sessions)
     async with sessions() as session:
         assert await counters.status_rows(session) == [
             r for r in await counters.full_status(session) if r.n or r.capacity]

@@ -140,7 +140,8 @@ def recount_command(app: App) -> None:
     writers wait until it is done) and say how many counter rows were wrong."""
 
     async def work(deps: Deps) -> int:
-        return (await deps.status.recount()).changed
+        today = deps.clock.now().astimezone(deps.status.tz).date()
+        return (await deps.status.recount(today)).changed
 
     changed = app.run(work)
     if not changed:

@@ -413,16 +413,20 @@ _LATE_STATES = [s.value for s in LATE_STATES]
 
 
 async def _overdue_counts(session: AsyncSession, *, today: date, region: str | None,
-                          order: Sequence[str]) -> list[tuple[str, int]]:
-    """Overdue cases per region (only regions with some), counted in the database, in
-    ``order`` and then by name (as :func:`overdue_by_region` orders them)."""
-    late = counters.overdue_cases(queries.overdue_condition(_LATE_STATES, today))
-    statement = select(late.c.region_name, func.count()).group_by(late.c.region_name)
-    if region is not None:
-        statement = statement.where(late.c.region_name == region)
-    counts = {name: count for name, count in (await session.exec(statement)).all()}
+                          order: Sequence[str],
+                          late: Sequence[counters.LateRow] | None = None
+                          ) -> list[tuple[str, int]]:
+    """Overdue cases per region (only regions with some), from the late counts (or the
+    ``late`` rows already read), in ``order`` and then by name (as :func:`overdue_by_region`
+    orders them)."""
+    if late is None:
+        late = await counters.late_rows(session, today, region)
+    counts: dict[str, int] = defaultdict(int)
+    for row in late:
+        counts[row.region_name] += row.n
     rank = {name: i for i, name in enumerate(order)}
-    return sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    return sorted(((name, n) for name, n in counts.items() if n),
+                  key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
 async def clause_tallies(session: AsyncSession, *, today: date,
@@ -456,17 +460,20 @@ async def status_figures(sessions: async_sessionmaker[AsyncSession], org: Org, *
     """The figures for the prefecture, or for one county or park (its canonical name).
 
     This year's exits and the clause tallies come from the counters (``models.counters``),
-    overdue cases from an indexed count; with a zone the counters cannot take, exits are read
+    overdue cases from the late counts; with a zone the counters cannot take, exits are read
     as rows and the tallies counted from the cases."""
     tz = org_tz(org)
     await counters.fold(sessions)
+    await counters.roll(sessions, today)
     async with sessions() as session:
+        late = await counters.late_rows(session, today, region)
         overdue = await _overdue_counts(session, today=today, region=region,
-                                        order=[r.name for r in org.regions])
+                                        order=[r.name for r in org.regions], late=late)
         if await counters.usable(session, tz):
             rows = await counters.status_rows(session, region)
-            overdue_by_clause = (await _overdue_by_clause(session, today=today, region=region)
-                                 if region is not None else {})
+            overdue_by_clause: dict[str, int] = defaultdict(int)
+            for row in late:
+                overdue_by_clause[row.clause] += row.n
             return StatusFigures(
                 counted_summary(rows, today.year), tuple(overdue),
                 _tallies(rows, overdue_by_clause) if region is not None else ())
@@ -496,14 +503,6 @@ def counted_summary(rows: Iterable[counters.StatusRow], year: int) -> Summary:
                   for industry in INDUSTRY_ORDER)
     return Summary(lines, sum(enterprises.values()),
                    tuple(Quantity(a, u) for u, a in overall.items()))
-
-
-async def _overdue_by_clause(session: AsyncSession, *, today: date,
-                             region: str) -> dict[str, int]:
-    late = counters.overdue_cases(queries.overdue_condition(_LATE_STATES, today))
-    rows = await session.exec(select(late.c.clause, func.count())
-                              .where(late.c.region_name == region).group_by(late.c.clause))
-    return dict(rows.all())
 
 
 def _tallies(rows: Iterable[counters.StatusRow],

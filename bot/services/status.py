@@ -1,9 +1,10 @@
 """Where things stand: the numbers behind ``/status``, ``/overdue``, ``/mine`` and the lists.
 
 ``/status`` and the ranking read the counters (``models.counters``, kept by triggers in every
-writer's transaction), so their cost follows the number of counter keys, not of cases; what
-depends on today (overdue) is an indexed query whose cost follows the overdue cases. The other
-aggregations run in the database (GROUP BY on indexed columns).
+writer's transaction), so their cost follows the number of counter keys, not of cases; overdue
+too: the late counts are kept as of a stored day, and a reader adds the cases that came due
+since (rolling the day forward first). The other aggregations run in the database (GROUP BY on
+indexed columns).
 """
 
 from __future__ import annotations
@@ -94,22 +95,21 @@ class StatusService:
     tz: tzinfo
 
     async def status(self, today: date, region: str | None = None) -> Status:
-        """The figures of one county or park, or of the prefecture. Everything but overdue
-        comes from the counters (``models.counters``: their cost follows the number of keys,
-        not of cases); overdue is an indexed query whose cost follows the overdue cases."""
+        """The figures of one county or park, or of the prefecture, from the counters
+        (``models.counters``: their cost follows the number of keys, not of cases); overdue
+        from the late counts, at ``today``."""
         await counters.fold(self.sessions)
+        await counters.roll(self.sessions, today)
         async with self.sessions() as session:
             where = [col(Case.region_name) == region] if region else []
             if await counters.usable(session, self.tz):
                 result = await self._counted_status(session, today, region)
             else:  # a zone whose local dates the counters cannot take: count the cases
                 result = await self._status_from_cases(session, today, region, where)
-            late = counters.overdue_cases(queries.overdue_condition(LATE, today))
-            overdue = await session.exec(
-                select(late.c.clause, func.count())
-                .where(*([late.c.region_name == region] if region else []))
-                .group_by(late.c.clause))
-            result.overdue_by_clause = {clause: count for clause, count in overdue.all()}
+            overdue: dict[str, int] = defaultdict(int)
+            for row in await counters.late_rows(session, today, region or None):
+                overdue[row.clause] += row.n
+            result.overdue_by_clause = dict(sorted(overdue.items()))
         return result
 
     async def _counted_status(self, session: AsyncSession, today: date,
@@ -170,6 +170,7 @@ class StatusService:
         (a required assignment in an active status); a case counts once per department.
         """
         await counters.fold(self.sessions)
+        await counters.roll(self.sessions, today)
         async with self.sessions() as session:
             counted = await counters.usable(session, self.tz)
             regions = await self._standings(session, "region", today, counted)
@@ -213,20 +214,18 @@ class StatusService:
 
     async def _overdue_standings(self, session: AsyncSession, kind: str,
                                  today: date) -> dict[str, int]:
-        """Overdue cases per region or department (a case once per department)."""
-        late = counters.overdue_cases(queries.overdue_condition(LATE, today))
+        """Overdue cases per region or department (a case once per department: its one
+        required part in an active status), from the late counts."""
+        overdue: dict[str, int] = defaultdict(int)
         if kind == "region":
-            rows = await session.exec(select(late.c.region_name, func.count())
-                                      .group_by(late.c.region_name))
+            for row in await counters.late_rows(session, today):
+                overdue[row.region_name] += row.n
         else:
-            rows = await session.exec(
-                select(col(Assignment.department_key), func.count(func.distinct(late.c.id)))
-                .join(Assignment, col(Assignment.case_id) == late.c.id)
-                .where(col(Assignment.required).is_(True),
-                       col(Assignment.status).in_([s.value for s in ACTIVE_STATUSES]),
-                       col(Assignment.department_key).is_not(None))
-                .group_by(col(Assignment.department_key)))
-        return {name: n for name, n in rows.all()}
+            active = {s.value for s in ACTIVE_STATUSES}
+            for part in await counters.department_late_rows(session, today):
+                if part.status in active:
+                    overdue[part.department_key] += part.n
+        return {name: n for name, n in overdue.items() if n}
 
     async def _counted_standings(self, session: AsyncSession, kind: str
                                  ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
@@ -287,13 +286,15 @@ class StatusService:
             totals[(industry, unit or "")] += Decimal(str(total or 0))
         return dict(totals)
 
-    async def recount(self) -> counters.Recount:
+    async def recount(self, today: date | None = None) -> counters.Recount:
         """Rebuild the counters from the cases and assignments in one transaction, at this
-        zone's offset (``duban db recount``); how many counter rows were wrong."""
+        zone's offset (``duban db recount``), the late counts then taken at ``today`` if
+        given; how many counter rows were wrong."""
         offset = counters.fixed_offset(self.tz)
         async with transaction(self.sessions) as session:
             return await counters.recount(
-                session, offset if offset is not None else counters.offset_now(self.tz))
+                session, offset if offset is not None else counters.offset_now(self.tz),
+                today)
 
     async def overdue(self, today: date, region: str | None = None,
                       department: str | None = None, limit: int = 50) -> list[Case]:
