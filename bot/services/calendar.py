@@ -53,7 +53,7 @@ from bot.services.cases import CaseService
 from bot.services.metrics import Metrics
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from bot.services.tasks import TaskService, open_measures
-from models import queries
+from models import counters, queries
 from models.db import transaction
 from models.tables import (
     DUE_NOW,
@@ -182,6 +182,8 @@ class CalendarService:
         await self._fill_due_days()
         await self._recheck_if_rules_changed(org)
         marked = await self._mark_overdue(today)
+        # the day's overdue counted in the /status counters now, not by the day's first reader
+        await counters.roll(self.sessions, today)
         for attempt in range(3):
             snap = await self._snapshot(today, org, create=True)
             items = await self._due_items(snap, now, org)
