@@ -260,8 +260,11 @@ class Delivery:
         binding = await self.deps.chats.binding(int(row.recipient))
         if binding is None:
             raise Undeliverable("chat no longer bound")
-        for ref in await self.deps.deliveries.waiting_for(binding):
-            await self._post_card(await self.deps.cases.get(ref), binding)
+        after = 0
+        while waiting := await self.deps.deliveries.waiting_for(binding, after=after):
+            for case_id in waiting:
+                await self._post_card(await self.deps.cases.get_by_id(case_id), binding)
+            after = waiting[-1]
         party = (binding.department_key if binding.kind == ChatKind.DEPARTMENT
                  else binding.region_name)
         if party and await self.deps.calendar.catch_up(binding.kind, party):

@@ -24,6 +24,9 @@ from models.tables import Assignment, Card, Case, ChatBinding
 
 #: A failed send waits 5 s, 10 s, 20 s … and at most this long before the next try.
 MAX_BACKOFF = timedelta(minutes=5)
+#: The cases a newly bound chat waits for, read this many at a time (memory flat in their
+#: number: at 300,000 stored cases reading them all at once raised the start-up peak by ~70 MB).
+WAITING_PAGE = 500
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -88,20 +91,31 @@ class DeliveryStore:
             rows = (await session.exec(statement, params={"case_id": case_id})).all()
         return [ShownCard(chat_id, message_id) for chat_id, message_id in rows]
 
-    async def waiting_for(self, binding: ChatBinding) -> list[str]:
-        """References of the open cases whose card the newly bound chat should show."""
-        statement = select(col(Case.ref)).where(col(Case.state).in_(open_states()))
+    async def waiting_for(self, binding: ChatBinding, *, after: int = 0,
+                          limit: int | None = None) -> list[int]:
+        """Ids of the open cases whose card the newly bound chat should show: at most ``limit``
+        of them, those after case ``after`` in id order. A department's chat may wait for
+        hundreds of thousands of cards, so the delivery reads them a page at a time (never all
+        at once) and each page goes on from the last id of the one before (``limit``:
+        :data:`WAITING_PAGE` unless given)."""
+        statement = select(col(Case.id)).where(col(Case.state).in_(open_states()),
+                                               col(Case.id) > after)
         if binding.kind == ChatKind.DEPARTMENT:
-            statement = statement.where(col(Case.id).in_(select(col(Assignment.case_id)).where(
+            # EXISTS, not IN: a page reads its rows through the indexes, where IN would
+            # first gather every case of the department, on every page.
+            statement = statement.where(select(col(Assignment.id)).where(
+                col(Assignment.case_id) == col(Case.id),
                 col(Assignment.department_key) == binding.department_key,
-                col(Assignment.status).in_([s.value for s in ACTIVE_STATUSES] + ["informed"]))))
+                col(Assignment.status).in_([s.value for s in ACTIVE_STATUSES] + ["informed"]))
+                .exists())
         else:
             statement = statement.where(col(Case.region_name) == binding.region_name)
-        shown = select(col(Card.case_id)).where(col(Card.chat_id) == binding.chat_id)
+        shown = select(col(Card.id)).where(col(Card.case_id) == col(Case.id),
+                                           col(Card.chat_id) == binding.chat_id).exists()
         async with self.sessions() as session:
-            refs = (await session.exec(statement.where(col(Case.id).not_in(shown))
-                                       .order_by(col(Case.id)))).all()
-        return list(refs)
+            ids = (await session.exec(statement.where(~shown).order_by(col(Case.id))
+                                      .limit(WAITING_PAGE if limit is None else limit))).all()
+        return [case_id for case_id in ids if case_id is not None]
 
     async def warn_no_chat(self, case_id: int, department: str, now: datetime) -> None:
         """Tell the coordinators (once per case and department) that nobody can see a case
