@@ -563,11 +563,17 @@ def confirmations(events: Iterable[StepEvent]) -> frozenset[tuple[str, str]]:
     within one state only."""
     found: set[tuple[str, str]] = set()
     for event in events:
-        if event.to_state is not None and event.to_state != event.from_state:
-            found.clear()
-        elif event.department_key:
-            found.add((event.kind, event.department_key))
+        fold_confirmation(found, event)
     return frozenset(found)
+
+
+def fold_confirmation(found: set[tuple[str, str]], event: StepEvent) -> None:
+    """The next event's part in :func:`confirmations` (for a reader that folds events as it
+    reads them): a change of state clears them, a department's step adds one."""
+    if event.to_state is not None and event.to_state != event.from_state:
+        found.clear()
+    elif event.department_key:
+        found.add((event.kind, event.department_key))
 
 
 def closes(step: Step) -> bool:

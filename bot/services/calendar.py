@@ -47,7 +47,7 @@ from bot.core.i18n import N_, DubanError
 from bot.core.org import Org
 from bot.core.policy.catalog import Catalog
 from bot.core.routing import ACTIVE_STATUSES, AssignmentStatus
-from bot.core.workflow import CLOSED_STATES, State, confirmations
+from bot.core.workflow import CLOSED_STATES, State, fold_confirmation
 from bot.services.access import Who, require_coordinator, require_party
 from bot.services.cases import CaseService
 from bot.services.metrics import Metrics
@@ -372,7 +372,7 @@ class CalendarService:
                 notified=await _laggards_notified(session, org, rules_day))
             ids = [c.id for c in cases if c.id is not None]
             assignments = await _assignments(session, ids)
-            events = await _event_summaries(session, ids)
+            events = await _event_facts(session, ids)
             obligations = (await session.exec(select(Obligation).where(
                 col(Obligation.due) >= today - WINDOW_BACK,
                 col(Obligation.due) <= today + WINDOW_AHEAD))).all()
@@ -388,7 +388,7 @@ class CalendarService:
             bound = await _bound_parties(session)
         snapshots = await asyncio.to_thread(  # pure Python for thousands: off the loop
             lambda: [self._case_snapshot(c, assignments.get(c.id or 0, []),
-                                         events.get(c.id or 0, []), overdue_as_of)
+                                         events.get(c.id or 0, NO_EVENTS), overdue_as_of)
                      for c in cases])
         read = tuple((snapshot, c.id, c.version, c.chain_seq)
                      for snapshot, c in zip(snapshots, cases, strict=True))
@@ -434,11 +434,9 @@ class CalendarService:
         return list(found.values())
 
     def _case_snapshot(self, case: Any, assignments: Sequence[Any],
-                       events: Sequence[EventSummary], overdue_as_of: date | None
-                       ) -> CaseSnapshot:
+                       events: EventFacts, overdue_as_of: date | None) -> CaseSnapshot:
         day = self._local_day
-        confirmed = {department for kind, department in confirmations(events)
-                     if kind in COMPLETING_STEPS}
+        confirmed = events.confirmed
         routed_on = day(case.created_at)
         required = tuple(
             DeptStatus(a.department_key, accepted=a.status == ACCEPTED,
@@ -999,28 +997,50 @@ class CalendarService:
         return summons
 
 
-class EventSummary(NamedTuple):
-    """The columns of an event the rules need (no payload to decode)."""
+class EventFacts(NamedTuple):
+    """What the rules need of a case's events, folded as they are read (a sweep reads the
+    events of thousands of cases: none is kept)."""
 
-    kind: str
-    from_state: str | None
-    to_state: str | None
-    department_key: str | None
+    #: departments that confirmed a completing step since the case entered its state
+    confirmed: frozenset[str] = frozenset()
+    #: an extension was approved (the deadline is an extended one)
+    extended: bool = False
 
 
-async def _event_summaries(session: AsyncSession,
-                           ids: Sequence[int]) -> dict[int, list[EventSummary]]:
-    grouped: dict[int, list[EventSummary]] = defaultdict(list)
+async def _event_facts(session: AsyncSession, ids: Sequence[int]) -> dict[int, EventFacts]:
+    """Each case's :class:`EventFacts`, from its events in order: the confirmations count
+    within the current state only (``workflow.confirmations``: a change of state clears
+    them)."""
+    found: dict[int, EventFacts] = {}
+    connection = await session.connection()
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
-        rows = await session.exec(  # type: ignore[call-overload]  # five columns
-            sa_select(col(Event.case_id), col(Event.kind), col(Event.from_state),
-                      col(Event.to_state), col(Event.department_key))
-            .where(col(Event.case_id).in_(chunk)).order_by(col(Event.case_id),
-                                                             col(Event.seq)))
-        for case_id, *fields in rows.all():
-            grouped[case_id].append(EventSummary(*fields))
-    return grouped
+        rows = await connection.execute(
+            _EVENT_COLUMNS.where(col(Event.case_id).in_(chunk))
+            .order_by(col(Event.case_id), col(Event.seq)))
+        case_id: int | None = None
+        confirmed: set[tuple[str, str]] = set()
+        extended = False
+        for row in rows:
+            if row.case_id != case_id:
+                if case_id is not None:
+                    found[case_id] = _folded(confirmed, extended)
+                case_id, confirmed, extended = row.case_id, set(), False
+            fold_confirmation(confirmed, row)
+            extended = extended or row.kind == "approve_extension"
+        if case_id is not None:
+            found[case_id] = _folded(confirmed, extended)
+    return found
+
+
+def _folded(confirmed: set[tuple[str, str]], extended: bool) -> EventFacts:
+    return EventFacts(frozenset(department for kind, department in confirmed
+                                if kind in COMPLETING_STEPS), extended)
+
+
+NO_EVENTS = EventFacts()
+_EVENT_COLUMNS = sa_select(col(Event.case_id), col(Event.kind), col(Event.from_state),
+                           col(Event.to_state), col(Event.department_key))
 
 
 def _to_party_chat(item: DueItem) -> bool:
@@ -1088,12 +1108,12 @@ def _party(kind: str, party: str) -> dict[str, str]:
     return {"department": party} if kind == "department" else {"region": party}
 
 
-def _deadline_kind(case: Any, events: Sequence[EventSummary]) -> str:
+def _deadline_kind(case: Any, events: EventFacts) -> str:
     if case.clause == "九":
         return "exit"
     if case.state == State.SEALED or (case.clause == "八" and case.deadline is not None):
         return "dismantling"
-    if any(e.kind == "approve_extension" for e in events):
+    if events.extended:
         return "extension"
     return "rectification"
 
