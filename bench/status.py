@@ -31,11 +31,9 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 
-from bench.sweep import seed
+from bench.sweep import postgres_database, seed
 from bot.core.org import load_demo_org
 from bot.services.reports import (
     _overdue_counts,
@@ -175,17 +173,6 @@ async def measure(url: str, runs: int, old: bool) -> dict[str, float]:
     return results
 
 
-async def _postgres_database(server: str, name: str, create: bool) -> str:
-    admin = make_url(server).set(drivername="postgresql+asyncpg")
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        await connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        if create:
-            await connection.execute(text(f"CREATE DATABASE {name}"))
-    await engine.dispose()
-    return admin.set(database=name).render_as_string(hide_password=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stored", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -212,7 +199,7 @@ def main() -> None:
                     url = f"sqlite+aiosqlite:///{kept or Path(folder) / 'status.db'}"
                 else:
                     assert server is not None
-                    url = asyncio.run(_postgres_database(server, "duban_bench_status", True))
+                    url = asyncio.run(postgres_database(server, "duban_bench_status", True))
                 if kept is not None and kept.exists():
                     asyncio.run(_migrate(url))
                 else:
@@ -220,7 +207,7 @@ def main() -> None:
                 got = asyncio.run(measure(url, args.runs, args.old))
                 if backend == "postgres":
                     assert server is not None
-                    asyncio.run(_postgres_database(server, "duban_bench_status", False))
+                    asyncio.run(postgres_database(server, "duban_bench_status", False))
             row = (f"| {backend} | {stored:,} | {int(got['overdue']):,} | {int(got['keys']):,} "
                    f"| {got['county']:.1f} ms | {got['prefecture']:.1f} ms "
                    f"| {got['ranking']:.1f} ms |")
