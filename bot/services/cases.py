@@ -441,6 +441,7 @@ class CaseService:
         events: list[dict[str, Any]] = []
         heads: dict[int, tuple[int, str | None]] = {}
         refreshed: list[dict[str, Any]] = []
+        stepped: list[Any] = []  # in the order asked for
         for view in views:
             case = view.case
             assert case.id is not None
@@ -453,23 +454,20 @@ class CaseService:
             values = self._with_due_day(case, self._step_values(view, action, outcome),
                                         today, settings)
             groups[tuple(sorted(values.items()))].append(case)
+            stepped.append(case)
             seq = len(view.events) + 1
             heads[case.id] = (seq - 1, view.events[-1].hash if view.events else None)
-            events.append({
-                "case_id": case.id, "seq": seq, "at": now, "kind": outcome.step.name,
-                "from_state": outcome.from_state.value, "to_state": outcome.to_state.value,
-                "actor_id": SYSTEM.telegram_id, "actor_name": SYSTEM.name,
-                "actor_role": SYSTEM.role, "department_key": None, "chat_id": SYSTEM.chat_id,
-                "payload": _step_payload(action, outcome)})
-            refreshed.append({"key": f"refresh:{case.id}:{case.version + 1}",
-                              "kind": Kind.REFRESH, "recipient_kind": "case",
-                              "recipient": str(case.id), "payload": {"case_id": case.id}})
+            events.append({"case_id": case.id, "seq": seq, "at": now, **_event_fields(
+                SYSTEM, kind=outcome.step.name, from_state=outcome.from_state,
+                to_state=outcome.to_state, department=None,
+                payload=_step_payload(action, outcome))})
+            refreshed.append(_refresh_row(case.id, case.version + 1))
         for items, cases in groups.items():
             if not await queries.bump_case_versions(session, cases=cases, values=dict(items)):
                 raise _Conflict()
         await queries.insert_events(session, events, heads=heads)
         await enqueue_many(session, refreshed, now)
-        return [case.ref for items, cases in groups.items() for case in cases]
+        return [case.ref for case in stepped]
 
     async def _views(self, session: AsyncSession, ids: Sequence[int]) -> list[CaseView]:
         """Several cases with their assignments and events (three reads), in ``ids``' order;
@@ -527,9 +525,7 @@ class CaseService:
             return ReviewSettings().before_closing
 
     async def _refresh_cards(self, session: AsyncSession, case: Case) -> None:
-        await enqueue(session, key=f"refresh:{case.id}:{case.version}", kind=Kind.REFRESH,
-                      recipient_kind="case", recipient=str(case.id), now=self.clock.now(),
-                      payload={"case_id": case.id})
+        await enqueue(session, now=self.clock.now(), **_refresh_row(case.id, case.version))
 
     def _facts(self, view: CaseView, review: bool = False) -> CaseFacts:
         """What the workflow needs, derived from the case and its events since it entered
@@ -735,11 +731,9 @@ class CaseService:
         """Append the case's next event (``seq`` when the caller knows it)."""
         assert case.id is not None
         return await queries.append_event(
-            session, case_id=case.id, seq=seq, at=self.clock.now(), kind=kind,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value if to_state else None,
-            actor_id=who.telegram_id, actor_name=who.name, actor_role=who.role,
-            department_key=department, chat_id=who.chat_id, payload=payload or {})
+            session, case_id=case.id, seq=seq, at=self.clock.now(), **_event_fields(
+                who, kind=kind, from_state=from_state, to_state=to_state,
+                department=department, payload=payload))
 
     async def _retrying(self, work: Callable[[AsyncSession], Any]) -> Any:
         """Run ``work`` in a transaction; on a concurrent write, start over on fresh data."""
@@ -754,6 +748,22 @@ class CaseService:
                         N_("The case changed while you were acting on it; try again.")
                     ) from None
         raise AssertionError("unreachable")
+
+
+def _refresh_row(case_id: int | None, version: int) -> dict[str, Any]:
+    """The outbox row that edits every card of a case to its ``version``."""
+    return {"key": f"refresh:{case_id}:{version}", "kind": Kind.REFRESH,
+            "recipient_kind": "case", "recipient": str(case_id),
+            "payload": {"case_id": case_id}}
+
+
+def _event_fields(who: Who, *, kind: str, from_state: State | None, to_state: State | None,
+                  department: str | None, payload: dict[str, Any] | None) -> dict[str, Any]:
+    """An event's columns besides its case, number and time (who took the step, and what)."""
+    return {"kind": kind, "from_state": from_state.value if from_state else None,
+            "to_state": to_state.value if to_state else None,
+            "actor_id": who.telegram_id, "actor_name": who.name, "actor_role": who.role,
+            "department_key": department, "chat_id": who.chat_id, "payload": payload or {}}
 
 
 def _card_row(case_id: int | None, recipient_kind: str, recipient: str) -> dict[str, Any]:
