@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -46,7 +44,11 @@ from models.db import create_engine, session_factory, transaction
 from models.tables import Assignment, Case
 from scheduler import rules
 from scheduler.workdays import WorkCalendar
-from tests.conftest import COORDINATOR, POSTGRES_URL, Services, _pg_execute, _pg_url
+from tests.conftest import (
+    COORDINATOR,
+    Services,
+    template_copies,
+)
 from tests.test_supervision_property import Move, moves, play_move
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -204,10 +206,8 @@ EXAMPLES = int(os.environ.get("DUBAN_PROPERTY_EXAMPLES", "6"))
 @given(histories)
 def test_overdue_figures_equal_a_full_count_every_day_sqlite(
         sqlite_template: Path, history: tuple[list[tuple[str, str]], list[Day]]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "duban.db"
-        shutil.copyfile(sqlite_template, path)
-        asyncio.run(_history(*history, f"sqlite+aiosqlite:///{path}"))
+    with template_copies(["late"], sqlite=sqlite_template) as (url,):
+        asyncio.run(_history(*history, url))
 
 
 @settings(max_examples=max(2, EXAMPLES // 2), deadline=None,
@@ -215,14 +215,8 @@ def test_overdue_figures_equal_a_full_count_every_day_sqlite(
 @given(histories)
 def test_overdue_figures_equal_a_full_count_every_day_postgres(
         postgres_template: str, history: tuple[list[tuple[str, str]], list[Day]]) -> None:
-    assert POSTGRES_URL is not None  # the template fixture skips (or fails) without it
-    name = f"duban_late{os.getpid()}"
-    asyncio.run(_pg_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-                            f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))
-    try:
-        asyncio.run(_history(*history, _pg_url(POSTGRES_URL, name)))
-    finally:
-        asyncio.run(_pg_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with template_copies(["late"], postgres=postgres_template) as (url,):
+        asyncio.run(_history(*history, url))
 
 
 # -- deterministic cases, both back-ends (the ``services`` fixture) ------------------------------

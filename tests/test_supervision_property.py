@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -42,7 +40,7 @@ from bot.services.cases import CaseService, Who
 from bot.services.org import OrgService
 from models.db import create_engine, session_factory
 from scheduler.workdays import WorkCalendar
-from tests.conftest import COORDINATOR
+from tests.conftest import COORDINATOR, template_copies
 
 CATALOG = load_default_catalog()
 WORKDAYS = WorkCalendar()
@@ -175,7 +173,5 @@ EXAMPLES = int(os.environ.get("DUBAN_PROPERTY_EXAMPLES", "15"))
 def test_no_open_case_goes_silent(sqlite_template: Path,
                                   history: tuple[list[str], list[Move], set[int]]) -> None:
     clauses, moves_made, paused = history
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "duban.db"
-        shutil.copyfile(sqlite_template, path)
-        asyncio.run(_history(clauses, moves_made, paused, f"sqlite+aiosqlite:///{path}"))
+    with template_copies(["silent"], sqlite=sqlite_template) as (url,):
+        asyncio.run(_history(clauses, moves_made, paused, url))
