@@ -147,6 +147,9 @@ async def seed(url: str, stored: int, presses: int) -> list[int]:
 class Run:
     samples: list[float]
     counts: Counts
+    #: CPU seconds of the whole process (every thread) per press measured: what load on the
+    #: machine changes least
+    cpu: float = 0.0
 
 
 async def duban_run(url: str, case_ids: list[int]) -> Run:
@@ -165,6 +168,7 @@ async def duban_run(url: str, case_ids: list[int]) -> Run:
     counts.watch(engine)
     samples = []
     warm = min(50, len(case_ids) // 10)
+    cpu_began = time.process_time()
     with counts.hops_counted():
         for n, case_id in enumerate(case_ids):
             data = deps.codec.pack(CHAT, StepPress(case_id, "五", "accept"))
@@ -173,11 +177,13 @@ async def duban_run(url: str, case_ids: list[int]) -> Run:
             payload = users.press(LIAISON, sent, data)
             if n == warm:
                 counts.statements = counts.commits = counts.hops = 0
+                cpu_began = time.process_time()
             began = time.perf_counter()
             await intake.store([payload])
             await intake.handle_waiting()
             await delivery.deliver_due()
             samples.append(time.perf_counter() - began)
+    cpu = (time.process_time() - cpu_began) / (len(case_ids) - warm)
     measured = len(case_ids) - warm
     counts.statements, counts.commits = counts.statements // measured, counts.commits // measured
     counts.hops //= measured
@@ -187,7 +193,7 @@ async def duban_run(url: str, case_ids: list[int]) -> Run:
     assert edited >= len(case_ids), f"every press edits its card ({edited})"
     await app.shutdown()
     await engine.dispose()
-    return Run(samples[warm:], counts)
+    return Run(samples[warm:], counts, cpu)
 
 
 def row(name: str, samples: list[float], extra: str = "") -> float:
@@ -208,7 +214,8 @@ async def measure(url: str, stored: int, presses: int) -> None:
     c = ours.counts
     hops = f", {c.hops} aiosqlite hand-offs" if url.startswith("sqlite") else ""
     duban_rate = row("duban, through the inbox", ours.samples,
-                     f"{c.statements} statements, {c.commits} commits{hops}")
+                     f"{c.statements} statements, {c.commits} commits{hops}, "
+                     f"{ours.cpu * 1000:.1f} ms CPU")
     floor_rate = row(f"durable floor ({floor.describe(url)})", durable,
                      f"{floor.STATEMENTS} statements, 1 commit")
     bare_rate = row("bare PTB, no I/O", bare, "")

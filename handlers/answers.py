@@ -42,9 +42,12 @@ def payload_reply(payload: dict[str, Any]) -> Reply:
 
 
 async def with_answer(update: Update, context: DubanContext, work: Awaitable[T],
-                      render: Callable[[T], Awaitable[Reply | None]]) -> tuple[T, Reply | None]:
+                      render: Callable[[T], Awaitable[Reply | None]], *,
+                      sends_cards: bool = False) -> tuple[T, Reply | None]:
     """Await ``work`` and keep the answer ``render`` makes of its result with its change;
-    the answer replies to the update's message (the one pressed, for a button)."""
+    the answer replies to the update's message (the one pressed, for a button).
+    ``sends_cards``: the handler edits the cards the change refreshes itself
+    (``handlers.delivery.edit_held_cards``) before :func:`answered`."""
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None
     made: list[Reply | None] = [None]
@@ -54,7 +57,7 @@ async def with_answer(update: Update, context: DubanContext, work: Awaitable[T],
         return None if reply is None else reply_payload(
             reply, message.message_id if message is not None else None)
 
-    result = await context.deps.answers.run(work, payload, chat.id)
+    result = await context.deps.answers.run(work, payload, chat.id, sends_cards=sends_cards)
     return result, made[0]
 
 

@@ -46,7 +46,7 @@ from handlers import commands, tasks
 from handlers.answers import answered, send_answer, with_answer
 from handlers.common import answer_query, identify
 from handlers.context import DubanContext
-from handlers.delivery import card_context, card_reply, notice_sections
+from handlers.delivery import card_context, card_reply, edit_held_cards, notice_sections
 from handlers.sending import edit, send
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ async def on_button(update: Update, context: DubanContext) -> None:
                                                         reply_markup=None)
     if alert is not None:
         await answer_query(update, personal.gettext(alert.message, **alert.params), alert=False)
+        # the cards the press changed, edited from its step (one commit with the answer)
+        await edit_held_cards(context.bot, context.deps, update.update_id)
         await answered(update, context)
     else:
         await answer_query(update)
@@ -145,7 +147,7 @@ async def _show(update: Update, context: DubanContext,
             return Reply(personal.gettext(outcome.message, **outcome.params))
         return await outcome_reply(update, context, outcome)
 
-    outcome, reply = await with_answer(update, context, work, render)
+    outcome, reply = await with_answer(update, context, work, render, sends_cards=True)
     if isinstance(outcome, Question):
         assert reply is not None
         await send_answer(update, context, reply)

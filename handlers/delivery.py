@@ -11,11 +11,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.core.clock import local_today
 from bot.core.evidence import EvidenceRef
@@ -25,7 +33,7 @@ from bot.render import tasks as task_texts
 from bot.render.cards import CardContext, Reply
 from bot.services.cases import CaseView
 from bot.services.chats import Binding, BindTarget, ChatKind
-from bot.services.delivery import retry_delay, still_required
+from bot.services.delivery import ShownCard, retry_delay, still_required
 from bot.services.deps import Deps
 from bot.services.evidence import stored_file
 from bot.services.outbox import Kind, Pending
@@ -55,6 +63,33 @@ async def card_reply(deps: Deps, view: CaseView, binding: Binding) -> Reply:
     ctx = await card_context(deps, binding.chat_id, binding.department_key
                              if binding.kind == ChatKind.DEPARTMENT else None)
     return cards.card(view, ctx)
+
+
+async def edit_cards(bot: Bot, deps: Deps, view: CaseView, shown: Sequence[ShownCard]) -> None:
+    """Edit the case's cards ``shown`` to ``view``, each as its chat sees it."""
+    for card in shown:
+        binding = await deps.chats.binding(card.chat_id)
+        if binding is None:
+            continue
+        await edit(bot, card.chat_id, card.message_id, await card_reply(deps, view, binding))
+
+
+async def edit_held_cards(bot: Bot, deps: Deps, update_id: int) -> None:
+    """A press's handler edits the cards its step changed, from the view the step committed
+    (``AnswerStore.held_cards``), instead of the delivery reading the case again. A card
+    whose case has moved on since, or that Telegram would not edit now, is given back: the
+    delivery edits it from the case as it is then, with its retries."""
+    for held in deps.answers.held_cards(update_id):
+        case = held.view.case
+        try:
+            shown = await deps.deliveries.shown(case.id or 0, version=case.version)
+            if not shown:
+                deps.answers.give_back(update_id, held.key)
+                continue
+            await edit_cards(bot, deps, held.view, shown)
+        except TelegramError as error:
+            log.info("card of case %s left to the delivery: %s", case.id, error)
+            deps.answers.give_back(update_id, held.key)
 
 
 async def notice_sections(deps: Deps, notice: Any
@@ -247,12 +282,8 @@ class Delivery:
 
     async def refresh(self, row: Pending) -> None:
         view = await self.deps.cases.get_by_id(int(row.payload["case_id"]))
-        for card in await self.deps.deliveries.shown(view.case.id or 0):
-            binding = await self.deps.chats.binding(card.chat_id)
-            if binding is None:
-                continue
-            await edit(self.application.bot, card.chat_id, card.message_id,
-                       await self._card_reply(view, binding))
+        await edit_cards(self.application.bot, self.deps, view,
+                         await self.deps.deliveries.shown(view.case.id or 0))
 
     async def deliver_cards(self, row: Pending) -> None:
         """A chat was bound: post the cards of the open cases that wait for it, and queue the

@@ -187,7 +187,18 @@ class Intake:
             # (seen before) is finished here.
             await self.deps.chats.finish_update(update_id)
         finally:
+            await self._release(update_id)
             self.deps.chats.drop_update()  # whatever happened, the next work is not this update
+
+    async def _release(self, update_id: int) -> None:
+        """Cards the handler held and did not edit go to the delivery now (not when their
+        claim expires); should that fail too, the claim expires."""
+        try:
+            if await self.deps.answers.release(update_id):
+                self.deps.wakeup.set()
+        except Exception:
+            log.warning("could not give back the cards of update %s; their claim will expire",
+                        update_id, exc_info=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Handle stored updates until ``stop``: at once when one arrives, and every few

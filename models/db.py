@@ -20,7 +20,7 @@ import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,18 @@ class UpdateInHand:
     recorded: bool = False
     #: units of work committed while handling it (the rule: at most one writes)
     commits: int = 0
+    #: Whether the handler sends the cards its step refreshes itself (a button's press): the
+    #: step then queues their outbox row already claimed (:meth:`hold`).
+    sends_cards: bool = False
+    #: What the unit of work in progress queued claimed for the handler to send, and what
+    #: committed units of work did (moved there at the commit, dropped at a rollback).
+    staged: list[Any] = field(default_factory=list)
+    held: list[Any] = field(default_factory=list)
+
+    def hold(self, item: Any) -> None:
+        """``item`` (an outbox row queued claimed) is for the handler to send, once the unit
+        of work it was queued in has committed."""
+        self.staged.append(item)
 
 
 @dataclass
@@ -182,16 +194,23 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
         return
     hand = update_in_hand()
     records = hand is not None and not hand.recorded
-    async with factory() as session, session.begin():
-        token = _AMBIENT.set(_Ambient(session, _current_task()))
-        try:
-            yield session
-            if records:
-                assert hand is not None
-                await _record_update(session, hand)
-        finally:
-            _AMBIENT.reset(token)
+    try:
+        async with factory() as session, session.begin():
+            token = _AMBIENT.set(_Ambient(session, _current_task()))
+            try:
+                yield session
+                if records:
+                    assert hand is not None
+                    await _record_update(session, hand)
+            finally:
+                _AMBIENT.reset(token)
+    except BaseException:
+        if hand is not None:  # rolled back: nothing it queued exists
+            hand.staged.clear()
+        raise
     if hand is not None:
+        hand.held += hand.staged
+        hand.staged.clear()
         hand.commits += 1
         if records:
             hand.recorded = True

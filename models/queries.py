@@ -25,6 +25,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -246,6 +247,51 @@ async def bump_case_version(session: AsyncSession, *, case: Case,
         .values(**values, version=case.version + 1, next_due=DUE_NOW)
     )
     return bool(result.rowcount)
+
+
+async def step_case(session: AsyncSession, *, case: Case, values: Mapping[str, object],
+                    event: Mapping[str, Any], prev_hash: str | None) -> Event | None:
+    """A step's writes on one case in two statements: ``values``, the version and the chain's
+    head moved on to ``event`` in one UPDATE, only if nobody changed the case since it was
+    read (None otherwise: nothing written, the caller retries or reports), then the event.
+
+    ``prev_hash``: the hash of the case's last event as read with it. Should another writer
+    have added an event meanwhile without changing the case, the event's number is taken
+    (unique per case) and the unit of work fails, as with :func:`append_event`. Core
+    statements: the in-memory ``case`` is brought up to date as the ORM's own UPDATE would."""
+    stored = chain.stored_values(event)
+    digest = chain.event_hash(stored, prev_hash)
+    written = {**values, "version": case.version + 1, "chain_seq": stored["seq"],
+               "chain_hash": digest, "next_due": DUE_NOW}
+    await session.flush()  # as the ORM's execution would, before the Core statements
+    connection = await session.connection()
+    result = await connection.execute(_step_update(tuple(written)), {
+        **{f"new_{name}": value for name, value in written.items()},
+        "step_id": case.id, "step_version": case.version})
+    if not result.rowcount:
+        return None
+    for name, value in written.items():
+        set_committed_value(case, name, value)
+    row = {**stored, "prev_hash": prev_hash, "hash": digest}
+    new_id = (await connection.execute(_INSERT_EVENT, row)).scalar_one()
+    return Event(id=new_id, **row)
+
+
+_STEP_UPDATES: dict[tuple[str, ...], Any] = {}
+_INSERT_EVENT = (insert(Event.__table__)  # type: ignore[attr-defined]
+                 .returning(Event.__table__.c.id))  # type: ignore[attr-defined]
+
+
+def _step_update(names: tuple[str, ...]) -> Any:
+    """:func:`step_case`'s UPDATE for these columns, built once per set of columns."""
+    found = _STEP_UPDATES.get(names)
+    if found is None:
+        table = Case.__table__  # type: ignore[attr-defined]
+        found = _STEP_UPDATES[names] = (
+            update(table).where(table.c.id == bindparam("step_id"),
+                                table.c.version == bindparam("step_version"))
+            .values({name: bindparam(f"new_{name}") for name in names}))
+    return found
 
 
 async def bump_case_versions(session: AsyncSession, *, cases: Sequence[Case],

@@ -336,9 +336,21 @@ DEFAULT_MEASURES = (
 
 def measures_of(catalog: Catalog) -> tuple[MeasureRule, ...]:
     """The catalog's measures, the guiding opinion's defaults when it lists none; a measure
-    whose clause the catalog does not have is left out (a document of the family without it)."""
+    whose clause the catalog does not have is left out (a document of the family without it).
+    Worked out once per catalog (a catalog is frozen): every acceptance asks."""
+    known = _MEASURES.get(id(catalog))
+    if known is not None and known[0] is catalog:
+        return known[1]
     rules = DEFAULT_MEASURES if catalog.measures is None else catalog.measures
-    return tuple(rule for rule in rules if measure_paragraph(catalog, rule.clause) is not None)
+    found = tuple(rule for rule in rules if measure_paragraph(catalog, rule.clause) is not None)
+    if len(_MEASURES) > 16:
+        _MEASURES.clear()
+    _MEASURES[id(catalog)] = (catalog, found)
+    return found
+
+
+#: :func:`measures_of` by catalog (the catalog is kept with its answer, so its id is its own)
+_MEASURES: dict[int, tuple[Catalog, tuple[MeasureRule, ...]]] = {}
 
 
 def measure_paragraph(catalog: Catalog, clause: str) -> tuple[Clause, int] | None:

@@ -53,7 +53,7 @@ from bot.services.access import (
 from bot.services.outbox import Kind, enqueue, enqueue_many
 from bot.services.tasks import open_measures
 from models import queries
-from models.db import in_transaction, transaction
+from models.db import in_transaction, transaction, update_in_hand
 from models.tables import Assignment, Case, Event
 from scheduler import rules
 from scheduler.workdays import WorkCalendar
@@ -95,6 +95,15 @@ class CaseView:
 class ImportReport:
     created: tuple[str, ...]
     unchanged: tuple[str, ...]  # refs already present: importing again changes nothing
+
+
+@dataclass(frozen=True)
+class HeldCards:
+    """A case's cards for the handler of a press to edit to ``view``; their outbox row
+    (``key``) is queued claimed by this process (``CaseService._refresh_cards``)."""
+
+    key: str
+    view: CaseView
 
 
 @dataclass(frozen=True)
@@ -353,15 +362,21 @@ class CaseService:
                 if assignment.department_key == action.department:
                     assignment.status = AssignmentStatus.ACCEPTED.value
                     session.add(assignment)
-        await self._write_case(session, case, values)
-        event = await self._record(
-            session, case, who, kind=outcome.step.name, from_state=outcome.from_state,
-            to_state=outcome.to_state if outcome.completes else None,
-            department=action.department,
-            payload=_step_payload(action, outcome),
-            seq=len(view.events) + 1,  # a concurrent writer fails the unique (case, seq)
-        )
-        await self._refresh_cards(session, case)
+        # the case row and its event in two statements, the previous event's hash as read
+        # with the case; a concurrent writer fails the version check or the unique (case, seq)
+        event = await queries.step_case(
+            session, case=case, values=self._with_due_day(
+                case, values, local_today(self.clock), await self._escalation()),
+            event={"case_id": case.id, "seq": len(view.events) + 1, "at": self.clock.now(),
+                   **_event_fields(
+                       who, kind=outcome.step.name, from_state=outcome.from_state,
+                       to_state=outcome.to_state if outcome.completes else None,
+                       department=action.department, payload=_step_payload(action, outcome))},
+            prev_hash=view.events[-1].hash if view.events else None)
+        if event is None:
+            raise _Conflict()
+        stepped = CaseView(case, view.assignments, (*view.events, event))
+        await self._refresh_cards(session, case, stepped)
         if outcome.completes and outcome.step.name == "request_extension":
             await enqueue(session, key=f"extension:{case.id}:{event.seq}", kind=Kind.EXTENSION,
                           recipient_kind="coordinators", recipient="*", now=self.clock.now(),
@@ -378,7 +393,7 @@ class CaseService:
                                    if outcome.deadline else None})
         await self._announce_review(session, case, outcome, action, event)
         await self._open_measures(session, case, outcome)
-        return StepResult(CaseView(case, view.assignments, (*view.events, event)), outcome)
+        return StepResult(stepped, outcome)
 
     def _step_values(self, view: CaseView, action: StepInput,
                      outcome: Outcome) -> dict[str, Any]:
@@ -524,8 +539,18 @@ class CaseService:
         except DubanError:  # no organisation loaded yet: the default
             return ReviewSettings().before_closing
 
-    async def _refresh_cards(self, session: AsyncSession, case: Case) -> None:
-        await enqueue(session, now=self.clock.now(), **_refresh_row(case.id, case.version))
+    async def _refresh_cards(self, session: AsyncSession, case: Case,
+                             stepped: CaseView | None = None) -> None:
+        """Queue the edit of every card of ``case`` to its current version. During a button's
+        press (whose handler edits the cards itself, from ``stepped``, the view the step
+        holds), the row is queued claimed and held for the handler; should it not get to the
+        edit, the claim is given back or expires, and the delivery edits them."""
+        now, hand = self.clock.now(), update_in_hand()
+        held = stepped is not None and hand is not None and hand.sends_cards
+        row = _refresh_row(case.id, case.version)
+        if await enqueue(session, now=now, claimed_at=now if held else None, **row) and held:
+            assert hand is not None and stepped is not None
+            hand.hold(HeldCards(str(row["key"]), stepped))
 
     def _facts(self, view: CaseView, review: bool = False) -> CaseFacts:
         """What the workflow needs, derived from the case and its events since it entered

@@ -84,11 +84,15 @@ class DeliveryStore:
             if row is not None:
                 await self.outbox.done(row, now, session=session)
 
-    async def shown(self, case_id: int, departments_only: bool = False) -> list[ShownCard]:
-        """Every chat that shows the case's card (only departments' chats if asked)."""
-        statement = _SHOWN[departments_only]
+    async def shown(self, case_id: int, departments_only: bool = False, *,
+                    version: int | None = None) -> list[ShownCard]:
+        """Every chat that shows the case's card (only departments' chats if asked);
+        ``version``: none once the case has moved on from that version (a card edited to it
+        would be out of date)."""
+        statement, params = ((_SHOWN[departments_only], {"case_id": case_id}) if version is None
+                             else (_SHOWN_AT, {"case_id": case_id, "version": version}))
         async with self.sessions() as session:
-            rows = (await session.exec(statement, params={"case_id": case_id})).all()
+            rows = (await session.exec(statement, params=params)).all()
         return [ShownCard(chat_id, message_id) for chat_id, message_id in rows]
 
     async def waiting_for(self, binding: ChatBinding, *, after: int = 0,
@@ -133,3 +137,8 @@ _SHOWN = {departments_only: select(col(Card.chat_id), col(Card.message_id))
           .where(col(Card.case_id) == bindparam("case_id"),
                  *([col(Card.department_key).is_not(None)] if departments_only else []))
           .order_by(col(Card.chat_id)) for departments_only in (False, True)}
+_SHOWN_AT = (select(col(Card.chat_id), col(Card.message_id))
+             .join(Case, col(Case.id) == col(Card.case_id))
+             .where(col(Card.case_id) == bindparam("case_id"),
+                    col(Case.version) == bindparam("version"))
+             .order_by(col(Card.chat_id)))

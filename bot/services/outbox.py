@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, or_, update
+from sqlalchemy import Integer, bindparam, case, delete, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -138,14 +139,27 @@ def due_statement(now: datetime, limit: int = 100, skip: Collection[int] = ()) -
     ``sent_at IS NULL`` is the condition of the partial index ``ix_outbox_unsent``
     (``models.tables``): among millions of sent rows the planner walks only the few unsent
     ones, in id order, whatever ANALYZE says about the table."""
-    statement = (select(Outbox)
-                 .where(col(Outbox.sent_at).is_(None), col(Outbox.not_before) <= now,
-                        col(Outbox.attempts) < MAX_ATTEMPTS,
-                        or_(col(Outbox.claimed_at).is_(None),
-                            col(Outbox.claimed_at) < now - CLAIM_LEASE)))
-    if skip:
-        statement = statement.where(col(Outbox.id).not_in(list(skip)))
-    return statement.order_by(col(Outbox.id)).limit(limit)
+    return _DUE[bool(skip)].params(_due_params(now, limit, skip))
+
+
+def _due_select(skipping: bool) -> Any:
+    table = Outbox.__table__  # type: ignore[attr-defined]
+    statement = sa_select(table).where(
+        table.c.sent_at.is_(None), table.c.not_before <= bindparam("now"),
+        table.c.attempts < MAX_ATTEMPTS,
+        or_(table.c.claimed_at.is_(None), table.c.claimed_at < bindparam("expired")))
+    if skipping:
+        statement = statement.where(table.c.id.not_in(bindparam("skip", expanding=True)))
+    return statement.order_by(table.c.id).limit(bindparam("limit", type_=Integer))
+
+
+def _due_params(now: datetime, limit: int, skip: Collection[int]) -> dict[str, Any]:
+    return {"now": now, "expired": now - CLAIM_LEASE, "limit": limit,
+            **({"skip": list(skip)} if skip else {})}
+
+
+#: the dispatcher's query (by "skips rows"), built once: it runs after every press
+_DUE = {skipping: _due_select(skipping) for skipping in (False, True)}
 
 
 # The delivery's statements for each row, built once.
@@ -170,7 +184,8 @@ class OutboxStore:
                   skip: Collection[int] = ()) -> list[Pending]:
         """Rows that may be sent now, oldest first (but for the ids in ``skip``)."""
         async with self.sessions() as session:
-            rows = await session.exec(due_statement(now, limit, skip))
+            connection = await session.connection()  # Core rows: no object is kept
+            rows = await connection.execute(_DUE[bool(skip)], _due_params(now, limit, skip))
             return [Pending(r.id or 0, r.key, r.kind, r.recipient_kind, r.recipient,
                             dict(r.payload or {}), r.attempts, r.created_at,
                             uncertain=r.claimed_at is not None  # a claim that ran out
