@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import random
 import socket
 import sys
 import tempfile
@@ -47,10 +48,31 @@ SECRET = "bench-workers-secret"
 WAIT = 600.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports below the ephemeral range: a port the kernel hands out
+    for ``bind(0)`` may be taken again by an outgoing connection (a worker's to PostgreSQL)
+    before the worker listens on it, and a worker that cannot listen never gets its share."""
+    low = _ephemeral_low()
+    rng = random.Random()
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = rng.randrange(max(1024, low - 12_000), low)
+        if port in chosen:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+    return chosen
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass
@@ -71,7 +93,8 @@ class Worker(Process):
 class Balancer:
     """Round-robin in front of the workers: forwards each webhook request and its answer."""
 
-    def __init__(self, ports: list[int]) -> None:
+    def __init__(self, ports: list[int], port: int) -> None:
+        self.port = port  # its own
         self.targets = itertools.cycle([f"http://127.0.0.1:{p}/telegram" for p in ports])
         self.forwarded: Counter[str] = Counter()
         self.session: ClientSession | None = None
@@ -83,9 +106,8 @@ class Balancer:
         app.router.add_post("/telegram", self.forward)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        port = free_port()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
-        return f"http://127.0.0.1:{port}/telegram"
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        return f"http://127.0.0.1:{self.port}/telegram"
 
     async def forward(self, request: web.Request) -> web.Response:
         assert self.session is not None
@@ -137,8 +159,8 @@ class Result:
 
 async def one_count(admin_url: str, folder: Path, workers: int, messages: int) -> Result:
     async with fresh_database(admin_url) as url, world(url, folder, TOKEN) as w:
-        ports = [free_port() for _ in range(workers)]
-        balancer = Balancer(ports)
+        *ports, own = free_ports(workers + 1)
+        balancer = Balancer(ports, own)
         public = await balancer.start()
         processes = [Worker(f"worker{i}", w.env, folder / f"worker{i}.log", port=port,
                             public_url=public) for i, port in enumerate(ports)]
