@@ -153,6 +153,7 @@ class CalendarService:
     #: Counts the notices signed (once their transaction is committed).
     metrics: Metrics = field(default_factory=Metrics, repr=False)
     _warned_years: set[int] = field(default_factory=set, repr=False)
+    _years_read: tuple[date, set[int]] | None = field(default=None, repr=False)
     _days: dict[datetime, date] = field(default_factory=dict, repr=False)
     #: The tasks (督办任务): their report rows are opened before each sweep; None: no tasks.
     tasks: TaskService | None = field(default=None, repr=False)
@@ -763,6 +764,10 @@ class CalendarService:
     async def _warn_uncovered_years(self, snap: Snapshot, now: datetime) -> None:
         years = set(rules.years_in_view(snap.cases, snap.obligations, now, self.clock.tz))
         today = now.astimezone(self.clock.tz).date()
+        # A sweep reads only the cases due: the years of every open case's deadline come from
+        # the database (once a day), or a sweep stopped before this warning would leave it
+        # unsent for good once the cases of that year are no longer due.
+        years |= await self._deadline_years(today)
         if (date(today.year + 1, 1, 1) - today).days <= YEAR_AHEAD_DAYS:
             years.add(today.year + 1)  # time to import next year's notice
         for year in self.calendar.uncovered_years(years):
@@ -774,6 +779,19 @@ class CalendarService:
                               payload={"message": UNCOVERED_YEAR_MESSAGE,
                                        "params": {"year": year}})
             self._warned_years.add(year)
+
+    async def _deadline_years(self, today: date) -> set[int]:
+        """The years of the open cases' due days, with each next year (see
+        :func:`rules.years_in_view`), read once a day."""
+        if self._years_read is not None and self._years_read[0] == today:
+            return self._years_read[1]
+        async with self.sessions() as session:
+            first, last = (await session.exec(  # type: ignore[call-overload]
+                sa_select(func.min(col(Case.due_on)), func.max(col(Case.due_on)))
+                .where(col(Case.state).in_(OPEN)))).one()
+        years = set() if first is None else set(range(first.year, last.year + 2))
+        self._years_read = (today, years)
+        return years
 
     # -- coordinators' controls -----------------------------------------------------------------
 
