@@ -396,7 +396,7 @@ def is_overdue(state: str, due: date | None, today: date) -> bool:
 # --- inputs -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeptStatus:
     """One required department of a case: has it accepted the case, confirmed the step?
 
@@ -411,7 +411,7 @@ class DeptStatus:
     routed_on: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseSnapshot:
     """What the rules need to know about one case."""
 
@@ -436,7 +436,7 @@ class CaseSnapshot:
         return self.state in CLOSED_STATES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObligationSnapshot:
     """One party's yearly duty for one year, and whether it has been confirmed.
 
@@ -466,7 +466,7 @@ class ObligationSnapshot:
         return f"{self.kind}/{self.year}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NoticeHistory:
     """A notice (通报) issued to ``party`` on ``issued_on``."""
 
@@ -485,7 +485,7 @@ class Recipient(NamedTuple):
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DueItem:
     """One message (or record) due at the sweep's moment.
 
@@ -532,7 +532,7 @@ def _key(kind: str, subject: str, subject_id: str, party: str, on: date, step: s
     return f"{kind}:{subject}:{subject_id}:{party}:{on.isoformat()}:{step}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Step:
     """A step of a chain before it is turned into a DueItem."""
 
@@ -544,7 +544,7 @@ class _Step:
     nudge: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Subject:
     """A deadline of one party: a case's department or a yearly obligation."""
 
@@ -628,7 +628,7 @@ class _Sweep:
         return step.on <= self.today and step.key not in self.sent and step.step not in skipped
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """The days of one deadline's chain for a party that got the work on ``start``."""
 
@@ -834,6 +834,7 @@ def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
         _unreviewed_items(case, sweep)  # the coordinators' work: nothing to the departments
         return
     skipped = frozenset(case.skipped_steps)
+    refs = (case.ref,)  # one tuple for the case's items
     coordinators = Recipient(COORDINATORS, COORDINATORS)
     if not case.required:
         _unrouted_items(case, sweep)
@@ -845,7 +846,7 @@ def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
             _deadline_items(_Subject(
                 subject="case", subject_id=case.ref, party=status.department,
                 party_kind=DEPARTMENT, deadline=case.deadline, start=start,
-                nudge_kind=KIND_NUDGE, case_refs=(case.ref,), skipped=skipped,
+                nudge_kind=KIND_NUDGE, case_refs=refs, skipped=skipped,
                 wait=case.deadline_kind if case.deadline_kind in WAIT_KINDS else "",
             ), sweep)
     if case.deadline is None or sweep.today <= case.deadline:
@@ -856,7 +857,7 @@ def _case_items(case: CaseSnapshot, sweep: _Sweep) -> None:
         subject = _Subject(
             subject="case", subject_id=case.ref, party="enterprise", party_kind="enterprise",
             deadline=case.deadline, start=None, nudge_kind=KIND_NUDGE,
-            case_refs=(case.ref,), skipped=skipped,
+            case_refs=refs, skipped=skipped,
         )
         flag = _Step(subject.key(KIND_CREDIT_FLAG, STEP_CREDIT_FLAG), KIND_CREDIT_FLAG,
                      STEP_CREDIT_FLAG, case.deadline + timedelta(days=1), coordinators)

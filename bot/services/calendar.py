@@ -88,6 +88,12 @@ COMPLETING_STEPS = frozenset({"confirm_rectified", "confirm_exit", "confirm_dism
 ACCEPTED = AssignmentStatus.ACCEPTED.value
 #: Cases per statement writing their next due day (three parameters each).
 NEXT_DUE_BATCH = 2000
+#: Cases a snapshot reads and converts at a time (the raw rows live at once).
+SNAPSHOT_CHUNK = 1000
+#: Sent keys recorded per statement.
+SENT_KEYS_BATCH = 2000
+#: Digest entries (at least) built and queued per statement (each digest whole).
+DIGEST_BATCH = 2000
 _ACTIVE = frozenset(s.value for s in ACTIVE_STATUSES)
 SUMMONS_HOUR = time(10, 0)
 SUMMONS_AFTER_WORKING_DAYS = 3
@@ -248,7 +254,7 @@ class CalendarService:
         raise DubanError(N_("The calendar could not record its sweep; it will try again."))
 
     def _next_checks(self, snap: Snapshot, held: Sequence[DueItem], org: Org,
-                     today: date) -> list[dict[str, Any]]:
+                     today: date) -> list[NextCheck]:
         """The day each case read must be read again (``cases.next_due``): today for a case
         with reminders held for a chat, else the next day a step of it falls
         (:func:`rules.next_check`, memoised per distinct case shape: thousands of cases share
@@ -268,8 +274,7 @@ class CalendarService:
                 if shape not in memo:
                     memo[shape] = rules.next_check(case, today, self.calendar, org.escalation)
                 day = memo[shape]
-            rows.append({"check_id": case_id, "check_version": version, "check_seq": seq,
-                         "check_day": day})
+            rows.append(NextCheck(case_id, version, seq, day))
         return rows
 
     async def _note_waiting(self, held: Sequence[DueItem],
@@ -366,14 +371,28 @@ class CalendarService:
             rules_day = next_send_time(at or self.clock.now(), self.calendar,
                                        org.escalation.office_hours,
                                        self.clock.tz).astimezone(self.clock.tz).date()
-            cases = await self._window_cases(
+            ids = await self._window_ids(
                 session, rules_day,
                 everything=full or await queries.setting(session, key=RULES_KEY)
                 != self.rules_fingerprint(org),
                 notified=await _laggards_notified(session, org, rules_day))
-            ids = [c.id for c in cases if c.id is not None]
-            assignments = await _assignments(session, ids)
-            events = await _event_facts(session, ids)
+            # A chunk at a time: its rows, assignments and events become snapshots at once
+            # and are dropped, so raw rows of one chunk at most are live (thousands of due
+            # cases read at once stayed with the process as the allocator's arenas).
+            snapshots: list[CaseSnapshot] = []
+            read: list[tuple[CaseSnapshot, int, int, int]] = []
+            shared: dict[Any, Any] = {}  # equal values the snapshots share (see _shared)
+            for start in range(0, len(ids), SNAPSHOT_CHUNK):
+                chunk = ids[start:start + SNAPSHOT_CHUNK]
+                rows = await _case_rows(session, chunk)
+                assignments = await _assignments(session, chunk)
+                events = await _event_facts(session, chunk)
+                made = await asyncio.to_thread(  # pure Python for thousands: off the loop
+                    self._case_snapshots, rows, assignments, events, overdue_as_of, shared)
+                snapshots += made
+                read += [(snapshot, c.id, c.version, c.chain_seq)
+                         for snapshot, c in zip(made, rows, strict=True)]
+                del rows, assignments, events, made
             obligations = (await session.exec(select(Obligation).where(
                 col(Obligation.due) >= today - WINDOW_BACK,
                 col(Obligation.due) <= today + WINDOW_AHEAD))).all()
@@ -383,16 +402,11 @@ class CalendarService:
                 .where(col(Notice.status) == NOTICE_SIGNED,
                        col(Notice.issued_on) >= today - timedelta(
                            days=org.escalation.second_notice_window_days)))).all()
-            subjects = ([c.ref for c in cases] + [f"{o.kind}/{o.year}" for o in obligations]
-                        + sorted({c.region_name for c in cases}))
+            subjects = ([c.ref for c in snapshots]
+                        + [f"{o.kind}/{o.year}" for o in obligations]
+                        + sorted({c.region for c in snapshots}))
             sent = await _sent_keys(session, subjects)
             bound = await _bound_parties(session)
-        snapshots = await asyncio.to_thread(  # pure Python for thousands: off the loop
-            lambda: [self._case_snapshot(c, assignments.get(c.id or 0, []),
-                                         events.get(c.id or 0, NO_EVENTS), overdue_as_of)
-                     for c in cases])
-        read = tuple((snapshot, c.id, c.version, c.chain_seq)
-                     for snapshot, c in zip(snapshots, cases, strict=True))
         duties = [ObligationSnapshot(
             kind=o.kind, year=o.year, due=o.due, party=o.party, party_kind=o.party_kind,
             confirmed=o.confirmed_at is not None, role=o.role, opened_on=o.opened_on)
@@ -409,52 +423,63 @@ class CalendarService:
             sent=sent,
             obligation_ids={f"{o.kind}/{o.year}:{o.party}": o.id or 0 for o in obligations},
             bound=bound,
-            read=read,
+            read=tuple(read),
         )
 
-    async def _window_cases(self, session: AsyncSession, today: date, *,
-                            everything: bool = False,
-                            notified: Sequence[str] = ()) -> list[Any]:
-        """The cases a sweep on ``today`` must read (columns only): those whose next due day
+    async def _window_ids(self, session: AsyncSession, today: date, *,
+                          everything: bool = False,
+                          notified: Sequence[str] = ()) -> list[int]:
+        """The ids of the cases a sweep on ``today`` must read: those whose next due day
         (``cases.next_due``) has come, changed ones included, and every open overdue case that
         is not paused (clause （二十）'s laggards count them, whatever else is due) outside
         the counties and parks ``notified`` (named for their laggards this month already:
         nothing more is due for them, and their overdue cases are not read every sweep).
         ``everything``: every open case (the ladder or the calendar changed since the days
-        were stored; the next sweep stores new ones)."""
+        were stored; the next sweep stores new ones). In the order the rows used to be read
+        (the due ones first); the ids alone, from the indexes."""
         table = Case.__table__  # type: ignore[attr-defined]
-        columns = [table.c[name] for name in _CASE_COLUMNS]
-        due = await session.exec(sa_select(*columns).where(  # type: ignore[call-overload]
+        due = await session.exec(sa_select(table.c.id).where(  # type: ignore[call-overload]
             table.c.state.in_(OPEN) if everything else table.c.next_due <= today))
-        found = {row.id: row for row in due.all()}
-        late = await session.exec(sa_select(*columns).where(  # type: ignore[call-overload]
+        found = dict.fromkeys(due.scalars().all())
+        late = await session.exec(sa_select(table.c.id).where(  # type: ignore[call-overload]
             table.c.state.in_(OPEN), table.c.due_on < today, table.c.paused.is_(False),
             *([table.c.region_name.not_in(list(notified))] if notified else [])))
-        for row in late.all():
-            found.setdefault(row.id, row)
-        return list(found.values())
+        found.update(dict.fromkeys(late.scalars().all()))
+        return list(found)
+
+    def _case_snapshots(self, rows: Sequence[Any], assignments: dict[int, list[Any]],
+                        events: dict[int, EventFacts], overdue_as_of: date | None,
+                        shared: dict[Any, Any]) -> list[CaseSnapshot]:
+        return [self._case_snapshot(c, assignments.get(c.id, []), events.get(c.id, NO_EVENTS),
+                                    overdue_as_of, shared) for c in rows]
 
     def _case_snapshot(self, case: Any, assignments: Sequence[Any],
-                       events: EventFacts, overdue_as_of: date | None) -> CaseSnapshot:
+                       events: EventFacts, overdue_as_of: date | None,
+                       shared: dict[Any, Any] | None = None) -> CaseSnapshot:
+        """The rules' view of a case row; ``shared``: equal values (counties, clauses,
+        states, days, departments' statuses) are taken from there, one object for the
+        thousands of cases that have them, and added to it."""
+        same = _shared({} if shared is None else shared)
         day = self._local_day
         confirmed = events.confirmed
         routed_on = day(case.created_at)
-        required = tuple(
-            DeptStatus(a.department_key, accepted=a.status == ACCEPTED,
-                       confirmed=a.department_key in confirmed,
-                       routed_on=max(routed_on, day(a.created_at)))
+        required = same(tuple(
+            same(DeptStatus(same(a.department_key), accepted=a.status == ACCEPTED,
+                            confirmed=a.department_key in confirmed,
+                            routed_on=max(routed_on, day(a.created_at))))
             for a in assignments
-            if a.required and a.department_key and a.status in _ACTIVE)
+            if a.required and a.department_key and a.status in _ACTIVE))
         state = case.state
         if (overdue_as_of is not None and case.due_on is not None
                 and case.due_on < overdue_as_of and State(state) in OVERDUE_FROM):
             state = State.OVERDUE.value  # what the sweep would mark first
         wait = rules.wait_kind(case.clause, case.state, case.deadline, self._immediate)
         return CaseSnapshot(
-            ref=case.ref, region=case.region_name, clause=case.clause, state=state,
-            deadline=case.due_on, deadline_kind=wait or _deadline_kind(case, events),
+            ref=case.ref, region=same(case.region_name), clause=same(case.clause),
+            state=same(state), deadline=same(case.due_on),
+            deadline_kind=wait or _deadline_kind(case, events),
             routed_on=routed_on, required=required, paused=case.paused,
-            skipped_steps=frozenset(case.skipped_steps or ()),
+            skipped_steps=same(frozenset(case.skipped_steps or ())),
             failing_exit=False)
 
     def _local_day(self, at: datetime) -> date:
@@ -492,27 +517,31 @@ class CalendarService:
     # -- recording --------------------------------------------------------------------------
 
     async def _record(self, items: Sequence[DueItem], snap: Snapshot, org: Org,
-                      now: datetime, checks: Sequence[dict[str, Any]] = ()) -> list[str]:
+                      now: datetime, checks: Sequence[NextCheck] = ()) -> list[str]:
         if not items:
             if checks:
                 async with transaction(self.sessions) as session:
                     await _write_next_due(session, checks)
             return []
         codes: list[str] = []
-        # the digests' entries, before the transaction (thousands: off the event loop)
-        entries = await asyncio.to_thread(lambda: [_entry(item, snap) for item in items])
         async with transaction(self.sessions) as session:
             await _write_next_due(session, checks)
-            stamp = now.isoformat()
-            await queries.add_sent_keys(session, [(key, _subject_of(key)) for item in items
-                                                  for key in item.done_keys], now)
-            digests: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+            # A few thousand keys a statement: the statement's text (one JSON parameter on
+            # SQLite) stays with SQLAlchemy's compiled cache, so one of tens of thousands of
+            # keys would keep megabytes for the life of the process.
+            keys = [key for item in items for key in item.done_keys]
+            for start in range(0, len(keys), SENT_KEYS_BATCH):
+                await queries.add_sent_keys(session, [
+                    (key, _subject_of(key)) for key in keys[start:start + SENT_KEYS_BATCH]],
+                    now)
+            del keys
+            digests: dict[tuple[str, str], list[DueItem]] = defaultdict(list)
             notices = [item for item in items if item.kind == rules.KIND_NOTICE]
             if notices:
                 notice = await self._draft_notice(session, notices, now)
                 if not org.escalation.sign_off:
                     codes.append(await self._sign(session, notice, None, "duban", org, now))
-            for item, entry in zip(items, entries, strict=True):
+            for item in items:
                 if item.kind == rules.KIND_NOTICE:
                     continue
                 if item.kind == rules.KIND_SUMMONS:
@@ -522,12 +551,17 @@ class CalendarService:
                         await self._case_event(session, item.case_refs, "credit_flag", now,
                                                {"deadline": _iso(item.deadline)})
                         await self._exit_missed(session, item.case_refs, org, now)
-                    digests[(item.recipient_kind, item.recipient)].append(entry)
-            await enqueue_many(session, [
-                {"key": f"digest:{kind}:{name}:{stamp}:{_fingerprint(entries)}",
-                 "kind": Kind.DIGEST,
-                 "recipient_kind": kind, "recipient": name, "payload": {"items": entries}}
-                for (kind, name), entries in digests.items()], now)
+                    digests[(item.recipient_kind, item.recipient)].append(item)
+            # queued a few thousand entries at a time (with their JSON), in the digests' order
+            batch: list[tuple[tuple[str, str], list[DueItem]]] = []
+            size = 0
+            for party, theirs in digests.items():
+                batch.append((party, theirs))
+                size += len(theirs)
+                if size >= DIGEST_BATCH:
+                    await _queue_digests(session, batch, snap, now)
+                    batch, size = [], 0
+            await _queue_digests(session, batch, snap, now)
         self.metrics.notices.inc(len(codes))  # signed in the sweep (no sign-off asked)
         return codes
 
@@ -543,7 +577,7 @@ class CalendarService:
         await session.exec(insert(NoticeEntry), params=[
             {"notice_id": notice.id, "key": item.key, "party": item.party,
              "party_kind": item.party_kind, "step": item.step,
-             "case_refs": list(item.case_refs), "obligation": item.obligation,
+             "case_refs": item.case_refs, "obligation": item.obligation,  # a JSON array
              "deadline": item.deadline} for item in items])
         await enqueue(session, key=f"notice-draft:{notice.id}", kind=Kind.NOTICE_DRAFT,
                       recipient_kind="coordinators", recipient="*", now=now,
@@ -1015,6 +1049,16 @@ class CalendarService:
         return summons
 
 
+class NextCheck(NamedTuple):
+    """A case read by the sweep, as it was (id, version, chain position), and the day it is
+    to be read again (``cases.next_due``)."""
+
+    case_id: int
+    version: int
+    seq: int
+    day: date | None
+
+
 class EventFacts(NamedTuple):
     """What the rules need of a case's events, folded as they are read (a sweep reads the
     events of thousands of cases: none is kept)."""
@@ -1136,12 +1180,28 @@ def _deadline_kind(case: Any, events: EventFacts) -> str:
     return "rectification"
 
 
+async def _queue_digests(session: AsyncSession,
+                         digests: Sequence[tuple[tuple[str, str], Sequence[DueItem]]],
+                         snap: Snapshot, now: datetime) -> None:
+    """Queue one digest per chat (``(kind, name)`` and its items), their entries built in a
+    worker thread (thousands: off the event loop)."""
+    if not digests:
+        return
+    entries = await asyncio.to_thread(
+        lambda: [[_entry(item, snap) for item in items] for _party, items in digests])
+    stamp = now.isoformat()
+    await enqueue_many(session, [
+        {"key": f"digest:{kind}:{name}:{stamp}:{_fingerprint(theirs)}", "kind": Kind.DIGEST,
+         "recipient_kind": kind, "recipient": name, "payload": {"items": theirs}}
+        for ((kind, name), _items), theirs in zip(digests, entries, strict=True)], now)
+
+
 def _entry(item: DueItem, snap: Snapshot) -> dict[str, Any]:
     obligation_id = None
     if item.obligation:
         obligation_id = snap.obligation_ids.get(f"{item.obligation}:{item.party}")
     return {"key": item.key, "kind": item.kind, "step": item.step,
-            "case_refs": list(item.case_refs), "obligation": item.obligation,
+            "case_refs": item.case_refs, "obligation": item.obligation,  # a JSON array
             "obligation_id": obligation_id, "party": item.party,
             "party_kind": item.party_kind, "deadline": _iso(item.deadline),
             "due_at": _iso(item.due_at), "wait": item.wait}
@@ -1181,6 +1241,26 @@ _CASE_COLUMNS = ("id", "ref", "region_name", "clause", "state", "deadline", "due
 _ASSIGNMENT_COLUMNS = ("id", "case_id", "department_key", "status", "required", "created_at")
 
 
+def _shared(values: dict[Any, Any]) -> Callable[[T], T]:
+    """``value`` itself the first time, later the first object equal to it (for immutable
+    values: strings, dates, frozen snapshots and their tuples)."""
+    def same(value: T) -> T:
+        return values.setdefault(value, value)
+    return same
+
+
+async def _case_rows(session: AsyncSession, ids: Sequence[int]) -> list[Any]:
+    """The cases' columns (by primary key), in the order of ``ids``."""
+    table = Case.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in _CASE_COLUMNS]
+    found: dict[int, Any] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.exec(sa_select(*columns).where(  # type: ignore[call-overload]
+            table.c.id.in_(list(ids[start:start + 500]))))
+        found.update((row.id, row) for row in rows.all())
+    return [found[case_id] for case_id in ids if case_id in found]
+
+
 async def _assignments(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[Any]]:
     """The cases' assignments (columns only), in the order they were made."""
     table = Assignment.__table__  # type: ignore[attr-defined]
@@ -1195,14 +1275,13 @@ async def _assignments(session: AsyncSession, ids: Sequence[int]) -> dict[int, l
     return grouped
 
 
-async def _write_next_due(session: AsyncSession, checks: Sequence[dict[str, Any]]) -> None:
+async def _write_next_due(session: AsyncSession, checks: Sequence[NextCheck]) -> None:
     """Each case's next due day, unless the case changed since it was read (a change resets
     the day to "now" in its own transaction; that reset must win)."""
     table = Case.__table__  # type: ignore[attr-defined]
     by_day: dict[date | None, list[tuple[int, int, int]]] = defaultdict(list)
     for check in checks:  # one statement per day (thousands of cases share a few days)
-        by_day[check["check_day"]].append(
-            (check["check_id"], check["check_version"], check["check_seq"]))
+        by_day[check.day].append((check.case_id, check.version, check.seq))
     await session.flush()  # as the ORM's execution would, before the Core statements
     connection = await session.connection()
     for day, read in by_day.items():

@@ -1,0 +1,126 @@
+"""The sweep reads, records and queues in batches (issue 13's memory goals), and the batches
+change nothing: one history played on two databases in step, one sweeping with tiny batches
+(two cases per snapshot chunk, three sent keys per statement, one digest per statement), the
+other with the defaults. Every sweep must record, hold and defer the same items, and in the
+end both databases must hold the same outbox rows (keys, recipients, payloads), sent keys and
+next due days. Then: the snapshot's cases share their equal values (one object each)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+
+import bot.services.calendar as calendar_module
+from bot.core.clock import ManualClock
+from bot.services.calendar import SweepReport
+from tests.conftest import template_copies
+from tests.test_next_due import START, WORKDAYS, World, at
+from tests.test_supervision_property import Move
+
+CLAUSES = ["四", "四", "九", "八", "五", "四", "六", "九", "四", "八", "七", "五", "四"]
+HISTORY = [Move(wait=1 + n % 4, case=n, choice=n * 5 % 13, who=n % 3, future=10 + n * 7 % 50)
+           for n in range(24)]
+TINY = {"SNAPSHOT_CHUNK": 2, "SENT_KEYS_BATCH": 3, "DIGEST_BATCH": 1}
+
+
+@contextmanager
+def batches(sizes: dict[str, int]) -> Iterator[None]:
+    saved = {name: getattr(calendar_module, name) for name in sizes}
+    for name, size in sizes.items():
+        setattr(calendar_module, name, size)
+    try:
+        yield
+    finally:
+        for name, size in saved.items():
+            setattr(calendar_module, name, size)
+
+
+def _keys(report: SweepReport) -> tuple[list[str], list[str], list[str]]:
+    return ([i.key for i in report.items], [i.key for i in report.held],
+            [i.key for i in report.waiting])
+
+
+async def _stored(world: World) -> dict[str, list[tuple[object, ...]]]:
+    queries = {
+        "outbox": "SELECT key, kind, recipient_kind, recipient, payload FROM outbox ORDER BY id",
+        "sent": "SELECT key, subject FROM sent_keys ORDER BY key",
+        "cases": "SELECT ref, state, next_due, version FROM cases ORDER BY ref",
+    }
+    async with world.engine.connect() as connection:
+        return {name: [tuple(row) for row in (await connection.execute(text(sql))).all()]
+                for name, sql in queries.items()}
+
+
+async def _in_step(urls: list[str]) -> None:
+    clock = ManualClock(at(START))
+    tiny, plain = World(urls[0], clock, full=False), World(urls[1], clock, full=False)
+    try:
+        refs = await tiny.start(CLAUSES)
+        assert refs == await plain.start(CLAUSES)
+        day, recorded = START, 0
+
+        async def both_sweep(day: date) -> None:
+            nonlocal recorded
+            clock.set(at(day))
+            with batches(TINY):
+                ours = await tiny.sweep()
+            theirs = await plain.sweep()
+            assert _keys(ours) == _keys(theirs), f"the sweeps of {day} differ"
+            assert ours.marked_overdue == theirs.marked_overdue
+            recorded += len(ours.items)
+
+        for move in HISTORY:
+            day = WORKDAYS.add_working_days(day, move.wait)
+            await both_sweep(day)
+            for world in (tiny, plain):
+                await world.move(refs[move.case % len(refs)], move, day)
+        for _ in range(40):
+            day = WORKDAYS.add_working_days(day, 1)
+            await both_sweep(day)
+        assert recorded > 20  # the history did reach nudges, reminders and digests
+        ours, theirs = await _stored(tiny), await _stored(plain)
+        assert len(ours["outbox"]) > 5
+        assert ours == theirs
+    finally:
+        await tiny.engine.dispose()
+        await plain.engine.dispose()
+
+
+def test_batched_sweeps_record_what_one_batch_records_sqlite(sqlite_template: Path) -> None:
+    with template_copies(["tiny", "plain"], sqlite=sqlite_template) as urls:
+        asyncio.run(_in_step(urls))
+
+
+def test_batched_sweeps_record_what_one_batch_records_postgres(postgres_template: str) -> None:
+    with template_copies(["sb_tiny", "sb_plain"], postgres=postgres_template) as urls:
+        asyncio.run(_in_step(urls))
+
+
+def test_snapshot_cases_share_equal_values(sqlite_template: Path) -> None:
+    async def run(url: str) -> None:
+        clock = ManualClock(at(START))
+        world = World(url, clock, full=False)
+        try:
+            await world.start(["四"] * 5)
+            org = await world.org.current()
+            with batches({"SNAPSHOT_CHUNK": 2}):  # values are shared across chunks too
+                snap = await world.calendar._snapshot(START, org, create=False)
+        finally:
+            await world.engine.dispose()
+        cases = snap.cases
+        assert len(cases) == 5
+        first = cases[0]
+        for case in cases[1:]:
+            assert case.region is first.region and case.clause is first.clause
+            assert case.state is first.state and case.required is first.required
+            assert case.skipped_steps is first.skipped_steps
+        assert [r[0] for r in snap.read] == cases  # as the rules saw them, in order
+        assert len({r[1] for r in snap.read}) == 5
+
+    with template_copies(["shared"], sqlite=sqlite_template) as urls:
+        asyncio.run(run(urls[0]))
