@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import random
-import socket
 import sys
 import tempfile
 import time
@@ -40,39 +38,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from bench.trials.db_outage import TOKEN, Card, _cards
-from bench.trials.world import LEADS, ROOT, Process, World, fresh_database, quiet, until, world
+from bench.trials.world import (
+    LEADS,
+    ROOT,
+    Process,
+    World,
+    free_ports,
+    fresh_database,
+    quiet,
+    until,
+    world,
+)
 from models.db import create_engine, session_factory
 from models.tables import Event, InboxUpdate, Outbox, ProcessedUpdate
 
 SECRET = "bench-workers-secret"
 WAIT = 600.0
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` different free ports below the ephemeral range: a port the kernel hands out
-    for ``bind(0)`` may be taken again by an outgoing connection (a worker's to PostgreSQL)
-    before the worker listens on it, and a worker that cannot listen never gets its share."""
-    low = _ephemeral_low()
-    rng = random.Random()
-    chosen: list[int] = []
-    while len(chosen) < count:
-        port = rng.randrange(max(1024, low - 12_000), low)
-        if port in chosen:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        chosen.append(port)
-    return chosen
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.trials.world import free_ports
 from bot.devtools.emulator.client import ChatMessage, EmChat, EmulatorClient, EmUser
 from bot.devtools.emulator.server import run_emulator
 
@@ -185,18 +186,10 @@ async def test_story_over_http_with_restart(world: World) -> None:
     assert "photo:" not in timeline.body, "no file ids in what people read"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_webhook_mode_requires_and_checks_the_secret(tmp_path: Path) -> None:
     import aiohttp
 
-    port = _free_port()
+    port = free_ports(1)[0]
     url = f"http://127.0.0.1:{port}/telegram"
     async with run_emulator(TOKEN) as emulator:
         client = emulator.client

@@ -22,7 +22,6 @@ import contextlib
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.trials.common import Tally, report
-from bench.trials.world import LEADS, Process, World, quiet, until, world
+from bench.trials.world import LEADS, Process, World, free_ports, quiet, until, world
 from bot.core.buttons import ButtonCodec, StepPress
 from bot.core.i18n import get_translator
 from bot.render import texts
@@ -76,10 +75,7 @@ def postgres_server() -> Iterator[Server]:
     folder = Path(tempfile.mkdtemp(prefix="duban-outage-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = Server(folder, port)
+    server = Server(folder, free_ports(1)[0])
     server._run("initdb", "-D", str(folder / "data"), "-U", "postgres", "--auth=trust",
                 "--encoding=UTF8", "--locale=C.UTF-8")
     server.start()

@@ -48,7 +48,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -67,6 +66,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
 
 from bench.trials.common import Tally, note, options, report
+from bench.trials.world import free_ports
 from bot.app import build_deps
 from bot.core.casefile import CaseInput
 from bot.core.clock import FileClock
@@ -1006,12 +1006,6 @@ FLOWS = tuple(FLOW_SPECS)
 # -- setting up ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _people_and_chats(emulator: RunningEmulator) -> Chats:
     client = emulator.client
     for who in (COORDINATOR, INDUSTRY, ENVIRONMENT, REFORM, COUNTY):
@@ -1128,7 +1122,7 @@ async def _trial(runs: list[Run], seed: int, workdir: Path, url: str, clock: Fil
         env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emulator.base_url,
                    DATABASE_URL=url, DUBAN_MODE="test", DUBAN_CLOCK_FILE=str(clock.path),
                    PYTHONUNBUFFERED="1")
-        bot = BotProcess(env, workdir / "bot.log", emulator, _free_port(), cold)
+        bot = BotProcess(env, workdir / "bot.log", emulator, free_ports(1)[0], cold)
         world = Trial(emulator, deps, clock, chats, bot)
         try:
             await _bind(deps, chats)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
+import socket
 import sys
 import uuid
 from collections import Counter
@@ -167,3 +169,28 @@ async def received(w: World) -> dict[str, Counter[str]]:
     return out
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports below the ephemeral range: a port the kernel hands out
+    for ``bind(0)`` may be taken again by an outgoing connection (a worker's to PostgreSQL)
+    before the worker listens on it, and a worker that cannot listen never gets its share."""
+    low = _ephemeral_low()
+    rng = random.Random()
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = rng.randrange(max(1024, low - 12_000), low)
+        if port in chosen:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+    return chosen
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
