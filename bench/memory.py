@@ -224,11 +224,14 @@ async def seed_cases(url: str, stored: int, due: int, database: Path) -> None:
 
 
 async def life(stored: int, due: int, folder: Path) -> list[Stage]:
+    from sqlalchemy import bindparam, text
+
     from bench.sweep import SWEEP_AT
     from bench.trials.world import LEADS, Process, until, world
     from bot.core.clock import FileClock, SystemClock
     from bot.services.health import HealthService
     from models.db import create_engine, session_factory
+    from models.types import UTCDateTime
 
     database = folder / "duban.db"
     url = f"sqlite+aiosqlite:///{database}"
@@ -242,6 +245,20 @@ async def life(stored: int, due: int, folder: Path) -> list[Stage]:
         finally:
             await engine.dispose()
         return health.last_success is not None and health.last_success >= instant
+
+    async def recorded_at(instant: datetime) -> bool:
+        """A sweep at ``instant`` recorded its items, and a sweep ended since. (A sweep's end
+        is stamped with the clock at its end: one that began at 08:00 and ended after the
+        move to 10:00 says "10:00" too, so the stamp alone ended the stage too early.)"""
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                found = (await connection.execute(text(
+                    "SELECT 1 FROM sent_keys WHERE created_at >= :at LIMIT 1").bindparams(
+                    bindparam("at", type_=UTCDateTime())), {"at": instant})).first()
+        finally:
+            await engine.dispose()
+        return found is not None and await swept_at(instant)
 
     stages: list[Stage] = []
     note("  seeding the sandbox's world")
@@ -289,7 +306,8 @@ async def life(stored: int, due: int, folder: Path) -> list[Stage]:
                     and await stage("/status 玛纳斯县 (text, then the chart)", status(), 600)):
                 clock.set(SWEEP_AT)
                 await stage("sweep at 10:00 (its items recorded and queued)",
-                            until(lambda: swept_at(SWEEP_AT), 1800), 1800)
+                            until(lambda: recorded_at(SWEEP_AT) if due and stored
+                                  else swept_at(SWEEP_AT), 1800), 1800)
         finally:
             code = await bot.stop()
             if code not in (0, None):

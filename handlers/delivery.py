@@ -412,7 +412,7 @@ class Delivery:
     async def digest(self, row: Pending) -> None:
         entries = list(row.payload.get("items", []))
         refs = sorted({ref for e in entries for ref in e.get("case_refs") or []})
-        enterprises = {c.ref: c.enterprise for c in await self.deps.cases.find_refs(refs)}
+        enterprises = await self.deps.cases.enterprise_names(refs)
 
         # A digest speaks of the day its sweep ran ("还剩 1 天" stays true to its date), even
         # when it is sent later (the bot was down, or Telegram slowed it).

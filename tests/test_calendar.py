@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select, update
 
 from bot.core.casefile import CaseInput
@@ -255,6 +257,43 @@ async def test_a_county_named_this_month_is_not_read_for_its_laggards_again(
     assert {"Q-1", "Q-2", "Q-3"} <= {c.ref for c in snap.cases}
     assert [i.step for i in await calendar.preview(at(date(2026, 8, 3)))
             if i.party == "玛纳斯县" and i.kind == "notice"] == ["laggard"]
+
+
+async def test_outside_office_hours_a_sweep_reads_no_case(
+        services: Services, calendar: CalendarService, engine: AsyncEngine) -> None:
+    """Evenings, nights and weekends nothing may be sent: the sweeps then neither record nor
+    read the due cases (thousands of them were read every few minutes all night); the first
+    sweep of office hours sends what is due, once."""
+    services.clock.set(at(date(2026, 1, 20)))
+    await rectifying(services, "H-1", date(2026, 1, 15))  # deadline Wednesday 15 July
+    async with transaction(services.cases.sessions) as session:
+        await session.exec(update(Case).values(next_due=date(2026, 7, 1)))
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    sync = engine.sync_engine
+    sqlalchemy_event.listen(sync, "before_cursor_execute", seen)
+    try:
+        for instant in (datetime(2026, 7, 10, 13, tzinfo=UTC),  # Friday 21:00
+                        datetime(2026, 7, 11, 2, tzinfo=UTC),  # Saturday 10:00
+                        datetime(2026, 7, 13, 0, tzinfo=UTC)):  # Monday 08:00
+            services.clock.set(instant)
+            report = await calendar.sweep()
+            assert (report.items, report.held) == ((), ())
+        assert not [s for s in statements if "FROM events" in s or "FROM assignments" in s]
+        assert not await outbox(services, Kind.DIGEST)
+        services.clock.set(datetime(2026, 7, 13, 1, 30, tzinfo=UTC))  # Monday 09:30
+        statements.clear()
+        report = await calendar.sweep()
+    finally:
+        sqlalchemy_event.remove(sync, "before_cursor_execute", seen)
+    assert [s for s in statements if "FROM events" in s]
+    # T-3 (Sunday 12 July) fell on Friday 10 July: due since Friday evening's sweep
+    assert {(i.party, i.step) for i in report.items} == {("industry", "T-3"),
+                                                          ("development_reform", "T-3")}
+    assert not (await calendar.sweep()).items  # once
 
 
 async def test_notice_numbers_have_no_gaps_across_sweeps(services: Services,

@@ -64,6 +64,7 @@ async def test_reminders_notice_and_summons_arrive_in_the_chats(bot: Bot) -> Non
     await bot.deliver()
     nudge = bot.last(INDUSTRY)
     assert "督办提醒" in nudge.text and ref in nudge.text and "/case" in nudge.text
+    assert "玛纳斯县日历测试水泥厂" in nudge.text  # each case with its enterprise
     bot.clock.set(at(date(2026, 7, 6)))
     await calendar.sweep()
     await bot.deliver()

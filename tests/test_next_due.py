@@ -139,9 +139,8 @@ class World:
         await play_move(self.cases, ref, move, day)
 
 
-def _keys(report: SweepReport) -> tuple[set[str], set[str], set[str]]:
-    return ({i.key for i in report.items}, {i.key for i in report.held},
-            {i.key for i in report.waiting})
+def _keys(report: SweepReport) -> tuple[set[str], set[str]]:
+    return {i.key for i in report.items}, {i.key for i in report.held}
 
 
 async def _in_step(clauses: list[str], history: list[Move], paused: set[int], urls: list[str],

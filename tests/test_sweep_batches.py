@@ -40,9 +40,8 @@ def batches(sizes: dict[str, int]) -> Iterator[None]:
             setattr(calendar_module, name, size)
 
 
-def _keys(report: SweepReport) -> tuple[list[str], list[str], list[str]]:
-    return ([i.key for i in report.items], [i.key for i in report.held],
-            [i.key for i in report.waiting])
+def _keys(report: SweepReport) -> tuple[list[str], list[str]]:
+    return [i.key for i in report.items], [i.key for i in report.held]
 
 
 async def _stored(world: World) -> dict[str, list[tuple[object, ...]]]:

@@ -273,6 +273,11 @@ class CaseService:
         async with self.sessions() as session:
             return await queries.cases_by_refs(session, refs=refs)
 
+    async def enterprise_names(self, refs: Sequence[str]) -> dict[str, str]:
+        """Each case's enterprise by reference (the cases a digest names)."""
+        async with self.sessions() as session:
+            return await queries.enterprise_names(session, refs)
+
     async def search(self, query: str, reader: Who | Reader) -> list[Case]:
         """The cases whose enterprise ``query`` could mean (part of the name, its pinyin, a
         near miss: :func:`bot.core.matching.search_names`), among the cases ``reader`` may
