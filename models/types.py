@@ -33,6 +33,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class RawJSON(str):
+    """A value for a :class:`JSONText` column already written as JSON text (as
+    ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` writes it): stored as it is. For
+    a value too large to hold as objects at once (a digest of thousands of entries)."""
+
+    __slots__ = ()
+
+
 class JSONText(TypeDecorator[Any]):
     """JSON kept as text, so both back-ends store and compare it alike."""
 
@@ -42,6 +50,8 @@ class JSONText(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        if isinstance(value, RawJSON):
+            return str(value)
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:

@@ -1,23 +1,30 @@
 """The sweep reads, records and queues in batches (issue 13's memory goals), and the batches
 change nothing: one history played on two databases in step, one sweeping with tiny batches
 (two cases per snapshot chunk, three sent keys per statement, one digest per statement), the
-other with the defaults. Every sweep must record, hold and defer the same items, and in the
-end both databases must hold the same outbox rows (keys, recipients, payloads), sent keys and
-next due days. Then: the snapshot's cases share their equal values (one object each)."""
+other with the defaults. Every sweep must record and hold the same items, and in the end both
+databases must hold the same outbox rows (keys, recipients, payloads), sent keys and next due
+days. Then: the snapshot's cases share their equal values (one object each), and a digest's
+payload written an entry at a time is the JSON of its entries."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import text
 
 import bot.services.calendar as calendar_module
 from bot.core.clock import ManualClock
-from bot.services.calendar import SweepReport
+from bot.services.calendar import SweepReport, _digest_payload, _entry
+from models.types import JSONText
+from scheduler.rules import DueItem
 from tests.conftest import template_copies
 from tests.test_next_due import START, WORKDAYS, World, at
 from tests.test_supervision_property import Move
@@ -123,3 +130,41 @@ def test_snapshot_cases_share_equal_values(sqlite_template: Path) -> None:
 
     with template_copies(["shared"], sqlite=sqlite_template) as urls:
         asyncio.run(run(urls[0]))
+
+
+def test_a_digest_payload_is_the_json_of_its_entries() -> None:
+    """Written an entry at a time (a digest of 10,000 entries as dicts was ~6 MB of the
+    sweep's peak), the payload is byte for byte what the column writes for the dict, and
+    reads back as it."""
+    send_after = datetime(2026, 12, 1, 2, tzinfo=UTC)
+    items = [DueItem(key="nudge:case:C-0:industry:2026-12-08:T-7", kind="nudge",
+                     recipient_kind="department", recipient="industry", case_refs=("C-0",),
+                     obligation=None, due_at=date(2026, 12, 1), step="T-7",
+                     send_after=send_after, party="industry", party_kind="department",
+                     deadline=date(2026, 12, 8), wait="“立即”"),
+             DueItem(key="nudge:obligation:county_report/2026:玛纳斯县:2026-12-31:T-30",
+                     kind="obligation_nudge", recipient_kind="region", recipient="玛纳斯县",
+                     case_refs=(), obligation="county_report/2026", due_at=date(2026, 12, 1),
+                     step="T-30", send_after=send_after, party="玛纳斯县",
+                     party_kind="region", deadline=date(2026, 12, 31))]
+    items = [items[0], items[1], *(replace_key(items[0], n) for n in range(2, 5))]
+    snap: Any = SimpleNamespace(obligation_ids={"county_report/2026:玛纳斯县": 7})
+    payload, fingerprint = _digest_payload(items, snap)
+    column = JSONText()
+    expected = {"items": [_entry(item, snap) for item in items]}
+    assert column.process_bind_param(payload, DIALECT) == column.process_bind_param(
+        expected, DIALECT)
+    assert column.process_result_value(payload, DIALECT) == json_round_trip(expected)
+    assert len(fingerprint) == 12 and fingerprint == _digest_payload(items[::-1], snap)[1]
+
+
+def replace_key(item: DueItem, n: int) -> DueItem:
+    return dataclasses.replace(item, key=item.key.replace("C-0", f"C-{n}"),
+                               case_refs=(f"C-{n}",))
+
+
+def json_round_trip(value: object) -> object:
+    return json.loads(json.dumps(value))
+
+
+DIALECT: Any = SimpleNamespace(name="sqlite")
