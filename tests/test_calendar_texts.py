@@ -122,3 +122,22 @@ def test_an_unsigned_notice_says_it_is_a_draft() -> None:
         [], commission="昌州经信委", tr=ZH, facts=NoticeFacts("指导意见", "某〔2017〕1号"))
     assert draft.masthead is not None
     assert draft.masthead.number == ZH.gettext("(draft, not yet signed off)")
+
+
+def test_a_digest_too_long_for_a_message_counts_what_it_leaves_out() -> None:
+    """Thousands of items for one chat (an import whose cases share a deadline): the most
+    urgent lines that fit, each whole, then how many more and where to see them all."""
+    entries = [entry("T-7", deadline="2026-12-08", ref=f"CZ-{n}") for n in range(3, 2003)]
+    entries.append(entry("reminder", kind="reminder", deadline="2026-11-20"))
+    for tr, more in ((ZH, "……本群另有 {n} 项，发送 /mine 查看全部在办事项。"),
+                     (EN, "…and {n} more items for this chat: /mine lists all its open work.")):
+        text = digest(entries, ctx(tr), for_party=True).text
+        lines = text.splitlines()
+        assert len(text) <= 4096
+        shown = lines[1:-2]
+        assert "CZ-1" in shown[0], "the most urgent first"
+        assert all("CZ-" in line for line in shown)
+        assert lines[-2] == more.format(n=len(entries) - len(shown))
+        assert lines[-1].startswith(("详情", "Details"))
+    few = digest(entries[:3], ctx(), for_party=True).text
+    assert "/mine" not in few and len(few.splitlines()) == 5

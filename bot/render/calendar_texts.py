@@ -157,12 +157,30 @@ def _party(entry: Mapping[str, Any], ctx: DigestContext) -> str:
     return party
 
 
+#: What a digest's lines may take of a message (Telegram's limit is 4,096 characters; the
+#: header, the case links and the line saying how many more there are need the rest).
+DIGEST_LINES_BUDGET = 3_400
+
+
 def digest(entries: Sequence[Mapping[str, Any]], ctx: DigestContext,
            for_party: bool) -> Reply:
-    """One message listing every item for one chat; duty items get a confirm button."""
+    """One message listing the items for one chat, most urgent first; duty items get a
+    confirm button. Lines that would not fit in the message are counted, not cut off
+    mid-line (a sweep after a long outage, or an import whose cases share a deadline, gives
+    one chat thousands), and /mine lists them all."""
     tr = ctx.tr
     lines = [tr.gettext(DIGEST_HEADER, date=texts.fmt_date(ctx.today, tr))]
-    lines += _collapsed(sorted(entries, key=_urgency), ctx)
+    every = _collapsed(sorted(entries, key=_urgency), ctx)
+    used, shown = 0, 0
+    for line in every:
+        if used + len(line) + 1 > DIGEST_LINES_BUDGET:
+            break
+        used, shown = used + len(line) + 1, shown + 1
+    lines += every[:shown]
+    if shown < len(every):
+        lines.append(tr.ngettext("…and {n} more item for this chat: /mine lists all its open work.",
+                                 "…and {n} more items for this chat: /mine lists all its open "
+                                 "work.", len(every) - shown))
     refs = sorted({ref for e in entries for ref in e.get("case_refs") or []})
     if refs:
         lines.append(" ".join(tr.gettext(CASE_LINK, ref=ref) for ref in refs[:5]))
