@@ -33,10 +33,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def json_text(value: Any) -> str:
+    """``value`` as a :class:`JSONText` column writes it."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 class RawJSON(str):
-    """A value for a :class:`JSONText` column already written as JSON text (as
-    ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` writes it): stored as it is. For
-    a value too large to hold as objects at once (a digest of thousands of entries)."""
+    """A value for a :class:`JSONText` column already written as JSON text (pieces written
+    by :func:`json_text`): stored as it is. For a value too large to hold as objects at once
+    (a digest of thousands of entries)."""
 
     __slots__ = ()
 
@@ -52,7 +57,7 @@ class JSONText(TypeDecorator[Any]):
             return None
         if isinstance(value, RawJSON):
             return str(value)
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return json_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -69,7 +68,7 @@ from models.tables import (
     Setting,
     Summons,
 )
-from models.types import RawJSON
+from models.types import RawJSON, json_text
 from scheduler import rules
 from scheduler.rules import CaseSnapshot, DeptStatus, DueItem, NoticeHistory, ObligationSnapshot
 from scheduler.workdays import (
@@ -375,11 +374,13 @@ class CalendarService:
             rules_day = next_send_time(at or self.clock.now(), self.calendar,
                                        org.escalation.office_hours,
                                        self.clock.tz).astimezone(self.clock.tz).date()
-            ids = await self._window_ids(
-                session, rules_day,
-                everything=full or await queries.setting(session, key=RULES_KEY)
-                != self.rules_fingerprint(org),
-                notified=await _laggards_notified(session, org, rules_day)) if cases else []
+            ids: list[int] = []
+            if cases:
+                ids = await self._window_ids(
+                    session, rules_day,
+                    everything=full or await queries.setting(session, key=RULES_KEY)
+                    != self.rules_fingerprint(org),
+                    notified=await _laggards_notified(session, org, rules_day))
             # A chunk at a time: its rows, assignments and events become snapshots at once
             # and are dropped, so raw rows of one chunk at most are live (thousands of due
             # cases read at once stayed with the process as the allocator's arenas).
@@ -1213,8 +1214,7 @@ def _digest_payload(items: Sequence[DueItem], snap: Snapshot) -> tuple[RawJSON, 
     """A digest's payload, ``{"items": [entry, …]}``, as its JSON text, and the fingerprint
     of its keys. Written an entry at a time: the entries of a digest of 10,000 items as dicts
     were ~6 MB of the sweep's peak, beside their text."""
-    text = ", ".join(json.dumps(_entry(item, snap), ensure_ascii=False, sort_keys=True)
-                     for item in items)
+    text = ", ".join(json_text(_entry(item, snap)) for item in items)
     return RawJSON(f'{{"items": [{text}]}}'), _fingerprint([item.key for item in items])
 
 
