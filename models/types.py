@@ -33,9 +33,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+#: What ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` builds on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def json_text(value: Any) -> str:
     """``value`` as a :class:`JSONText` column writes it."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 class RawJSON(str):

@@ -175,7 +175,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Container, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple, Protocol
@@ -575,7 +575,7 @@ class _Sweep:
     send_after: datetime
     calendar: WorkCalendar
     settings: EscalationSettings
-    sent: Set[str]
+    sent: Container[str]
     notices: Sequence[NoticeHistory]
     items: list[DueItem] = field(default_factory=list)
     #: the dates of a deadline's chain, per (deadline, start): thousands of cases share one
@@ -990,6 +990,85 @@ def _sort_key(item: DueItem) -> tuple[int, str, int, date, str]:
 # --- the sweep ---------------------------------------------------------------------------
 
 
+#: Stands for a case's reference in the items of a shape (a reference never holds it).
+_REF = "\x00ref\x00"
+#: How many histories of sent keys one shape remembers before its cases are worked out
+#: one at a time.
+_SHAPE_VARIANTS = 4
+
+
+class _Asked:
+    """The sent keys as the items of a shape are worked out: ``_REF`` in a key stands for
+    ``ref``; every question and its answer is kept, in order."""
+
+    __slots__ = ("answers", "ref", "sent")
+
+    def __init__(self, sent: Container[str], ref: str) -> None:
+        self.sent, self.ref = sent, ref
+        self.answers: list[tuple[str, bool]] = []
+
+    def __contains__(self, key: object) -> bool:
+        assert isinstance(key, str)
+        answer = key.replace(_REF, self.ref) in self.sent
+        self.answers.append((key, answer))
+        return answer
+
+
+class _Shapes:
+    """A case's items worked out once per shape: cases alike in everything but their
+    reference (thousands of an import: one clause, deadline, departments and routing day).
+
+    :func:`_case_items` reads a case's reference only to write it into keys and
+    ``case_refs``, and the sent keys only by asking whether a key is among them. So the
+    items of a shape are worked out for ``_REF``, with every question about the sent keys
+    and its answer written down; a case of that shape whose sent keys give the same answers
+    to the same questions has the same items with its own reference in place of ``_REF``
+    (the rules are deterministic: the same answers lead down the same path). Any other case
+    is worked out and remembered, up to ``_SHAPE_VARIANTS`` histories per shape.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[object, ...], list[
+            tuple[tuple[tuple[str, bool], ...], tuple[DueItem, ...]]]] = {}
+
+    def case_items(self, case: CaseSnapshot, sweep: _Sweep) -> None:
+        if case.closed or case.paused:
+            return
+        ref, sent = case.ref, sweep.sent
+        shape = (case.region, case.clause, case.state, case.deadline, case.deadline_kind,
+                 case.routed_on, case.required, case.skipped_steps, case.failing_exit)
+        variants = self._known.setdefault(shape, [])
+        for answers, items in variants:
+            if all((key.replace(_REF, ref) in sent) is answer for key, answer in answers):
+                sweep.items.extend(_with_ref(item, ref) for item in items)
+                return
+        if len(variants) >= _SHAPE_VARIANTS:
+            _case_items(case, sweep)
+            return
+        asked = _Asked(sent, ref)
+        own = _Sweep(today=sweep.today, send_after=sweep.send_after,
+                     calendar=sweep.calendar, settings=sweep.settings, sent=asked,
+                     notices=sweep.notices, _plans=sweep._plans, _chains=sweep._chains)
+        _case_items(replace(case, ref=_REF), own)
+        variants.append((tuple(asked.answers), tuple(own.items)))
+        sweep.items.extend(_with_ref(item, ref) for item in own.items)
+
+
+def _with_ref(item: DueItem, ref: str) -> DueItem:
+    """``item`` of a shape (see :class:`_Shapes`) for the case ``ref``."""
+    return DueItem(
+        key=item.key.replace(_REF, ref), kind=item.kind, recipient_kind=item.recipient_kind,
+        recipient=item.recipient,
+        case_refs=tuple(r.replace(_REF, ref) for r in item.case_refs),
+        obligation=item.obligation, due_at=item.due_at, step=item.step,
+        send_after=item.send_after,
+        supersedes=tuple(k.replace(_REF, ref) for k in item.supersedes),
+        party=item.party, party_kind=item.party_kind, deadline=item.deadline,
+        covers=tuple(k.replace(_REF, ref) for k in item.covers), reason=item.reason,
+        wait=item.wait)
+
+
+
 def due_items(
     cases: Iterable[CaseSnapshot],
     obligations: Iterable[ObligationSnapshot],
@@ -1012,8 +1091,9 @@ def due_items(
         settings=settings, sent=sent_keys, notices=tuple(notices),
     )
     cases = list(cases)
+    shapes = _Shapes()
     for case in cases:
-        _case_items(case, sweep)
+        shapes.case_items(case, sweep)
     _laggard_items(cases, sweep)
     obligations = list(obligations)
     joint = joint_duties(obligations)

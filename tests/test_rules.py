@@ -827,3 +827,87 @@ def test_every_nudge_point_is_sent_once_or_superseded(
             assert (key in sent_at) is should, key
             if should:
                 assert sent_at[key].astimezone(TZ).date() >= on
+
+
+# --- a shape's items worked out once (rules._Shapes) -----------------------------------------
+
+
+@st.composite
+def look_alike_cases(draw: st.DrawFn) -> tuple[list[CaseSnapshot], datetime, list[datetime]]:
+    """Cases of a few shapes, several cases each (only their references differ), a sweep's
+    moment, and earlier and later moments whose items may already have been sent."""
+    today = date(2026, 6, 1) + timedelta(days=draw(st.integers(0, 200)))
+    shapes = []
+    for _ in range(draw(st.integers(1, 4))):
+        deadline = draw(st.one_of(st.none(), st.just(today + timedelta(
+            days=draw(st.integers(-60, 40))))))
+        routed = today - timedelta(days=draw(st.integers(0, 90)))
+        departments = draw(st.lists(st.sampled_from(["industry", "environment", "quality"]),
+                                    max_size=3, unique=True))
+        required = tuple(
+            DeptStatus(dept, accepted=draw(st.booleans()), confirmed=draw(st.booleans()),
+                       routed_on=draw(st.one_of(st.none(), st.just(
+                           routed + timedelta(days=draw(st.integers(0, 30)))))))
+            for dept in departments)
+        shapes.append(CaseSnapshot(
+            ref="", region=draw(st.sampled_from(["玛纳斯县", "呼图壁县"])),
+            clause=draw(st.sampled_from(["四", "八", "九"])),
+            state=draw(st.sampled_from(["routed", "accepted", "rectifying", "overdue",
+                                        "review", "extension_requested", "exited"])),
+            deadline=deadline, routed_on=routed, required=required,
+            deadline_kind=draw(st.sampled_from(["rectification", "extension", "dismantling",
+                                                "exit", "immediate", "review"])),
+            paused=draw(st.booleans()) and draw(st.booleans()),
+            skipped_steps=draw(st.frozensets(st.sampled_from(
+                [nudge_step(n) for n in NUDGE_DAYS] + ["notice", "reminder"]), max_size=2)),
+            failing_exit=draw(st.booleans())))
+    cases = [replace(draw(st.sampled_from(shapes)), ref=f"CZ-{i:03d}")
+             for i in range(draw(st.integers(1, 24)))]
+    now = at(f"{today.isoformat()} 10:00")
+    others = [now + timedelta(days=n) for n in draw(st.lists(st.integers(-40, 40), max_size=4))]
+    return cases, now, others
+
+
+def _case_by_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules without the shapes: each case worked out on its own."""
+    import scheduler.rules as rules
+    monkeypatch.setattr(rules._Shapes, "case_items",
+                        lambda _self, case, sweep: rules._case_items(case, sweep))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(look_alike_cases(), st.randoms(use_true_random=False))
+def test_a_shape_worked_out_once_gives_every_case_its_own_items(
+    scenario: tuple[list[CaseSnapshot], datetime, list[datetime]], rng: object,
+) -> None:
+    cases, now, others = scenario
+    notices = [NoticeHistory("industry", now.date() - timedelta(days=20))]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _case_by_case(monkeypatch)
+        # Keys a sweep then or at other moments would discharge; a random part of them sent.
+        known = sorted({key for moment in (now, *others)
+                        for item in due_items(cases, [], notices, frozenset(), moment, CAL,
+                                              SETTINGS, TZ)
+                        for key in item.done_keys})
+        sent = frozenset(key for key in known if rng.random() < 0.4)  # type: ignore[attr-defined]
+        expected = due_items(cases, [], notices, sent, now, CAL, SETTINGS, TZ)
+    assert due_items(cases, [], notices, sent, now, CAL, SETTINGS, TZ) == expected
+
+
+def test_cases_of_one_shape_with_different_histories_each_get_their_own_items() -> None:
+    """Three look-alike cases: one never swept, one whose T-7 went out, one whose T-1 went
+    out to one department already."""
+    alike = [case(ref, "2026-06-30", "industry", "environment") for ref in ("A", "B", "C")]
+    sent = {"nudge:case:B:industry:2026-06-30:T-7", "nudge:case:C:environment:2026-06-30:T-1"}
+    items = sweep(alike, now="2026-06-29", sent=sent)
+    assert sorted(keys(items)) == sorted([
+        "nudge:case:A:industry:2026-06-30:T-1", "nudge:case:A:environment:2026-06-30:T-1",
+        "nudge:case:B:industry:2026-06-30:T-1", "nudge:case:B:environment:2026-06-30:T-1",
+        "nudge:case:C:industry:2026-06-30:T-1"])
+    by_key = {i.key: i for i in items}
+    b = by_key["nudge:case:B:industry:2026-06-30:T-1"]
+    assert b.case_refs == ("B",)
+    assert b.supersedes == tuple(f"nudge:case:B:industry:2026-06-30:{step}"
+                                 for step in ("T-30", "T-14", "T-3"))
+    assert by_key["nudge:case:A:industry:2026-06-30:T-1"].supersedes == tuple(
+        f"nudge:case:A:industry:2026-06-30:{step}" for step in ("T-30", "T-14", "T-7", "T-3"))

@@ -18,12 +18,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 import bot.services.calendar as calendar_module
 from bot.core.clock import ManualClock
 from bot.services.calendar import SweepReport, _digest_payload, _entry
-from models.types import JSONText
+from models.types import JSONText, json_text
 from scheduler.rules import DueItem
 from tests.conftest import template_copies
 from tests.test_next_due import START, WORKDAYS, World, at
@@ -156,6 +158,37 @@ def test_a_digest_payload_is_the_json_of_its_entries() -> None:
         expected, DIALECT)
     assert column.process_result_value(payload, DIALECT) == json_round_trip(expected)
     assert len(fingerprint) == 12 and fingerprint == _digest_payload(items[::-1], snap)[1]
+
+
+_WORDS = st.text(st.sampled_from('ab"\\\n玛纳斯县“立即”\x00/:'), max_size=6)
+
+
+@st.composite
+def due_items(draw: st.DrawFn) -> DueItem:
+    """Items whose words are anything, whose shared fields come from a few values (so a
+    digest's entries share some and differ in others)."""
+    day = st.sampled_from([date(2026, 12, 1), date(2026, 12, 8), date(2027, 1, 4)])
+    return DueItem(
+        key=draw(_WORDS), kind=draw(st.sampled_from(["nudge", "reminder"])),
+        recipient_kind="department", recipient="industry",
+        case_refs=tuple(draw(st.lists(_WORDS, max_size=3))),
+        obligation=draw(st.one_of(st.none(), st.just("county_report/2026"))),
+        due_at=draw(day), step=draw(st.sampled_from(["T-7", '"立即"'])),
+        send_after=datetime(2026, 12, 1, 2, tzinfo=UTC),
+        party=draw(st.sampled_from(["industry", "玛纳斯县"])),
+        party_kind=draw(st.sampled_from(["department", "region"])),
+        deadline=draw(st.one_of(st.none(), day)), wait=draw(st.sampled_from(["", "“立即”"])))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(due_items(), max_size=30))
+def test_a_digest_payload_written_from_shared_parts_is_the_entries_json(
+        items: list[DueItem]) -> None:
+    """The entries' text is put together from the parts entries share; it stays byte for
+    byte the JSON of the entries' dicts, whatever their words."""
+    snap: Any = SimpleNamespace(obligation_ids={"county_report/2026:玛纳斯县": 7})
+    payload, _fingerprint = _digest_payload(items, snap)
+    assert payload == json_text({"items": [_entry(item, snap) for item in items]})
 
 
 def replace_key(item: DueItem, n: int) -> DueItem:
