@@ -835,32 +835,45 @@ def test_every_nudge_point_is_sent_once_or_superseded(
 @st.composite
 def look_alike_cases(draw: st.DrawFn) -> tuple[list[CaseSnapshot], datetime, list[datetime]]:
     """Cases of a few shapes, several cases each (only their references differ), a sweep's
-    moment, and earlier and later moments whose items may already have been sent."""
+    moment, and earlier and later moments whose items may already have been sent. The
+    shapes differ from the first in one field each, so that a field left out of the
+    shape's key would mix them up."""
     today = date(2026, 6, 1) + timedelta(days=draw(st.integers(0, 200)))
-    shapes = []
-    for _ in range(draw(st.integers(1, 4))):
-        deadline = draw(st.one_of(st.none(), st.just(today + timedelta(
-            days=draw(st.integers(-60, 40))))))
-        routed = today - timedelta(days=draw(st.integers(0, 90)))
-        departments = draw(st.lists(st.sampled_from(["industry", "environment", "quality"]),
-                                    max_size=3, unique=True))
-        required = tuple(
-            DeptStatus(dept, accepted=draw(st.booleans()), confirmed=draw(st.booleans()),
-                       routed_on=draw(st.one_of(st.none(), st.just(
-                           routed + timedelta(days=draw(st.integers(0, 30)))))))
-            for dept in departments)
-        shapes.append(CaseSnapshot(
-            ref="", region=draw(st.sampled_from(["玛纳斯县", "呼图壁县"])),
-            clause=draw(st.sampled_from(["四", "八", "九"])),
-            state=draw(st.sampled_from(["routed", "accepted", "rectifying", "overdue",
-                                        "review", "extension_requested", "exited"])),
-            deadline=deadline, routed_on=routed, required=required,
-            deadline_kind=draw(st.sampled_from(["rectification", "extension", "dismantling",
-                                                "exit", "immediate", "review"])),
-            paused=draw(st.booleans()) and draw(st.booleans()),
-            skipped_steps=draw(st.frozensets(st.sampled_from(
-                [nudge_step(n) for n in NUDGE_DAYS] + ["notice", "reminder"]), max_size=2)),
-            failing_exit=draw(st.booleans())))
+    routed = today - timedelta(days=draw(st.integers(0, 90)))
+
+    def required() -> st.SearchStrategy[tuple[DeptStatus, ...]]:
+        status = st.builds(
+            DeptStatus, st.sampled_from(["industry", "environment", "quality"]),
+            accepted=st.booleans(), confirmed=st.sampled_from([False, False, True]),
+            routed_on=st.one_of(
+                st.none(), st.integers(0, 30).map(lambda n: routed + timedelta(days=n))))
+        return st.lists(status, min_size=1, max_size=3,
+                        unique_by=lambda s: s.department).map(tuple) | st.just(())
+
+    fields: dict[str, st.SearchStrategy[object]] = {
+        "region": st.sampled_from(["玛纳斯县", "呼图壁县"]),
+        "clause": st.sampled_from(["四", "八", "九"]),
+        # mostly a state with work due, so that the other fields matter
+        "state": st.sampled_from(["rectifying"] * 4 + [
+            "routed", "accepted", "overdue", "review", "extension_requested", "exited"]),
+        "deadline": st.one_of(st.none(), st.integers(-60, 40).map(
+            lambda n: today + timedelta(days=n)), st.integers(0, 31).map(  # nudges due
+            lambda n: today + timedelta(days=n))),
+        "routed_on": st.integers(0, 30).map(lambda n: routed - timedelta(days=n)),
+        "required": required(),
+        "deadline_kind": st.sampled_from(["rectification", "extension", "dismantling",
+                                          "exit", "immediate", "review"]),
+        "paused": st.sampled_from([False, False, False, True]),
+        "skipped_steps": st.frozensets(st.sampled_from(
+            [nudge_step(n) for n in NUDGE_DAYS] + ["notice", "reminder"]), min_size=1,
+            max_size=3) | st.just(frozenset()),
+        "failing_exit": st.booleans(),
+    }
+    first = CaseSnapshot(ref="", **{name: draw(strategy)  # type: ignore[arg-type]
+                                    for name, strategy in fields.items()})
+    shapes = [first] + [
+        replace(first, **{name: draw(fields[name])})  # type: ignore[arg-type]
+        for name in draw(st.lists(st.sampled_from(sorted(fields)), min_size=1, max_size=3))]
     cases = [replace(draw(st.sampled_from(shapes)), ref=f"CZ-{i:03d}")
              for i in range(draw(st.integers(1, 24)))]
     now = at(f"{today.isoformat()} 10:00")
@@ -875,7 +888,7 @@ def _case_by_case(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda _self, case, sweep: rules._case_items(case, sweep))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(look_alike_cases(), st.randoms(use_true_random=False))
 def test_a_shape_worked_out_once_gives_every_case_its_own_items(
     scenario: tuple[list[CaseSnapshot], datetime, list[datetime]], rng: object,
@@ -911,3 +924,42 @@ def test_cases_of_one_shape_with_different_histories_each_get_their_own_items() 
                                  for step in ("T-30", "T-14", "T-3"))
     assert by_key["nudge:case:A:industry:2026-06-30:T-1"].supersedes == tuple(
         f"nudge:case:A:industry:2026-06-30:{step}" for step in ("T-30", "T-14", "T-7", "T-3"))
+
+
+_BASE = case("base", "2026-06-30", "industry", DeptStatus("environment", accepted=True),
+             routed_on="2026-05-04")
+_VARIANTS = {  # a value of each field that changes the base case's items on 2026-06-29
+    "region": "呼图壁县",  # the counties' laggards read it, not a case's own items
+    "clause": "八",
+    "state": "review",
+    "deadline": d("2026-07-10"),
+    "deadline_kind": "immediate",
+    "routed_on": d("2026-06-29"),
+    "required": (DeptStatus("industry", accepted=False),),
+    "paused": True,
+    "skipped_steps": frozenset({"T-1"}),
+    "failing_exit": True,  # (after the deadline: see below)
+}
+
+
+@pytest.mark.parametrize("field_name", sorted(_VARIANTS))
+def test_look_alike_cases_that_differ_in_one_field_each_get_their_own_items(
+        field_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever field two cases differ in, neither gets the other's items."""
+    other = replace(_BASE, ref="other",
+                    **{field_name: _VARIANTS[field_name]})  # type: ignore[arg-type]
+    now = "2026-07-02" if field_name == "failing_exit" else "2026-06-29"
+    cases = [_BASE, other, replace(_BASE, ref="third")]
+    got = sweep(cases, now=now)
+    _case_by_case(monkeypatch)
+    assert got == sweep(cases, now=now)
+    if field_name not in ("region", "clause"):  # read by no item of a case of its own
+        assert _as_anyone(sweep([other], now=now)) != _as_anyone(sweep([_BASE], now=now))
+
+
+def _as_anyone(items: list[DueItem]) -> list[DueItem]:
+    """``items`` of one case, its reference taken out."""
+    def out(text: str) -> str:
+        return text.replace(":base:", ":").replace(":other:", ":")
+    return [replace(i, key=out(i.key), case_refs=(), supersedes=tuple(map(out, i.supersedes)))
+            for i in items]

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -201,3 +202,116 @@ def json_round_trip(value: object) -> object:
 
 
 DIALECT: Any = SimpleNamespace(name="sqlite")
+
+
+_CASE_FIELDS = (
+    st.sampled_from(["玛纳斯县", "呼图壁县"]), st.sampled_from(["四", "八", "九"]),
+    st.sampled_from(["routed", "rectifying", "sealed", "review"]),
+    st.sampled_from([None, date(2026, 12, 8)]),
+    st.sampled_from([datetime(2026, 11, 2, 3, tzinfo=UTC), datetime(2026, 11, 2, 17, tzinfo=UTC)]),
+    st.sampled_from([None, ["T-7"]]),
+    st.lists(st.tuples(st.sampled_from(["industry", "environment", None]),
+                       st.sampled_from(["routed", "accepted", "declined"]), st.booleans(),
+                       st.sampled_from([datetime(2026, 11, 3, 1, tzinfo=UTC),
+                                        datetime(2026, 11, 1, 20, tzinfo=UTC)])),
+             max_size=3),
+    st.sampled_from([calendar_module.NO_EVENTS,
+                     calendar_module.EventFacts(frozenset({"industry"}), False),
+                     calendar_module.EventFacts(frozenset(), True)]),
+    st.sampled_from([None, datetime(2026, 11, 4, 2, tzinfo=UTC)]),  # all assigned later
+    # the first assignment's department, status and "required" changed (None: not)
+    st.sampled_from([None, "quality"]), st.sampled_from([None, "declined", "accepted"]),
+    st.sampled_from([None, False]),
+    st.sampled_from([None, date(2026, 12, 20)]),  # the deadline column, when not due_on
+    st.booleans())  # paused
+
+
+@st.composite
+def look_alike_rows(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Cases of a few kinds, each a copy of one kind with at most one field drawn anew."""
+    kinds = draw(st.lists(st.tuples(*_CASE_FIELDS), min_size=1, max_size=3))
+    cases = []
+    for _ in range(draw(st.integers(1, 20))):
+        fields = list(draw(st.sampled_from(kinds)))
+        changed = draw(st.one_of(st.none(), st.integers(0, len(_CASE_FIELDS) - 1)))
+        if changed is not None:
+            fields[changed] = draw(_CASE_FIELDS[changed])
+        cases.append(tuple(fields))
+    return cases
+
+
+@settings(max_examples=100, deadline=None)
+@given(look_alike_rows())
+def test_snapshots_of_look_alike_cases_are_the_ones_made_case_by_case(
+        cases: list[tuple[Any, ...]]) -> None:
+    """The sweep works a snapshot out once for cases alike but for their reference; each
+    case still gets the snapshot made from its own row."""
+    service: Any = calendar_module.CalendarService(
+        None, ManualClock(datetime(2026, 12, 1, 2, tzinfo=UTC)), None,  # type: ignore[arg-type]
+        None, None, None)  # type: ignore[arg-type]
+    service.__dict__["_immediate"] = frozenset({"八"})
+    rows, assignments, events = [], {}, {}
+    for i, (region, clause, state, due, created, skipped, theirs, facts, later, department,
+            status, required, deadline, paused) in enumerate(cases):
+        rows.append(calendar_module._CaseRow(
+            id=i, ref=f"C-{i}", region_name=region, clause=clause, state=state,
+            deadline=deadline or due, due_on=due, created_at=created, paused=paused,
+            skipped_steps=skipped, version=1, chain_seq=1))
+        assignments[i] = [calendar_module._AssignmentRow(n, i, *a[:3], later or a[3])
+                          for n, a in enumerate(theirs)]
+        if assignments[i]:
+            first = assignments[i][0]
+            assignments[i][0] = first._replace(
+                department_key=department or first.department_key,
+                status=status or first.status,
+                required=first.required if required is None else required)
+        events[i] = facts
+    made = service._case_snapshots(rows, assignments, events, date(2026, 12, 1), {})
+    assert made == [service._case_snapshot(row, assignments[row.id], events[row.id],
+                                           date(2026, 12, 1)) for row in rows]
+
+
+_ROW = calendar_module._CaseRow(
+    id=0, ref="C-0", region_name="玛纳斯县", clause="四", state="rectifying",
+    deadline=date(2026, 12, 8), due_on=date(2026, 12, 8),
+    created_at=datetime(2026, 11, 2, 3, tzinfo=UTC), paused=False, skipped_steps=None,
+    version=1, chain_seq=1)
+_ASSIGNED = (calendar_module._AssignmentRow(0, 0, "industry", "accepted", True,
+                                            datetime(2026, 11, 2, 3, tzinfo=UTC)),)
+_ROW_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
+    # a value of each column a snapshot reads: (case columns, first assignment's, events)
+    "region": ({"region_name": "呼图壁县"}, {}, None),
+    "clause": ({"clause": "九"}, {}, None),
+    "state": ({"state": "review"}, {}, None),
+    "deadline": ({"deadline": None}, {}, None),  # the wait reads it
+    "due_on": ({"due_on": date(2026, 12, 9)}, {}, None),
+    "created": ({"created_at": datetime(2026, 11, 4, 3, tzinfo=UTC)}, {}, None),
+    "paused": ({"paused": True}, {}, None),
+    "skipped": ({"skipped_steps": ["T-7"]}, {}, None),
+    "events": ({}, {}, calendar_module.EventFacts(frozenset({"industry"}), False)),
+    "department": ({}, {"department_key": "environment"}, None),
+    "status": ({}, {"status": "routed"}, None),
+    "required": ({}, {"required": False}, None),
+    "assigned": ({}, {"created_at": datetime(2026, 11, 5, 3, tzinfo=UTC)}, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ROW_VARIANTS))
+def test_a_case_that_differs_from_its_look_alikes_in_one_column_gets_its_own_snapshot(
+        name: str) -> None:
+    columns, assigned, facts = _ROW_VARIANTS[name]
+    service: Any = calendar_module.CalendarService(
+        None, ManualClock(datetime(2026, 12, 1, 2, tzinfo=UTC)), None,  # type: ignore[arg-type]
+        None, None, None)  # type: ignore[arg-type]
+    service.__dict__["_immediate"] = frozenset({"八"})
+    other = _ROW._replace(id=1, ref="C-1", **columns)
+    rows = [_ROW, other, _ROW._replace(id=2, ref="C-2")]
+    assignments = {row.id: [_ASSIGNED[0]._replace(case_id=row.id)] for row in rows}
+    assignments[1] = [assignments[1][0]._replace(**assigned)]
+    events = {1: facts or calendar_module.NO_EVENTS}
+    made = service._case_snapshots(rows, assignments, events, date(2026, 12, 1), {})
+    one_by_one = [service._case_snapshot(row, assignments[row.id],
+                                         events.get(row.id, calendar_module.NO_EVENTS),
+                                         date(2026, 12, 1)) for row in rows]
+    assert made == one_by_one
+    assert dataclasses.replace(one_by_one[1], ref="C-0") != one_by_one[0]  # a variant

@@ -455,8 +455,24 @@ class CalendarService:
     def _case_snapshots(self, rows: Sequence[Any], assignments: dict[int, list[Any]],
                         events: dict[int, EventFacts], overdue_as_of: date | None,
                         shared: dict[Any, Any]) -> list[CaseSnapshot]:
-        return [self._case_snapshot(c, assignments.get(c.id, []), events.get(c.id, NO_EVENTS),
-                                    overdue_as_of, shared) for c in rows]
+        """The snapshots of ``rows``; cases whose columns, assignments and events are alike
+        but for their reference (an import's thousands) are worked out once (kept in
+        ``shared``) and given their own reference."""
+        made: list[CaseSnapshot] = []
+        day = self._local_day
+        for c in rows:
+            theirs = assignments.get(c.id, ())
+            facts = events.get(c.id, NO_EVENTS)
+            alike = (_ALIKE, c.region_name, c.clause, c.state, c.deadline, c.due_on,
+                     day(c.created_at), c.paused, tuple(c.skipped_steps or ()), facts,
+                     tuple((a.department_key, a.status, a.required, day(a.created_at))
+                           for a in theirs))
+            found = shared.get(alike)
+            if found is None:
+                found = shared[alike] = self._case_snapshot(c, theirs, facts, overdue_as_of,
+                                                            shared)
+            made.append(found if found.ref == c.ref else replace(found, ref=c.ref))
+        return made
 
     def _case_snapshot(self, case: Any, assignments: Sequence[Any],
                        events: EventFacts, overdue_as_of: date | None,
@@ -1101,11 +1117,16 @@ async def _event_facts(session: AsyncSession, ids: Sequence[int]) -> dict[int, E
 
 
 def _folded(confirmed: set[tuple[str, str]], extended: bool) -> EventFacts:
+    if not confirmed:  # most cases: one object for all of them
+        return _EXTENDED_ONLY if extended else NO_EVENTS
     return EventFacts(frozenset(department for kind, department in confirmed
                                 if kind in COMPLETING_STEPS), extended)
 
 
 NO_EVENTS = EventFacts()
+_EXTENDED_ONLY = EventFacts(extended=True)
+#: Marks a key of :meth:`CalendarService._case_snapshots` among the values it shares.
+_ALIKE = object()
 _EVENT_COLUMNS = sa_select(col(Event.case_id), col(Event.kind), col(Event.from_state),
                            col(Event.to_state), col(Event.department_key))
 
