@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
+    Integer,
     String,
     and_,
     bindparam,
@@ -417,6 +419,48 @@ def _add_sent_keys(postgres: bool) -> Any:
 
 #: :func:`add_sent_keys`'s statement (by "is PostgreSQL")
 _ADD_SENT_KEYS = {postgres: _add_sent_keys(postgres) for postgres in (False, True)}
+
+
+async def set_next_due(session: AsyncSession,
+                       rows: Sequence[tuple[int, int, int, date | None]]) -> None:
+    """Each case's next due day, ``(id, version, chain_seq, day)``, where the case is still
+    as read (same version and chain position): one statement joining the rows given as one
+    parameter (two arrays' worth on PostgreSQL, a JSON array on SQLite), by primary key. A
+    list of row values in the statement cost PostgreSQL ~25 ms to plan and ~15 µs a row to
+    filter per 2,000 cases, and one statement per day."""
+    if not rows:
+        return
+    postgres = _dialect(session) == "postgresql"
+    if postgres:
+        params: dict[str, Any] = {name: [row[i] for row in rows] for i, name in enumerate(
+            ("ids", "versions", "seqs", "days"))}
+    else:
+        params = {"rows": json.dumps([(i, v, s, d and d.isoformat()) for i, v, s, d in rows])}
+    await session.exec(_SET_NEXT_DUE[postgres], params=params)
+
+
+def _set_next_due(postgres: bool) -> Any:
+    table = Case.__table__  # type: ignore[attr-defined]
+    id_: Any
+    version: Any
+    seq: Any
+    day: Any
+    if postgres:
+        given = func.unnest(
+            bindparam("ids", type_=ARRAY(Integer)), bindparam("versions", type_=ARRAY(Integer)),
+            bindparam("seqs", type_=ARRAY(Integer)), bindparam("days", type_=ARRAY(Date)),
+        ).table_valued("id", "version", "chain_seq", "day").render_derived()
+        id_, version, seq, day = given.c.id, given.c.version, given.c.chain_seq, given.c.day
+    else:
+        each = func.json_each(bindparam("rows", type_=String)).table_valued("value")
+        id_, version, seq, day = (func.json_extract(each.c.value, f"$[{i}]") for i in range(4))
+    return (update(table)
+            .where(table.c.id == id_, table.c.version == version, table.c.chain_seq == seq)
+            .values(next_due=day))
+
+
+#: :func:`set_next_due`'s statement (by "is PostgreSQL")
+_SET_NEXT_DUE = {postgres: _set_next_due(postgres) for postgres in (False, True)}
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
+from sqlalchemy import select as sa_select
 
 from bot.core.casefile import CaseInput
 from bot.core.clock import ManualClock
@@ -33,8 +34,9 @@ from bot.core.workflow import CASE_CLAUSES, CLOSED_STATES, State
 from bot.services.calendar import RULES_KEY, CalendarService, SweepReport
 from bot.services.cases import CaseService
 from bot.services.org import OrgService
+from models import queries
 from models.db import create_engine, session_factory
-from models.tables import ChatBinding, Setting
+from models.tables import Case, ChatBinding, Setting
 from scheduler import rules
 from scheduler.rules import CaseSnapshot, DeptStatus
 from scheduler.workdays import WorkCalendar
@@ -206,3 +208,41 @@ def test_stored_days_sweep_as_reading_everything_postgres(
         postgres_template: str, history: tuple[list[str], list[Move], set[int]]) -> None:
     with template_copies(["nd_a", "nd_b"], postgres=postgres_template) as urls:
         asyncio.run(_in_step(*history, urls, TAIL // 2))
+
+
+async def _only_rows_as_read(url: str) -> None:
+    world = World(url, ManualClock(at(START)), full=False)
+    try:
+        await world.start(["四", "四", "四"])
+        table = Case.__table__  # type: ignore[attr-defined]
+        read = sa_select(table.c.id, table.c.version, table.c.chain_seq, table.c.next_due
+                         ).order_by(table.c.id)
+        async with world.engine.connect() as connection:
+            before = (await connection.execute(read)).all()
+        later = date(2026, 12, 10)
+        async with world.sessions() as session:
+            await queries.set_next_due(session, [
+                (before[0].id, before[0].version, before[0].chain_seq, later),
+                (before[1].id, before[1].version - 1, before[1].chain_seq, later),  # changed
+                (before[2].id, before[2].version, before[2].chain_seq, None)])
+            await session.commit()
+        async with world.engine.connect() as connection:
+            after = (await connection.execute(read)).all()
+        assert [row.next_due for row in after] == [later, before[1].next_due, None]
+        assert before[1].next_due is not None
+    finally:
+        await world.engine.dispose()
+
+
+def test_a_next_due_day_is_written_only_where_the_case_is_as_read_sqlite(
+        sqlite_template: Path) -> None:
+    """A case changed since the sweep read it keeps the day its change set (the change's
+    reset must win); the others get theirs, a day or none."""
+    with template_copies(["as_read"], sqlite=sqlite_template) as urls:
+        asyncio.run(_only_rows_as_read(urls[0]))
+
+
+def test_a_next_due_day_is_written_only_where_the_case_is_as_read_postgres(
+        postgres_template: str) -> None:
+    with template_copies(["nd_as_read"], postgres=postgres_template) as urls:
+        asyncio.run(_only_rows_as_read(urls[0]))

@@ -31,6 +31,7 @@ from bot.core.workflow import CASE_CLAUSES, Actor, StepInput, workflow_for
 from bot.services.access import SYSTEM
 from bot.services.cases import CaseService
 from bot.services.org import OrgService
+from models import queries
 from models.db import create_engine, session_factory
 from models.queries import read_as
 from models.tables import Case, Event, Outbox
@@ -202,21 +203,26 @@ async def test_batched_writes_find_their_rows_by_primary_key(engine: AsyncEngine
     sweep's next due days) use the primary key: the row values alone made SQLite scan every
     case once per statement."""
     table = Case.__table__  # type: ignore[attr-defined]
+    postgres = engine.dialect.name == "postgresql"
+    next_due = ({"ids": [1, 2], "versions": [3, 5], "seqs": [2, 4],
+                 "days": [date(2026, 12, 10), None]} if postgres
+                else {"rows": '[[1, 3, 2, "2026-12-10"], [2, 5, 4, null]]'})
     statements = [
-        update(table).where(read_as(table, [(1, 3), (2, 5)])).values(state="overdue"),
-        update(table).where(read_as(table, [(1, 3, 2), (2, 5, 4)],
-                                    ("id", "version", "chain_seq"))).values(next_due=None),
+        (update(table).where(read_as(table, [(1, 3), (2, 5)])).values(state="overdue"), {}),
+        (queries._SET_NEXT_DUE[postgres], next_due),
     ]
     async with engine.begin() as connection:
-        for statement in statements:
+        for statement, params in statements:
             compiled = statement.compile(engine.sync_engine,
-                                         compile_kwargs={"literal_binds": True})
+                                         compile_kwargs={"render_postcompile": True})
+            given = compiled.construct_params(params)
+            values = tuple(given[name] for name in compiled.positiontup or ())
             if engine.dialect.name == "sqlite":
-                plan = " ".join(str(row[-1]) for row in (await connection.execute(
-                    text(f"EXPLAIN QUERY PLAN {compiled}"))).all())
+                plan = " ".join(str(row[-1]) for row in (await connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {compiled}", values)).all())
                 assert "PRIMARY KEY" in plan and "SCAN cases" not in plan, plan
             else:  # an empty table is scanned unless scans are priced out
                 await connection.execute(text("SET LOCAL enable_seqscan = off"))
-                plan = " ".join(row[0] for row in (await connection.execute(
-                    text(f"EXPLAIN {compiled}"))).all())
+                plan = " ".join(row[0] for row in (await connection.exec_driver_sql(
+                    f"EXPLAIN {compiled}", values)).all())
                 assert "cases_pkey" in plan, plan

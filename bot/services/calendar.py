@@ -1368,15 +1368,9 @@ async def _assignments(session: AsyncSession, ids: Sequence[int]) -> dict[int, l
 async def _write_next_due(session: AsyncSession, checks: Sequence[NextCheck]) -> None:
     """Each case's next due day, unless the case changed since it was read (a change resets
     the day to "now" in its own transaction; that reset must win)."""
-    table = Case.__table__  # type: ignore[attr-defined]
-    by_day: dict[date | None, list[tuple[int, int, int]]] = defaultdict(list)
-    for check in checks:  # one statement per day (thousands of cases share a few days)
-        by_day[check.day].append((check.case_id, check.version, check.seq))
     await session.flush()  # as the ORM's execution would, before the Core statements
-    connection = await session.connection()
-    for day, read in by_day.items():
-        for start in range(0, len(read), NEXT_DUE_BATCH):
-            await connection.execute(update(table).where(queries.read_as(
-                table, read[start:start + NEXT_DUE_BATCH], ("id", "version", "chain_seq")))
-                .values(next_due=day))
+    for start in range(0, len(checks), NEXT_DUE_BATCH):
+        await queries.set_next_due(session, [
+            (check.case_id, check.version, check.seq, check.day)
+            for check in checks[start:start + NEXT_DUE_BATCH]])
 
