@@ -1038,9 +1038,10 @@ class _Shapes:
         shape = (case.region, case.clause, case.state, case.deadline, case.deadline_kind,
                  case.routed_on, case.required, case.skipped_steps, case.failing_exit)
         variants = self._known.setdefault(shape, [])
+        refs = (ref,)  # one tuple for the case's items, as _case_items gives them
         for answers, items in variants:
             if all((key.replace(_REF, ref) in sent) is answer for key, answer in answers):
-                sweep.items.extend(_with_ref(item, ref) for item in items)
+                sweep.items.extend(_with_ref(item, ref, refs) for item in items)
                 return
         if len(variants) >= _SHAPE_VARIANTS:
             _case_items(case, sweep)
@@ -1051,15 +1052,20 @@ class _Shapes:
                      notices=sweep.notices, _plans=sweep._plans, _chains=sweep._chains)
         _case_items(replace(case, ref=_REF), own)
         variants.append((tuple(asked.answers), tuple(own.items)))
-        sweep.items.extend(_with_ref(item, ref) for item in own.items)
+        sweep.items.extend(_with_ref(item, ref, refs) for item in own.items)
 
 
-def _with_ref(item: DueItem, ref: str) -> DueItem:
-    """``item`` of a shape (see :class:`_Shapes`) for the case ``ref``."""
+_OWN_REF = (_REF,)
+
+
+def _with_ref(item: DueItem, ref: str, refs: tuple[str, ...]) -> DueItem:
+    """``item`` of a shape (see :class:`_Shapes`) for the case ``ref``; ``refs``: ``(ref,)``,
+    shared by the case's items."""
     return DueItem(
         key=item.key.replace(_REF, ref), kind=item.kind, recipient_kind=item.recipient_kind,
         recipient=item.recipient,
-        case_refs=tuple(r.replace(_REF, ref) for r in item.case_refs),
+        case_refs=refs if item.case_refs == _OWN_REF else tuple(
+            r.replace(_REF, ref) for r in item.case_refs),
         obligation=item.obligation, due_at=item.due_at, step=item.step,
         send_after=item.send_after,
         supersedes=tuple(k.replace(_REF, ref) for k in item.supersedes),
