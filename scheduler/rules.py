@@ -1074,7 +1074,6 @@ def _with_ref(item: DueItem, ref: str, refs: tuple[str, ...]) -> DueItem:
         wait=item.wait)
 
 
-
 def due_items(
     cases: Iterable[CaseSnapshot],
     obligations: Iterable[ObligationSnapshot],
