@@ -425,7 +425,7 @@ async def set_next_due(session: AsyncSession,
                        rows: Sequence[tuple[int, int, int, date | None]]) -> None:
     """Each case's next due day, ``(id, version, chain_seq, day)``, where the case is still
     as read (same version and chain position): one statement joining the rows given as one
-    parameter (two arrays' worth on PostgreSQL, a JSON array on SQLite), by primary key. A
+    parameter (four arrays on PostgreSQL, a JSON array on SQLite), by primary key. A
     list of row values in the statement cost PostgreSQL ~25 ms to plan and ~15 µs a row to
     filter per 2,000 cases, and one statement per day."""
     if not rows:

@@ -156,10 +156,8 @@ async def _in_flight(session: AsyncSession, w: World) -> Counter[str]:
     chats: dict[tuple[str, str], str] = {}  # (recipient kind, recipient) -> chat id
     for binding in (await session.exec(select(ChatBinding))).all():
         chat = str(binding.chat_id)
-        chats[("department", binding.department_key or "")] = chats.get(
-            ("department", binding.department_key or ""), chat)
-        chats[("region", binding.region_name or "")] = chats.get(
-            ("region", binding.region_name or ""), chat)
+        chats.setdefault(("department", binding.department_key or ""), chat)
+        chats.setdefault(("region", binding.region_name or ""), chat)
         if binding.kind == "coordination":
             chats[("coordinators", "")] = chat
     found: Counter[str] = Counter()
